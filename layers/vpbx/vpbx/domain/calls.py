@@ -1,0 +1,125 @@
+"""Call-time vocabulary shared by the executor, the store and the calls API (DESIGN.md §3, public contract)."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from vpbx.domain.base import StrictModel
+from vpbx.domain.scenario import Prompt
+
+# ------------------------------------------------------------------------------------------------------ actions
+
+
+class RingTarget(StrictModel):
+    """Whom to ring: an extension with the SIP `uri` of its device, or an external `number` (E.164) / SIP `uri`."""
+
+    extension: str | None = None
+    uri: str | None = None
+    number: str | None = None
+    dial_delay_seconds: int = 0
+
+
+class RingAction(StrictModel):
+    type: Literal["ring"] = "ring"
+    targets: list[RingTarget]
+    strategy: Literal["simultaneous", "sequential", "random", "single"] = "single"
+    timeout_seconds: int | None  # None: ring until answered (no limit; the element ends the route)
+
+
+class PlayAction(StrictModel):
+    type: Literal["play"] = "play"
+    prompt: Prompt
+
+
+class CollectAction(StrictModel):
+    type: Literal["collect"] = "collect"
+    prompt: Prompt
+    max_digits: int = 1
+    timeout_seconds: int
+
+
+class VoicemailAction(StrictModel):
+    type: Literal["voicemail"] = "voicemail"
+    mailbox: str
+
+
+class FaxAction(StrictModel):
+    type: Literal["fax"] = "fax"
+    extension: str
+
+
+class HangupAction(StrictModel):
+    type: Literal["hangup"] = "hangup"
+    reason: str
+
+
+Action = Annotated[
+    RingAction | PlayAction | CollectAction | VoicemailAction | FaxAction | HangupAction,
+    Field(discriminator="type"),
+]
+
+# ------------------------------------------------------------------------------------------------------ outcomes
+
+OutcomeKind = Literal[
+    "answered", "no_answer", "busy", "unavailable", "failed", "digits", "timeout", "caller_hangup", "played"
+]
+OUTCOME_KINDS: tuple[str, ...] = (
+    "answered", "no_answer", "busy", "unavailable", "failed", "digits", "timeout", "caller_hangup", "played",
+)
+
+
+class Outcome(StrictModel):
+    kind: OutcomeKind
+    digits: str | None = Field(default=None, pattern=r"^[0-9*#]{1,32}$")
+
+
+# ------------------------------------------------------------------------------------------------------ state
+
+CallStatus = Literal["in_progress", "connected", "ended"]
+"""`connected`: answered, routing is over. `ended`: the route ended (hangup, voicemail, fax, loop guard, caller left)."""
+
+
+class CallInfo(StrictModel):
+    call_id: str = Field(min_length=1, max_length=128)
+    caller: str | None = Field(default=None, max_length=64)  # E.164 or None when withheld
+    dialed: str = Field(max_length=64)
+    started_at: datetime
+
+
+class TraceStep(StrictModel):
+    """One step of a call: an element visited, what was asked of telephony, what came back, which arrow was taken."""
+
+    seq: int  # the decision this step belongs to
+    element_id: str
+    element_type: str
+    action: dict[str, Any] | None = None
+    outcome: str | None = None
+    exit: str | None = None
+    at: datetime
+
+
+class CallState(StrictModel):
+    """Everything the executor needs to resume a call; serializable, stored between events."""
+
+    call: CallInfo
+    scenario_id: str | None = None
+    version: int | None = None  # the published version this call is pinned to
+    seq: int  # the number of the latest decision
+    status: CallStatus
+    element_id: str | None = None  # the element waiting for telephony's outcome
+    element_state: dict[str, Any] = Field(default_factory=dict)  # per-element progress: retries, member index…
+    steps_total: int = 0
+    consecutive_element: str | None = None
+    consecutive_visits: int = 0
+    result: str | None = None  # final status: connected | voicemail | fax | hangup | loop_guard | caller_hangup
+    result_element: str | None = None
+
+
+class Decision(StrictModel):
+    """The executor's answer: the next action (None once routing is over) and the steps it took to get there."""
+
+    seq: int
+    action: Action | None
+    status: CallStatus
+    steps: list[TraceStep]

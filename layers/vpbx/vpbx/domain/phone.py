@@ -1,0 +1,84 @@
+"""Phone number facts from `phonenumbers` metadata: E.164 parsing, number type, region and operator."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, carrier, geocoder
+
+SIP_URI_PREFIXES = ("sip:", "sips:")
+
+# Typical post-dial delay before a target's phone starts ringing, by network (the seed's note: mobile and
+# satellite networks need extra seconds before the wait for an answer really begins).
+DIAL_DELAY_SECONDS = {
+    "internal": 0,
+    "sip": 2,
+    "fixed": 3,
+    "mobile": 8,
+    "satellite": 20,
+}
+SATELLITE_COUNTRY_CODES = frozenset({870, 881, 882})
+
+
+class InvalidPhoneNumber(ValueError):
+    """The text is not a valid E.164 phone number."""
+
+
+@dataclass(frozen=True)
+class NumberFacts:
+    e164: str
+    region: str | None  # ISO 3166 country code, None for non-geographic numbers
+    description: str  # geographic description in English, e.g. "Moscow"
+    operator: str  # carrier name in English, may be empty
+    network: str  # one of DIAL_DELAY_SECONDS' keys except internal/sip
+
+
+def normalize_e164(text: str) -> str:
+    """Return the canonical E.164 form of `text` or raise InvalidPhoneNumber."""
+    if not text.startswith("+"):
+        raise InvalidPhoneNumber(f"{text!r} is not in E.164 form (must start with '+')")
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(f"{text!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhoneNumber(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_sip_uri(text: str) -> bool:
+    return text.lower().startswith(SIP_URI_PREFIXES) and "@" in text and len(text) <= 256
+
+
+@lru_cache(maxsize=4096)
+def number_facts(e164: str) -> NumberFacts:
+    parsed = phonenumbers.parse(e164, None)
+    region = phonenumbers.region_code_for_number(parsed)
+    return NumberFacts(
+        e164=e164,
+        region=region if region and region != "001" else None,
+        description=geocoder.description_for_number(parsed, "en"),
+        operator=carrier.name_for_number(parsed, "en"),
+        network=_network(parsed),
+    )
+
+
+def _network(parsed: phonenumbers.PhoneNumber) -> str:
+    if parsed.country_code in SATELLITE_COUNTRY_CODES:
+        return "satellite"
+    kind = phonenumbers.number_type(parsed)
+    if kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER):
+        return "mobile"
+    return "fixed"
+
+
+def dial_delay_for_target(target: str | None) -> int:
+    """Network dial delay for an external target: an E.164 number or a SIP URI."""
+    if not target:
+        return DIAL_DELAY_SECONDS["internal"]
+    if is_sip_uri(target):
+        return DIAL_DELAY_SECONDS["sip"]
+    try:
+        return DIAL_DELAY_SECONDS[number_facts(normalize_e164(target)).network]
+    except InvalidPhoneNumber:
+        return DIAL_DELAY_SECONDS["fixed"]

@@ -1,0 +1,1 @@
+"""Tenant-first repositories: the abstract ports, a DynamoDB implementation and an in-memory fake."""

@@ -1,0 +1,94 @@
+"""Stored records. Every tenant-owned record is read and written through a repository method that takes tenant_id first."""
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vpbx.domain.calls import CallState, TraceStep
+from vpbx.domain.scenario import Scenario
+
+Role = Literal["operator", "admin", "editor", "viewer", "telephony"]
+TENANT_ROLES: tuple[Role, ...] = ("admin", "editor", "viewer", "telephony")
+OPERATOR_TENANT = "_platform"  # the pseudo-tenant operator keys belong to
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tenant(Record):
+    id: str
+    name: str
+    sip_domain: str | None = None  # the switch rings internal subscribers at sip:<ext>@<sip_domain>
+    crm_url: str | None = None
+    created_at: datetime
+    version: int = 1
+
+
+class ApiKey(Record):
+    """An API key as stored: only the SHA-256 of the secret, never the secret itself."""
+
+    id: str
+    tenant_id: str
+    role: Role
+    name: str
+    key_hash: str
+    prefix: str  # the first characters of the secret, to tell keys apart in listings
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+T = TypeVar("T")
+
+
+class Versioned(Record, Generic[T]):
+    """A directory object with its optimistic-locking version (the ETag is derived from it)."""
+
+    item: T
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PhoneNumber(Record):
+    number: str  # E.164, unique platform-wide
+    scenario_id: str | None = None
+    label: str | None = None
+
+
+class ScenarioDraft(Record):
+    id: str
+    scenario: Scenario
+    published_version: int | None = None  # the version calls use now (after publish or rollback)
+    latest_version: int = 0  # the highest version number ever published
+
+
+class ScenarioVersion(Record):
+    """An immutable published version of a scenario."""
+
+    scenario_id: str
+    number: int
+    scenario: Scenario
+    published_at: datetime
+    published_by: str | None = None  # key id
+
+
+class CallRecord(Record):
+    """A call's resumable state, its last decision (for idempotent replays) and its trace."""
+
+    tenant_id: str
+    state: CallState
+    last_decision: dict[str, Any]
+    last_event: dict[str, Any] | None = None  # the event that produced last_decision, to recognise replays
+    trace: list[TraceStep] = Field(default_factory=list)
+    expires_at: int  # epoch seconds, DynamoDB TTL
+
+
+class Page(Record, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None

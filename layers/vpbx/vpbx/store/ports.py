@@ -1,0 +1,183 @@
+"""The abstract repository: what the API and the executor need from storage. Tenant id is always the first argument.
+
+Versioned writes take `expected_version` (from If-Match) and raise VersionMismatch when it is stale; creates raise
+AlreadyExists on a uniqueness clash; reads of another tenant's object raise NotFound. Lists are cursor-paginated with
+`limit` capped at MAX_PAGE_LIMIT; cursors are opaque and bound to the tenant that got them.
+"""
+
+import abc
+from datetime import datetime
+
+from vpbx.domain.directory import CallerList, Schedule, Subscriber
+from vpbx.domain.scenario import Scenario
+from vpbx.store.models import (
+    ApiKey,
+    CallRecord,
+    Page,
+    PhoneNumber,
+    ScenarioDraft,
+    ScenarioVersion,
+    Tenant,
+    Versioned,
+)
+
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 100
+
+
+class Repository(abc.ABC):
+    # ---------------------------------------------------------------- tenants and keys (operator / tenant admin)
+    @abc.abstractmethod
+    def create_tenant(self, tenant: Tenant) -> Tenant: ...
+
+    @abc.abstractmethod
+    def get_tenant(self, tenant_id: str) -> Tenant: ...
+
+    @abc.abstractmethod
+    def put_api_key(self, key: ApiKey) -> ApiKey: ...
+
+    @abc.abstractmethod
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The authorizer's lookup by SHA-256 hash (the only call not scoped by tenant: the tenant is what it finds)."""
+
+    @abc.abstractmethod
+    def list_api_keys(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]: ...
+
+    @abc.abstractmethod
+    def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey: ...
+
+    # ---------------------------------------------------------------- directory
+    @abc.abstractmethod
+    def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]: ...
+
+    @abc.abstractmethod
+    def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]: ...
+
+    @abc.abstractmethod
+    def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]: ...
+
+    @abc.abstractmethod
+    def update_subscriber(
+        self, tenant_id: str, subscriber: Subscriber, expected_version: int
+    ) -> Versioned[Subscriber]: ...
+
+    @abc.abstractmethod
+    def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None: ...
+
+    @abc.abstractmethod
+    def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]: ...
+
+    @abc.abstractmethod
+    def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]: ...
+
+    @abc.abstractmethod
+    def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]: ...
+
+    @abc.abstractmethod
+    def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]: ...
+
+    @abc.abstractmethod
+    def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None: ...
+
+    @abc.abstractmethod
+    def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]: ...
+
+    @abc.abstractmethod
+    def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]: ...
+
+    @abc.abstractmethod
+    def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]: ...
+
+    @abc.abstractmethod
+    def update_caller_list(
+        self, tenant_id: str, caller_list: CallerList, expected_version: int
+    ) -> Versioned[CallerList]: ...
+
+    @abc.abstractmethod
+    def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None: ...
+
+    # ---------------------------------------------------------------- phone numbers (unique platform-wide)
+    @abc.abstractmethod
+    def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]: ...
+
+    @abc.abstractmethod
+    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]: ...
+
+    @abc.abstractmethod
+    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]: ...
+
+    @abc.abstractmethod
+    def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]: ...
+
+    @abc.abstractmethod
+    def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None: ...
+
+    @abc.abstractmethod
+    def route_number(self, number: str) -> tuple[str, PhoneNumber] | None:
+        """Call-time lookup: the owning tenant id and the number's record, or None when nobody owns it."""
+
+    # ---------------------------------------------------------------- scenarios
+    @abc.abstractmethod
+    def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]: ...
+
+    @abc.abstractmethod
+    def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]: ...
+
+    @abc.abstractmethod
+    def list_scenarios(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]: ...
+
+    @abc.abstractmethod
+    def update_scenario(
+        self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
+    ) -> Versioned[ScenarioDraft]: ...
+
+    @abc.abstractmethod
+    def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None: ...
+
+    @abc.abstractmethod
+    def publish_scenario(
+        self, tenant_id: str, scenario_id: str, expected_version: int, at: datetime, by: str | None
+    ) -> ScenarioVersion:
+        """Atomically write version latest+1 (immutable, conditional on not existing) and point the draft at it."""
+
+    @abc.abstractmethod
+    def rollback_scenario(
+        self, tenant_id: str, scenario_id: str, version: int, expected_version: int
+    ) -> Versioned[ScenarioDraft]:
+        """Point the published pointer at an existing version; calls in flight keep the version they pinned."""
+
+    @abc.abstractmethod
+    def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...
+
+    @abc.abstractmethod
+    def list_scenario_versions(
+        self, tenant_id: str, scenario_id: str, limit: int, cursor: str | None
+    ) -> Page[ScenarioVersion]: ...
+
+    @abc.abstractmethod
+    def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
+        """Ids of scenarios whose published version refers to `ref` (kind: extension | schedule | caller_list)."""
+
+    # ---------------------------------------------------------------- calls
+    @abc.abstractmethod
+    def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+        """Insert a call; AlreadyExists when the call id is taken (duplicate start)."""
+
+    @abc.abstractmethod
+    def get_call(self, tenant_id: str, call_id: str) -> CallRecord: ...
+
+    @abc.abstractmethod
+    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+        """Conditional write: succeeds only when the stored call's seq is still `expected_seq` (else Conflict)."""
+
+    @abc.abstractmethod
+    def list_calls(
+        self,
+        tenant_id: str,
+        limit: int,
+        cursor: str | None,
+        number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[CallRecord]:
+        """Newest first."""

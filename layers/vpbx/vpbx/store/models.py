@@ -6,6 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from vpbx.domain.calls import CallState, TraceStep
+from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
 
 Role = Literal["operator", "admin", "editor", "viewer", "telephony"]
@@ -68,12 +69,28 @@ class ScenarioDraft(Record):
     latest_version: int = 0  # the highest version number ever published
 
 
+class DirectorySnapshot(Record):
+    """The directory objects a published version refers to, frozen at publish time.
+
+    A call runs exactly what was validated and simulated at publish ("what you tested is what runs"), and a call
+    start needs no directory reads. Deleting a referenced object is refused (409) while a published version uses it.
+    """
+
+    subscribers: list[Subscriber] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
+    caller_lists: list[CallerList] = Field(default_factory=list)
+
+    def to_directory(self) -> Directory:
+        return Directory.of(self.subscribers, self.schedules, self.caller_lists)
+
+
 class ScenarioVersion(Record):
     """An immutable published version of a scenario."""
 
     scenario_id: str
     number: int
     scenario: Scenario
+    directory: DirectorySnapshot = Field(default_factory=DirectorySnapshot)
     published_at: datetime
     published_by: str | None = None  # key id
 

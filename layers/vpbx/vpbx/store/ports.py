@@ -13,6 +13,7 @@ from vpbx.domain.scenario import Scenario
 from vpbx.store.models import (
     ApiKey,
     CallRecord,
+    DirectorySnapshot,
     Page,
     PhoneNumber,
     ScenarioDraft,
@@ -136,9 +137,22 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def publish_scenario(
-        self, tenant_id: str, scenario_id: str, expected_version: int, at: datetime, by: str | None
+        self,
+        tenant_id: str,
+        scenario_id: str,
+        expected_version: int,
+        snapshot: DirectorySnapshot,
+        at: datetime,
+        by: str | None,
     ) -> ScenarioVersion:
-        """Atomically write version latest+1 (immutable, conditional on not existing) and point the draft at it."""
+        """Atomically write version latest+1 (immutable, conditional on not existing) and point the draft at it.
+
+        `expected_version` is the draft's version the caller validated; a concurrent edit makes it VersionMismatch.
+        """
+
+    @abc.abstractmethod
+    def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
+        """Cheap call-time read of the published pointer (versions are immutable, so callers cache their content)."""
 
     @abc.abstractmethod
     def rollback_scenario(

@@ -65,7 +65,15 @@ OutcomeKind = Literal[
     "answered", "no_answer", "busy", "unavailable", "failed", "digits", "timeout", "caller_hangup", "played"
 ]
 OUTCOME_KINDS: tuple[str, ...] = (
-    "answered", "no_answer", "busy", "unavailable", "failed", "digits", "timeout", "caller_hangup", "played",
+    "answered",
+    "no_answer",
+    "busy",
+    "unavailable",
+    "failed",
+    "digits",
+    "timeout",
+    "caller_hangup",
+    "played",
 )
 
 
@@ -77,7 +85,7 @@ class Outcome(StrictModel):
 # ------------------------------------------------------------------------------------------------------ state
 
 CallStatus = Literal["in_progress", "connected", "ended"]
-"""`connected`: answered, routing is over. `ended`: the route ended (hangup, voicemail, fax, loop guard, caller left)."""
+"""`connected`: answered, routing is over. `ended`: the route ended (hangup, voicemail, fax, loop guard…)."""
 
 
 class CallInfo(StrictModel):

@@ -1,4 +1,4 @@
-"""Stored records. Every tenant-owned record is read and written through a repository method that takes tenant_id first."""
+"""Stored records. Tenant-owned records are read and written through repository methods that take tenant_id first."""
 
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar

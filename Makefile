@@ -39,3 +39,23 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+
+# SAM CLI lives in its own venv: it pins older boto3/pydantic than the project uses.
+SAM_VENV ?= .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+PY312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin) $(dir $(shell command -v python3.12 2>/dev/null)))
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+	touch $(SAM_STAMP)
+
+.PHONY: sam-validate sam-build
+sam-validate: $(SAM_STAMP)
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+# `sam build` without a container needs python3.12 (the Lambda runtime) on PATH.
+sam-build: $(SAM_STAMP)
+	@test -n "$(PY312)" || { echo "sam-build: python3.12 not found (pyenv install 3.12 or apt)"; exit 1; }
+	PATH="$(PY312):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build

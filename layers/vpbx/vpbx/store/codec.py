@@ -1,0 +1,45 @@
+"""Behaviour both repositories share: what a published scenario refers to, and the bounded call trace."""
+
+from vpbx.domain.errors import InvalidInput
+from vpbx.domain.scenario import CallerListCheck, Fax, Group, InternalSubscriber, ScheduleCheck
+from vpbx.store.models import CallRecord, ScenarioVersion
+
+REF_KINDS: tuple[str, ...] = ("extension", "schedule", "caller_list")
+
+MAX_TRACE_STEPS = 300
+TRACE_HEAD_STEPS = 50
+"""A looping call may take up to the executor's step cap (1,000); the item must stay far below DynamoDB's 400 KB, so
+a stored trace keeps its first TRACE_HEAD_STEPS steps (how the call began) and the most recent ones (where it is)."""
+
+
+def ref_token(kind: str, ref: str) -> str:
+    if kind not in REF_KINDS:
+        raise InvalidInput(f"unknown reference kind {kind!r}; expected one of {', '.join(REF_KINDS)}")
+    return f"{kind}#{ref}"
+
+
+def published_refs(version: ScenarioVersion) -> frozenset[str]:
+    """Directory objects a published version uses: those its elements name and those frozen in its snapshot."""
+    tokens: set[str] = set()
+    for element in version.scenario.elements:
+        if isinstance(element, InternalSubscriber | Fax):
+            tokens.add(ref_token("extension", element.extension))
+        elif isinstance(element, Group):
+            tokens.update(ref_token("extension", member) for member in element.members)
+        elif isinstance(element, ScheduleCheck):
+            tokens.add(ref_token("schedule", element.schedule_id))
+        elif isinstance(element, CallerListCheck):
+            tokens.add(ref_token("caller_list", element.list_id))
+    snapshot = version.directory
+    tokens.update(ref_token("extension", s.extension) for s in snapshot.subscribers)
+    tokens.update(ref_token("schedule", s.id) for s in snapshot.schedules)
+    tokens.update(ref_token("caller_list", c.id) for c in snapshot.caller_lists)
+    return frozenset(tokens)
+
+
+def bounded_call(call: CallRecord) -> CallRecord:
+    """The call as it will be stored: its trace cut to MAX_TRACE_STEPS (head and tail kept)."""
+    if len(call.trace) <= MAX_TRACE_STEPS:
+        return call
+    tail = MAX_TRACE_STEPS - TRACE_HEAD_STEPS
+    return call.model_copy(update={"trace": call.trace[:TRACE_HEAD_STEPS] + call.trace[-tail:]})

@@ -1,0 +1,453 @@
+"""In-memory Repository: the same rules as the DynamoDB one (uniqueness, versions, paging, conflicts), thread-safe.
+
+It keeps items under the same PK/SK layout (keys.py) and pages with the same cursors (paging.py), so a service unit
+test sees exactly what it would see against DynamoDB, minus the network.
+"""
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from vpbx.domain.directory import CallerList, Schedule, Subscriber
+from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, VersionMismatch
+from vpbx.domain.scenario import Scenario
+from vpbx.store import keys
+from vpbx.store.codec import bounded_call, published_refs, ref_token
+from vpbx.store.models import (
+    ApiKey,
+    CallRecord,
+    DirectorySnapshot,
+    Page,
+    PhoneNumber,
+    ScenarioDraft,
+    ScenarioVersion,
+    Tenant,
+    Versioned,
+)
+from vpbx.store.paging import ListScope, clamp_limit, decode_cursor, encode_cursor
+from vpbx.store.ports import Repository
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+Row = tuple[dict[str, str], Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InMemoryRepository(Repository):
+    def __init__(self, clock: Clock = utc_now) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._items: dict[str, dict[str, Any]] = {}  # PK -> SK -> stored record
+        self._key_by_hash: dict[str, tuple[str, str]] = {}  # sha256 -> (tenant id, key id)
+        self._number_owner: dict[str, str] = {}  # e164 -> tenant id (the NUMBER# guard item)
+        self._refs: dict[tuple[str, str], frozenset[str]] = {}  # (tenant, scenario) -> published refs
+
+    # ------------------------------------------------------------------------------------------ item primitives
+    def _get(self, pk: str, sk: str) -> Any:
+        return self._items.get(pk, {}).get(sk)
+
+    def _put(self, pk: str, sk: str, value: Any) -> None:
+        self._items.setdefault(pk, {})[sk] = value
+
+    def _delete(self, pk: str, sk: str) -> None:
+        self._items.get(pk, {}).pop(sk, None)
+
+    def _rows(self, pk: str, prefix: str) -> Iterator[Row]:
+        for sk, value in self._items.get(pk, {}).items():
+            if sk.startswith(prefix):
+                yield {"PK": pk, "SK": sk}, value
+
+    def _page(
+        self,
+        tenant_id: str,
+        scope: ListScope,
+        rows: Iterable[Row],
+        limit: int,
+        cursor: str | None,
+        descending: bool = False,
+        where: Callable[[Any], bool] | None = None,
+    ) -> Page[Any]:
+        start = decode_cursor(cursor, tenant_id, scope)
+        size = clamp_limit(limit)
+        ordered = sorted(rows, key=lambda row: row[0][scope.sort_attr], reverse=descending)
+        if start is not None:
+            after = start[scope.sort_attr]
+            ordered = [
+                r for r in ordered if (r[0][scope.sort_attr] < after if descending else r[0][scope.sort_attr] > after)
+            ]
+        if where is not None:
+            ordered = [r for r in ordered if where(r[1])]
+        taken = ordered[: size + 1]
+        next_cursor = encode_cursor(tenant_id, taken[size - 1][0]) if len(taken) > size else None
+        return Page[Any](items=[value for _, value in taken[:size]], next_cursor=next_cursor)
+
+    # -------------------------------------------------------------------------------- versioned directory objects
+    def _create_versioned(self, pk: str, sk: str, item: T, what: str) -> Versioned[T]:
+        with self._lock:
+            if self._get(pk, sk) is not None:
+                raise AlreadyExists(f"{what} already exists")
+            now = self._clock()
+            stored = Versioned[Any](item=item, version=1, created_at=now, updated_at=now)
+            self._put(pk, sk, stored)
+            return stored
+
+    def _get_versioned(self, pk: str, sk: str, what: str) -> Versioned[Any]:
+        with self._lock:
+            stored = self._get(pk, sk)
+            if stored is None:
+                raise NotFound(f"{what} not found")
+            return stored
+
+    def _check_version(self, stored: Versioned[Any], expected_version: int, what: str) -> None:
+        if stored.version != expected_version:
+            raise VersionMismatch(f"{what} is at version {stored.version}, not {expected_version}")
+
+    def _update_versioned(self, pk: str, sk: str, item: T, expected_version: int, what: str) -> Versioned[T]:
+        with self._lock:
+            stored = self._get_versioned(pk, sk, what)
+            self._check_version(stored, expected_version, what)
+            updated = Versioned[Any](
+                item=item, version=stored.version + 1, created_at=stored.created_at, updated_at=self._clock()
+            )
+            self._put(pk, sk, updated)
+            return updated
+
+    def _delete_versioned(self, pk: str, sk: str, expected_version: int, what: str) -> None:
+        with self._lock:
+            stored = self._get_versioned(pk, sk, what)
+            self._check_version(stored, expected_version, what)
+            self._delete(pk, sk)
+
+    # -------------------------------------------------------------------------------------------- tenants and keys
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        with self._lock:
+            pk = keys.tenant_pk(tenant.id)
+            if self._get(pk, keys.TENANT_SK) is not None:
+                raise AlreadyExists(f"tenant {tenant.id} already exists")
+            self._put(pk, keys.TENANT_SK, tenant)
+            return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        with self._lock:
+            tenant = self._get(keys.tenant_pk(tenant_id), keys.TENANT_SK)
+            if tenant is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            return tenant
+
+    def put_api_key(self, key: ApiKey) -> ApiKey:
+        with self._lock:
+            pk, sk = keys.tenant_pk(key.tenant_id), keys.API_KEY_PREFIX + key.id
+            if self._get(pk, sk) is not None or key.key_hash in self._key_by_hash:
+                raise AlreadyExists(f"API key {key.id} already exists")
+            self._put(pk, sk, key)
+            self._key_by_hash[key.key_hash] = (key.tenant_id, key.id)
+            return key
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        with self._lock:
+            owner = self._key_by_hash.get(key_hash)
+            if owner is None:
+                return None
+            return self._get(keys.tenant_pk(owner[0]), keys.API_KEY_PREFIX + owner[1])
+
+    def list_api_keys(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        pk = keys.tenant_pk(tenant_id)
+        scope = ListScope(pk, keys.API_KEY_PREFIX)
+        with self._lock:
+            return self._page(tenant_id, scope, self._rows(pk, scope.sort_prefix), limit, cursor)
+
+    def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+        with self._lock:
+            pk, sk = keys.tenant_pk(tenant_id), keys.API_KEY_PREFIX + key_id
+            key: ApiKey | None = self._get(pk, sk)
+            if key is None:
+                raise NotFound(f"API key {key_id} not found")
+            if key.revoked_at is None:
+                key = key.model_copy(update={"revoked_at": at})
+                self._put(pk, sk, key)
+            return key
+
+    # ------------------------------------------------------------------------------------------------- directory
+    def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
+        sk = keys.SUBSCRIBER_PREFIX + subscriber.extension
+        return self._create_versioned(keys.tenant_pk(tenant_id), sk, subscriber, f"extension {subscriber.extension}")
+
+    def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]:
+        sk = keys.SUBSCRIBER_PREFIX + extension
+        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"subscriber {extension}")
+
+    def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
+        return self._list_family(tenant_id, keys.SUBSCRIBER_PREFIX, limit, cursor)
+
+    def update_subscriber(self, tenant_id: str, subscriber: Subscriber, expected_version: int) -> Versioned[Subscriber]:
+        sk = keys.SUBSCRIBER_PREFIX + subscriber.extension
+        return self._update_versioned(
+            keys.tenant_pk(tenant_id), sk, subscriber, expected_version, f"subscriber {subscriber.extension}"
+        )
+
+    def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None:
+        sk = keys.SUBSCRIBER_PREFIX + extension
+        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"subscriber {extension}")
+
+    def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]:
+        sk = keys.SCHEDULE_PREFIX + schedule.id
+        return self._create_versioned(keys.tenant_pk(tenant_id), sk, schedule, f"schedule {schedule.id}")
+
+    def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]:
+        sk = keys.SCHEDULE_PREFIX + schedule_id
+        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"schedule {schedule_id}")
+
+    def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
+        return self._list_family(tenant_id, keys.SCHEDULE_PREFIX, limit, cursor)
+
+    def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]:
+        sk = keys.SCHEDULE_PREFIX + schedule.id
+        return self._update_versioned(
+            keys.tenant_pk(tenant_id), sk, schedule, expected_version, f"schedule {schedule.id}"
+        )
+
+    def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None:
+        sk = keys.SCHEDULE_PREFIX + schedule_id
+        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"schedule {schedule_id}")
+
+    def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]:
+        sk = keys.CALLER_LIST_PREFIX + caller_list.id
+        return self._create_versioned(keys.tenant_pk(tenant_id), sk, caller_list, f"caller list {caller_list.id}")
+
+    def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]:
+        sk = keys.CALLER_LIST_PREFIX + list_id
+        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"caller list {list_id}")
+
+    def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
+        return self._list_family(tenant_id, keys.CALLER_LIST_PREFIX, limit, cursor)
+
+    def update_caller_list(
+        self, tenant_id: str, caller_list: CallerList, expected_version: int
+    ) -> Versioned[CallerList]:
+        sk = keys.CALLER_LIST_PREFIX + caller_list.id
+        return self._update_versioned(
+            keys.tenant_pk(tenant_id), sk, caller_list, expected_version, f"caller list {caller_list.id}"
+        )
+
+    def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
+        sk = keys.CALLER_LIST_PREFIX + list_id
+        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"caller list {list_id}")
+
+    def _list_family(self, tenant_id: str, prefix: str, limit: int, cursor: str | None) -> Page[Any]:
+        pk = keys.tenant_pk(tenant_id)
+        with self._lock:
+            return self._page(tenant_id, ListScope(pk, prefix), self._rows(pk, prefix), limit, cursor)
+
+    # --------------------------------------------------------------------------------------------- phone numbers
+    def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]:
+        with self._lock:
+            if number.number in self._number_owner:
+                raise AlreadyExists(f"number {number.number} is already taken")
+            created = self._create_versioned(
+                keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number.number, number, f"number {number.number}"
+            )
+            self._number_owner[number.number] = tenant_id
+            return created
+
+    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
+        return self._get_versioned(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number, f"number {number}")
+
+    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
+        return self._list_family(tenant_id, keys.NUMBER_PREFIX, limit, cursor)
+
+    def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]:
+        sk = keys.NUMBER_PREFIX + number.number
+        return self._update_versioned(
+            keys.tenant_pk(tenant_id), sk, number, expected_version, f"number {number.number}"
+        )
+
+    def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None:
+        with self._lock:
+            sk = keys.NUMBER_PREFIX + number
+            self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"number {number}")
+            self._number_owner.pop(number, None)
+
+    def route_number(self, number: str) -> tuple[str, PhoneNumber] | None:
+        with self._lock:
+            tenant_id = self._number_owner.get(number)
+            if tenant_id is None:
+                return None
+            stored: Versioned[PhoneNumber] = self._get(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number)
+            return tenant_id, stored.item
+
+    # ------------------------------------------------------------------------------------------------- scenarios
+    def _draft_key(self, tenant_id: str, scenario_id: str) -> tuple[str, str]:
+        return keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id
+
+    def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        draft = ScenarioDraft(id=scenario_id, scenario=scenario)
+        return self._create_versioned(pk, sk, draft, f"scenario {scenario_id}")
+
+    def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        return self._get_versioned(pk, sk, f"scenario {scenario_id}")
+
+    def list_scenarios(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]:
+        return self._list_family(tenant_id, keys.SCENARIO_PREFIX, limit, cursor)
+
+    def update_scenario(
+        self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
+    ) -> Versioned[ScenarioDraft]:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        with self._lock:
+            stored = self.get_scenario(tenant_id, scenario_id)
+            draft = stored.item.model_copy(update={"scenario": scenario})
+            return self._update_versioned(pk, sk, draft, expected_version, f"scenario {scenario_id}")
+
+    def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        with self._lock:
+            self._delete_versioned(pk, sk, expected_version, f"scenario {scenario_id}")
+            for row_key, _ in list(self._rows(pk, keys.scenario_versions_prefix(scenario_id))):
+                self._delete(pk, row_key["SK"])
+            self._refs.pop((tenant_id, scenario_id), None)
+
+    def publish_scenario(
+        self,
+        tenant_id: str,
+        scenario_id: str,
+        expected_version: int,
+        snapshot: DirectorySnapshot,
+        at: datetime,
+        by: str | None,
+    ) -> ScenarioVersion:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        with self._lock:
+            stored = self.get_scenario(tenant_id, scenario_id)
+            self._check_version(stored, expected_version, f"scenario {scenario_id}")
+            number = stored.item.latest_version + 1
+            version = ScenarioVersion(
+                scenario_id=scenario_id,
+                number=number,
+                scenario=stored.item.scenario,
+                directory=snapshot,
+                published_at=at,
+                published_by=by,
+            )
+            version_sk = keys.scenario_version_sk(scenario_id, number)
+            if self._get(pk, version_sk) is not None:
+                raise VersionMismatch(f"scenario {scenario_id} version {number} was published concurrently")
+            self._put(pk, version_sk, version)
+            draft = stored.item.model_copy(update={"published_version": number, "latest_version": number})
+            self._put(pk, sk, stored.model_copy(update={"item": draft}))
+            self._refs[(tenant_id, scenario_id)] = published_refs(version)
+            return version
+
+    def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
+        return self.get_scenario(tenant_id, scenario_id).item.published_version
+
+    def rollback_scenario(
+        self, tenant_id: str, scenario_id: str, version: int, expected_version: int
+    ) -> Versioned[ScenarioDraft]:
+        pk, sk = self._draft_key(tenant_id, scenario_id)
+        with self._lock:
+            stored = self.get_scenario(tenant_id, scenario_id)
+            self._check_version(stored, expected_version, f"scenario {scenario_id}")
+            target = self.get_scenario_version(tenant_id, scenario_id, version)
+            draft = stored.item.model_copy(update={"published_version": version})
+            rolled = stored.model_copy(update={"item": draft})
+            self._put(pk, sk, rolled)
+            self._refs[(tenant_id, scenario_id)] = published_refs(target)
+            return rolled
+
+    def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:
+        with self._lock:
+            found = self._get(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, version))
+            if found is None:
+                raise NotFound(f"scenario {scenario_id} has no version {version}")
+            return found
+
+    def list_scenario_versions(
+        self, tenant_id: str, scenario_id: str, limit: int, cursor: str | None
+    ) -> Page[ScenarioVersion]:
+        """Newest first. NotFound when the scenario does not exist."""
+        pk = keys.tenant_pk(tenant_id)
+        scope = ListScope(pk, keys.scenario_versions_prefix(scenario_id))
+        with self._lock:
+            page = self._page(tenant_id, scope, self._rows(pk, scope.sort_prefix), limit, cursor, descending=True)
+            if not page.items and cursor is None:
+                self.get_scenario(tenant_id, scenario_id)
+            return page
+
+    def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
+        token = ref_token(kind, ref)
+        with self._lock:
+            return sorted(sid for (tid, sid), refs in self._refs.items() if tid == tenant_id and token in refs)
+
+    # ----------------------------------------------------------------------------------------------------- calls
+    def _check_owner(self, tenant_id: str, call: CallRecord) -> None:
+        if call.tenant_id != tenant_id:
+            raise InvalidInput(f"call {call.state.call.call_id} belongs to another tenant than {tenant_id}")
+
+    def _live_call(self, tenant_id: str, call_id: str) -> CallRecord | None:
+        stored: CallRecord | None = self._get(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
+        if stored is None or stored.expires_at <= self._clock().timestamp():
+            return None  # DynamoDB deletes expired items lazily; both repositories hide them at once
+        return stored
+
+    def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+        self._check_owner(tenant_id, call)
+        call_id = call.state.call.call_id
+        with self._lock:
+            if self._live_call(tenant_id, call_id) is not None:
+                raise AlreadyExists(f"call {call_id} already exists")
+            stored = bounded_call(call)
+            self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id, stored)
+            return stored
+
+    def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
+        with self._lock:
+            stored = self._live_call(tenant_id, call_id)
+            if stored is None:
+                raise NotFound(f"call {call_id} not found")
+            return stored
+
+    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+        self._check_owner(tenant_id, call)
+        call_id = call.state.call.call_id
+        with self._lock:
+            current = self.get_call(tenant_id, call_id)
+            if current.state.seq != expected_seq:
+                raise Conflict(f"call {call_id} is at sequence {current.state.seq}, not {expected_seq}")
+            stored = bounded_call(call)
+            self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id, stored)
+            return stored
+
+    def list_calls(
+        self,
+        tenant_id: str,
+        limit: int,
+        cursor: str | None,
+        number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[CallRecord]:
+        """Newest first; `number` is the dialed number; since <= started_at < until."""
+        pk = keys.tenant_pk(tenant_id)
+        scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
+        low = keys.sortable_time(since) if since else None
+        high = keys.sortable_time(until) if until else None
+        now = self._clock().timestamp()
+
+        def rows() -> Iterator[Row]:
+            for row_key, call in self._rows(pk, keys.CALL_PREFIX):
+                info = call.state.call
+                gsi_sk = keys.calls_gsi_sk(info.started_at, info.call_id)
+                if (low is None or gsi_sk >= low) and (high is None or gsi_sk < high):
+                    yield {**row_key, "GSI1PK": scope.partition, "GSI1SK": gsi_sk}, call
+
+        def wanted(call: CallRecord) -> bool:
+            return call.expires_at > now and (number is None or call.state.call.dialed == number)
+
+        with self._lock:
+            return self._page(tenant_id, scope, rows(), limit, cursor, descending=True, where=wanted)

@@ -105,6 +105,7 @@ class TraceStep(StrictModel):
     outcome: str | None = None
     exit: str | None = None
     at: datetime
+    detail: str | None = None  # why, in words: "schedule office: holiday", "CRM lookup failed: TimeoutError"…
 
 
 class CallState(StrictModel):

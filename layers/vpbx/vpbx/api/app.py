@@ -1,0 +1,199 @@
+"""The resolver factory every Lambda function uses: validation, body guard, access table and error mapping.
+
+    app = build_resolver(router, logger=logger)
+
+Order of work for one request: body guard (UTF-8, size, JSON, depth) → route match (404/405) → request validation
+(422) → access check against ROUTE_ROLES (403) → route. Every failure leaves in the one error shape.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vpbx.api.context import caller_from_event, check_access
+from vpbx.api.errors import (
+    JSON_CONTENT_TYPE,
+    InvalidBody,
+    InvalidJson,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestInvalid,
+    RouteNotFound,
+    describe,
+    error_body,
+    internal_error_body,
+    proxy_response,
+    validation_details,
+)
+from vpbx.api.settings import get_settings
+from vpbx.domain.errors import VpbxError
+
+MAX_JSON_DEPTH = 64
+
+
+class VpbxResolver(APIGatewayRestResolver):
+    """APIGatewayRestResolver that guards the raw body before powertools touches it and never lets anything escape."""
+
+    def __init__(self, logger: Logger, max_body_bytes: int) -> None:
+        super().__init__(enable_validation=True)
+        self.logger = logger
+        self.max_body_bytes = max_body_bytes
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request_id = request_id_of(event, context)
+        caller = caller_from_event(dict(event))
+        if caller is not None:
+            self.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
+        try:
+            guard_body(event, self.max_body_bytes)
+            return super().resolve(event, context)
+        except VpbxError as error:
+            status, headers, body = describe(error)
+            return proxy_response(status, body, headers)
+        except Exception:
+            self.logger.exception("Unhandled error outside a route", extra={"request_id": request_id})
+            return proxy_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """Methods registered for a concrete path (for 405 + Allow)."""
+        routes = [*self._static_routes, *self._dynamic_routes]
+        return sorted({route.method for route in routes if route.rule.match(path)})
+
+
+def build_resolver(*routers: Router, logger: Logger | None = None) -> VpbxResolver:
+    app = VpbxResolver(logger=logger or Logger(), max_body_bytes=get_settings().max_body_bytes)
+    for router in routers:
+        app.include_router(router)
+    app.use(middlewares=[_enforce_access])
+    _register_error_handlers(app)
+    return app
+
+
+def _enforce_access(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    route = app.context.get("_route")
+    if route is not None and route.func.__name__ != "not_found_handler":
+        check_access(caller_from_event(app.current_event.raw_event), route.method, route.path)
+    return next_middleware(app)
+
+
+def _register_error_handlers(app: VpbxResolver) -> None:
+    def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=json.dumps(body), headers=headers)
+
+    @app.exception_handler(VpbxError)
+    def known_error(error: VpbxError) -> Response:
+        status, headers, body = describe(error)
+        return error_response(status, body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        failure = RequestInvalid("The request is invalid", validation_details(error.errors()))
+        return known_error(_reclassify_json_error(failure))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
+        body = error_body("unsupported_media_type", "Send JSON with Content-Type: application/json")
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, body)
+
+    @app.not_found
+    def route_not_found(_: NotFoundError) -> Response:
+        method, path = app.current_event.http_method.upper(), app.current_event.path
+        allowed = app.allowed_methods(path)
+        if allowed:
+            return known_error(MethodNotAllowed(method, allowed))
+        return known_error(RouteNotFound(f"No route for {method} {path}"))
+
+    @app.exception_handler(ServiceError)
+    def service_error(error: ServiceError) -> Response:
+        code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
+        return error_response(error.status_code, error_body(code, str(error.msg)))
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        request_id = request_id_of(app.current_event.raw_event, app.lambda_context)
+        app.logger.exception("Unhandled error", extra={"request_id": request_id})
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+
+def _reclassify_json_error(failure: RequestInvalid) -> VpbxError:
+    # The body guard parses JSON first, so this only happens if powertools re-parses differently; keep it a 400.
+    if any(detail["type"] == "json_invalid" for detail in failure.details):
+        return InvalidJson("The body is not valid JSON", failure.details)
+    return failure
+
+
+def request_id_of(event: Mapping[str, Any], context: LambdaContext | None) -> str:
+    request_context = event.get("requestContext") or {}
+    request_id = request_context.get("requestId") if isinstance(request_context, Mapping) else None
+    if not request_id and context is not None:
+        request_id = getattr(context, "aws_request_id", None)
+    return str(request_id or uuid.uuid4())
+
+
+def guard_body(event: Mapping[str, Any], max_bytes: int) -> None:
+    """Reject bodies powertools would choke on: not UTF-8, too large, not JSON, or nested deeper than MAX_JSON_DEPTH."""
+    body = event.get("body")
+    if body is None or body == "":
+        return
+    raw = _raw_bytes(body, bool(event.get("isBase64Encoded")))
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The body is {len(raw)} bytes; the limit is {max_bytes}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidBody(
+            f"The body is not valid UTF-8 (byte {error.start})", [{"loc": ["body"], "byte": error.start}]
+        ) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidJson(
+            f"The body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+            [{"loc": ["body"], "line": error.lineno, "column": error.colno, "msg": error.msg}],
+        ) from None
+    except RecursionError:
+        raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _raw_bytes(body: Any, is_base64: bool) -> bytes:
+    if not isinstance(body, str):
+        raise InvalidBody("The body must be text")
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidBody("The body is not valid base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidBody(f"The body is not valid UTF-8 (character {error.start})") from None
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict | list) and depth > limit:
+            return True
+        if isinstance(current, dict):
+            stack.extend((child, depth + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+    return False

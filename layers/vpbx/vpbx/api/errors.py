@@ -1,0 +1,137 @@
+"""The one place where exceptions become HTTP responses: `{"error": {"code", "message", "details"}}`.
+
+Domain errors know nothing about HTTP; this module gives each a status. Anything unexpected becomes a 500
+`internal_error` that carries only a request id: the exception is logged, never sent to the client.
+"""
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from vpbx.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    InUse,
+    InvalidInput,
+    InvalidScenario,
+    NotFound,
+    PreconditionRequired,
+    Unavailable,
+    VersionMismatch,
+    VpbxError,
+)
+
+JSON_CONTENT_TYPE = "application/json"
+RETRY_AFTER_SECONDS = 1
+
+
+# ---------------------------------------------------------------- errors that only exist at the HTTP edge
+class Unauthorized(VpbxError):
+    """No API key, or one nobody issued."""
+
+    code = "unauthorized"
+
+
+class InvalidBody(VpbxError):
+    """The request body is not UTF-8 text, or not JSON, or nested absurdly deep."""
+
+    code = "invalid_body"
+
+
+class InvalidJson(InvalidBody):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(VpbxError):
+    code = "payload_too_large"
+
+
+class RouteNotFound(VpbxError):
+    code = "not_found"
+
+
+class MethodNotAllowed(VpbxError):
+    code = "method_not_allowed"
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f"Method {method} is not allowed here; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
+
+
+class RequestInvalid(VpbxError):
+    """Request validation failed (unknown field, wrong type, out-of-range query parameter)."""
+
+    code = "validation_error"
+
+
+# Most specific class first is not needed: lookups walk the exception's MRO.
+STATUS_BY_ERROR: dict[type[VpbxError], HTTPStatus] = {
+    NotFound: HTTPStatus.NOT_FOUND,
+    RouteNotFound: HTTPStatus.NOT_FOUND,
+    AlreadyExists: HTTPStatus.CONFLICT,
+    InUse: HTTPStatus.CONFLICT,
+    Conflict: HTTPStatus.CONFLICT,
+    VersionMismatch: HTTPStatus.PRECONDITION_FAILED,
+    PreconditionRequired: HTTPStatus.PRECONDITION_REQUIRED,
+    InvalidScenario: HTTPStatus.UNPROCESSABLE_ENTITY,
+    RequestInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    InvalidBody: HTTPStatus.BAD_REQUEST,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    Unauthorized: HTTPStatus.UNAUTHORIZED,
+    Forbidden: HTTPStatus.FORBIDDEN,
+    MethodNotAllowed: HTTPStatus.METHOD_NOT_ALLOWED,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def status_of(error: VpbxError) -> HTTPStatus:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return HTTPStatus.BAD_REQUEST  # a VpbxError nobody mapped is still the client's problem, not a crash
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def headers_of(error: VpbxError) -> dict[str, str]:
+    if isinstance(error, Unavailable):
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allowed)}
+    return {}
+
+
+def describe(error: VpbxError) -> tuple[HTTPStatus, dict[str, str], dict[str, Any]]:
+    """Status, extra headers and body for a known error."""
+    return status_of(error), headers_of(error), error_body(error.code, error.message, error.details)
+
+
+def internal_error_body(request_id: str) -> dict[str, Any]:
+    return error_body(
+        "internal_error",
+        f"Internal error. Quote request id {request_id} when reporting it.",
+        [{"request_id": request_id}],
+    )
+
+
+def validation_details(errors: Any) -> list[dict[str, Any]]:
+    """pydantic/powertools validation errors reduced to loc/msg/type (no input echo, no ctx with internals)."""
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": error["type"]}
+        for error in errors
+    ]
+
+
+def proxy_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A complete API Gateway proxy response, for paths that answer before the resolver runs."""
+    all_headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
+    return {
+        "statusCode": int(status),
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }

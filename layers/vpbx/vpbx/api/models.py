@@ -1,0 +1,61 @@
+"""Request/response models shared by every route family: the error body, the page envelope, paging parameters."""
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from vpbx.store.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
+
+T = TypeVar("T")
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are a 422, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str] | None = Field(default=None, description="Where the problem is, e.g. ['body', 'elements', 2]")
+    msg: str | None = None
+    type: str | None = None
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. not_found, validation_error")
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """Every non-2xx response: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorInfo
+
+
+class PageOf(BaseModel, Generic[T]):
+    """A page of a list; pass `next_cursor` back as `cursor` to get the next one (null: no more)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_LIMIT, description=f"Page size, 1–{MAX_PAGE_LIMIT} (default {DEFAULT_PAGE_LIMIT})")
+]
+Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_cursor")]
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+    for status, description in {
+        400: "Malformed request (body not UTF-8/JSON, bad cursor or If-Match)",
+        401: "Missing or unknown API key",
+        403: "The key's role may not do this, or the key is revoked",
+        404: "No such object for this tenant",
+        422: "Validation failed (unknown fields, wrong types, out-of-range parameters)",
+    }.items()
+}
+"""Responses every route may give; pass as `responses=` (add 409/412/428 on writes of versioned resources)."""

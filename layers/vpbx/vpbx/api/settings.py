@@ -1,0 +1,38 @@
+"""Process settings read from the environment once (Lambda configuration or the local server)."""
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_MAX_BODY_BYTES = 512 * 1024
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = "vpbx"
+    dynamodb_endpoint: str | None = None  # set locally (moto server); unset in AWS
+    allow_insecure_crm: bool = False  # let external_routing call http:// CRMs (local development only)
+    usage_identifier_key: str | None = None  # API Gateway usage-plan key the authorizer hands back
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            table_name=env.get("TABLE_NAME", "vpbx"),
+            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+            allow_insecure_crm=_flag(env.get("VPBX_ALLOW_INSECURE_CRM", "")),
+            usage_identifier_key=env.get("USAGE_IDENTIFIER_KEY") or None,
+            max_body_bytes=int(env.get("VPBX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -42,6 +42,8 @@ from vpbx.domain.scenario import (
 
 Severity = Literal["error", "warning"]
 
+# What the executor rings for when a limited wait names no duration.
+DEFAULT_WAIT_SECONDS = 20
 # A ring must outlast the network's dial delay by this much, or the target barely rings before we give up.
 DIAL_DELAY_MARGIN_SECONDS = 10
 
@@ -73,7 +75,7 @@ CODES: dict[str, str] = {
     "unreachable_element": "No path from incoming_call reaches the element.",
     "endless_loop": "A cycle passes through no waiting element, so it would spin forever without telephony.",
     # ringing
-    "missing_wait_seconds": "limit_wait is on but wait_seconds is not set.",
+    "missing_wait_seconds": "The wait is limited but wait_seconds is not set, so the executor's default applies.",
     "wait_out_of_range": f"wait_seconds is outside {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s.",
     "wait_ignored": "wait_seconds is set but limit_wait is off, so the element rings until answered.",
     "wait_below_dial_delay": (
@@ -94,6 +96,7 @@ CODES: dict[str, str] = {
 }
 WARNING_CODES = frozenset(
     {
+        "missing_wait_seconds",
         "unconnected_exit",
         "ivr_without_choices",
         "unreachable_element",
@@ -650,11 +653,11 @@ def _check_waits(graph: _Graph, problems: _Problems) -> None:
         limited = not isinstance(element, InternalSubscriber | ExternalNumber | Group) or element.limit_wait
         wait = element.wait_seconds
         if wait is None:
-            if limited and not isinstance(element, ExternalRouting):
+            if limited:
                 problems.add(
                     "missing_wait_seconds",
-                    f"{_label(element)} limits the wait but has no wait_seconds "
-                    f"({MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s)",
+                    f"{_label(element)} limits the wait but has no wait_seconds, so it rings for the default "
+                    f"{DEFAULT_WAIT_SECONDS} s; set {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s",
                     element_id=element.id,
                     field="wait_seconds",
                 )

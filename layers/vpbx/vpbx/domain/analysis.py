@@ -1,0 +1,400 @@
+"""What a scenario means for callers: worst-case waits per route end, and who is reachable in and out of hours.
+
+Worst-case figures are upper bounds from the scenario's own numbers, assuming nobody answers:
+
+- ringing costs its wait plus the target's network dial delay (the executor adds the delay to the ring timeout);
+  a sequential or random group rings every member in turn, a simultaneous one waits for the slowest network;
+- an IVR menu costs `timeout_seconds × (max_retries + 1)`: every attempt times out (prompt playback not counted);
+- a greeting costs NOMINAL_GREETING_SECONDS, since its audio length is unknown here;
+- external routing costs its CRM timeout, plus the ring of the returned extension (not on `not_found`); the
+  extension is unknown until the call, so the slowest dial delay in the directory is assumed;
+- schedule, caller-list and entry checks are instantaneous.
+
+A route end that can be reached through a cycle (necessarily through waiting elements in a valid scenario) has no
+bound other than the executor's loop guard, and is reported as such with the elements that loop.
+"""
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, Field
+
+from vpbx.domain.directory import Directory
+from vpbx.domain.phone import dial_delay_for_target
+from vpbx.domain.scenario import (
+    ElementBase,
+    ExternalNumber,
+    ExternalRouting,
+    Greeting,
+    Group,
+    IncomingCall,
+    InternalSubscriber,
+    IvrMenu,
+    Scenario,
+    ScheduleCheck,
+    exit_of,
+)
+from vpbx.domain.validation import DEFAULT_WAIT_SECONDS, strongly_connected_components
+
+NOMINAL_GREETING_SECONDS = 5
+
+ASSUMPTIONS = (
+    "Nobody answers: every ring lasts its full wait_seconds plus the target's network dial delay.",
+    "Sequential and random groups ring every member in turn; simultaneous groups wait for the slowest network.",
+    "IVR menus time out on every attempt: timeout_seconds × (max_retries + 1); prompt playback is not counted.",
+    f"A greeting takes a nominal {NOMINAL_GREETING_SECONDS} s.",
+    "External routing takes its full CRM timeout, then rings the returned extension with the directory's slowest "
+    "dial delay.",
+    f"A limited ring without wait_seconds lasts the executor's default {DEFAULT_WAIT_SECONDS} s.",
+)
+
+Edge = tuple[str, str]  # (exit, target id)
+
+
+class RouteEnd(BaseModel):
+    """Where a call can end up: a terminal element, or an exit with no arrow (the call ends there)."""
+
+    element_id: str
+    element_type: str
+    exit: str | None = None  # set when the route ends because this exit has no arrow
+    worst_case_seconds: float | None  # None: unbounded, up to the executor's loop guard
+    path: list[str]  # element ids from the entry to this end, the worst case when bounded
+    loop_elements: list[str] = Field(default_factory=list)  # cycles that can precede this end
+    rings_until_answered: bool = False  # the seed's terminal ring: no limit_wait
+
+    @property
+    def bounded(self) -> bool:
+        return self.worst_case_seconds is not None
+
+    def describe(self) -> str:
+        what = f"{self.element_type} '{self.element_id}'"
+        if self.exit is not None:
+            what = f"exit '{self.exit}' of {what} (unconnected: the call ends there)"
+        if self.worst_case_seconds is None:
+            loops = ", ".join(self.loop_elements)
+            return f"{what}: no bound — the call can loop through {loops} until the executor's loop guard ends it"
+        when = f"after at most {_seconds(self.worst_case_seconds)}"
+        if self.rings_until_answered:
+            return f"{what} starts ringing {when} and rings until answered (no limit_wait)"
+        verb = "ends the call" if self.exit is not None else "reached"
+        return f"{what} {verb} {when}"
+
+
+class ScheduleReach(BaseModel):
+    """Extensions that can ring after one schedule element's `open` branch versus its `closed` branch."""
+
+    element_id: str
+    schedule_id: str
+    open_extensions: list[str]
+    closed_extensions: list[str]
+
+
+class Analysis(BaseModel):
+    entry: str | None
+    route_ends: list[RouteEnd] = Field(default_factory=list)
+    worst_case_seconds: float | None = None  # the largest bounded figure; see `unbounded`
+    unbounded: bool = False
+    loops: list[list[str]] = Field(default_factory=list)  # reachable cycles (through waiting elements)
+    schedules: list[ScheduleReach] = Field(default_factory=list)
+    reachable_extensions: list[str] = Field(default_factory=list)
+    reachable_when_open: list[str] = Field(default_factory=list)  # every schedule takes its `open` exit
+    reachable_when_closed: list[str] = Field(default_factory=list)  # every schedule takes its `closed` exit
+    crm_routing: bool = False  # an external_routing is reachable: the CRM may pick any extension
+    assumptions: list[str] = Field(default_factory=lambda: list(ASSUMPTIONS))
+
+    def lines(self) -> list[str]:
+        """A readable summary, one statement per line (the CLI prints it)."""
+        if self.entry is None:
+            return ["No incoming_call element: calls cannot enter this scenario."]
+        lines = ["Worst-case wait before the call is answered or the route ends (nobody answers):"]
+        lines += [f"  - {end.describe()}; path {' → '.join(end.path)}" for end in self.route_ends]
+        if self.unbounded:
+            loops = "; ".join(", ".join(loop) for loop in self.loops)
+            lines.append(f"Overall: unbounded — loops through {loops} are capped only by the executor's loop guard")
+        elif self.worst_case_seconds is not None:
+            lines.append(f"Overall: at most {_seconds(self.worst_case_seconds)} before answer or route end")
+        for reach in self.schedules:
+            lines.append(
+                f"Schedule '{reach.element_id}' ({reach.schedule_id}): open → {_extensions(reach.open_extensions)}; "
+                f"closed → {_extensions(reach.closed_extensions)}"
+            )
+        if self.schedules:
+            lines.append(f"All schedules open: {_extensions(self.reachable_when_open)}")
+            lines.append(f"All schedules closed: {_extensions(self.reachable_when_closed)}")
+        else:
+            lines.append(f"Reachable extensions: {_extensions(self.reachable_extensions)}")
+        if self.crm_routing:
+            lines.append("External routing is reachable: the CRM may also send calls to any other extension.")
+        lines.append("Assumptions: " + " ".join(self.assumptions))
+        return lines
+
+
+def analyze(scenario: Scenario, directory: Directory) -> Analysis:
+    """Analyse a scenario (meant for valid ones; tolerates invalid ones without raising)."""
+    graph = _FlowGraph(scenario)
+    entry = next((e.id for e in scenario.elements if isinstance(e, IncomingCall)), None)
+    if entry is None:
+        return Analysis(entry=None)
+    reachable = graph.reachable([entry])
+    loops = graph.loops(reachable)
+    ends = _route_ends(graph, entry, reachable, loops, directory)
+    bounded = [end.worst_case_seconds for end in ends if end.worst_case_seconds is not None]
+    all_open = graph.reachable([entry], schedule_exit="open")
+    all_closed = graph.reachable([entry], schedule_exit="closed")
+    return Analysis(
+        entry=entry,
+        route_ends=ends,
+        worst_case_seconds=max(bounded, default=None),
+        unbounded=any(not end.bounded for end in ends),
+        loops=[sorted(loop) for loop in loops],
+        schedules=_schedule_reach(graph, reachable),
+        reachable_extensions=graph.extensions(reachable),
+        reachable_when_open=graph.extensions(all_open),
+        reachable_when_closed=graph.extensions(all_closed),
+        crm_routing=any(isinstance(graph.by_id[i], ExternalRouting) for i in reachable),
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ the graph
+
+
+class _FlowGraph:
+    """Elements by id and the arrows that the executor can follow (known ends, valid exits)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.order: list[str] = []
+        self.by_id: dict[str, ElementBase] = {}
+        for element in scenario.elements:
+            if element.id not in self.by_id:
+                self.by_id[element.id] = element
+                self.order.append(element.id)
+        self.edges: dict[str, list[Edge]] = {element_id: [] for element_id in self.order}
+        for connection in scenario.connections:
+            source = self.by_id.get(connection.from_)
+            if source is None or connection.to not in self.by_id:
+                continue
+            exit_name = exit_of(connection, source)
+            if exit_name is not None and exit_name in source.exits():
+                self.edges[source.id].append((exit_name, connection.to))
+        self.successors = {node: [target for _, target in edges] for node, edges in self.edges.items()}
+        self.predecessors: dict[str, list[str]] = {}
+        for node, targets in self.successors.items():
+            for target in targets:
+                self.predecessors.setdefault(target, []).append(node)
+
+    def reachable(self, roots: Iterable[str], schedule_exit: str | None = None) -> set[str]:
+        """Breadth-first reach; with `schedule_exit`, every schedule element takes only that exit."""
+        seen = set(roots)
+        queue = deque(seen)
+        while queue:
+            node = queue.popleft()
+            pinned = schedule_exit is not None and isinstance(self.by_id[node], ScheduleCheck)
+            for exit_name, target in self.edges[node]:
+                if pinned and exit_name != schedule_exit:
+                    continue
+                if target not in seen:
+                    seen.add(target)
+                    queue.append(target)
+        return seen
+
+    def targets(self, node: str, exit_name: str) -> list[str]:
+        return [target for name, target in self.edges[node] if name == exit_name]
+
+    def loops(self, nodes: set[str]) -> list[list[str]]:
+        within = {node: [t for t in self.successors[node] if t in nodes] for node in nodes}
+        ordered = [node for node in self.order if node in nodes]
+        return [
+            component
+            for component in strongly_connected_components(ordered, within)
+            if len(component) > 1 or component[0] in within[component[0]]
+        ]
+
+    def extensions(self, nodes: Iterable[str]) -> list[str]:
+        found: set[str] = set()
+        for node in nodes:
+            element = self.by_id[node]
+            if isinstance(element, InternalSubscriber):
+                found.add(element.extension)
+            elif isinstance(element, Group):
+                found.update(element.members)
+        return sorted(found, key=lambda extension: (len(extension), extension))
+
+    def path(self, source: str, target: str) -> list[str]:
+        """A shortest path, both ends included; [] when there is none."""
+        parents: dict[str, str | None] = {source: None}
+        queue = deque([source])
+        while queue:
+            node = queue.popleft()
+            if node == target:
+                return _unwind(parents, target)
+            for child in self.successors[node]:
+                if child not in parents:
+                    parents[child] = node
+                    queue.append(child)
+        return []
+
+
+def _unwind(parents: Mapping[str, str | None], last: str) -> list[str]:
+    path = [last]
+    while (parent := parents[path[-1]]) is not None:
+        path.append(parent)
+    return path[::-1]
+
+
+# ------------------------------------------------------------------------------------------------------ worst case
+
+
+def step_seconds(element: ElementBase, exit_name: str, directory: Directory) -> float:
+    """Worst-case seconds spent in `element` before it leaves by `exit_name` (nobody answers)."""
+    if isinstance(element, InternalSubscriber):
+        return _wait(element.wait_seconds) + _subscriber_delay(element.extension, directory)
+    if isinstance(element, ExternalNumber):
+        return _wait(element.wait_seconds) + dial_delay_for_target(element.number or element.sip_uri)
+    if isinstance(element, Group):
+        delays = [_subscriber_delay(member, directory) for member in element.members]
+        wait = _wait(element.wait_seconds)
+        if element.strategy == "simultaneous":
+            return wait + max(delays, default=0)
+        return sum(wait + delay for delay in delays)
+    if isinstance(element, IvrMenu):
+        return element.timeout_seconds * (element.max_retries + 1)
+    if isinstance(element, Greeting):
+        return NOMINAL_GREETING_SECONDS
+    if isinstance(element, ExternalRouting):
+        if exit_name == "not_found":
+            return element.timeout_seconds
+        slowest = max((s.dial_delay for s in directory.subscribers.values()), default=0)
+        return element.timeout_seconds + _wait(element.wait_seconds) + slowest
+    return 0
+
+
+def _wait(wait_seconds: int | None) -> int:
+    return wait_seconds if wait_seconds is not None else DEFAULT_WAIT_SECONDS
+
+
+def _subscriber_delay(extension: str, directory: Directory) -> int:
+    subscriber = directory.subscribers.get(extension)
+    return subscriber.dial_delay if subscriber is not None else 0
+
+
+def _route_ends(
+    graph: _FlowGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
+) -> list[RouteEnd]:
+    worst = _WorstCase(graph, entry, reachable, loops, directory)
+    ends: list[RouteEnd] = []
+    for node in graph.order:
+        if node not in reachable:
+            continue
+        element = graph.by_id[node]
+        if not element.exits():
+            ends.append(worst.end(element, None))
+        ends += [worst.end(element, name) for name in _unconnected_exits(graph, element)]
+    return ends
+
+
+def _unconnected_exits(graph: _FlowGraph, element: ElementBase) -> list[str]:
+    used = {exit_name for exit_name, _ in graph.edges[element.id]}
+    optional = set(element.optional_exits())
+    return [name for name in element.exits() if name not in used and name not in optional]
+
+
+class _WorstCase:
+    """Longest waits from the entry over the loop-free part; anything downstream of a loop is unbounded."""
+
+    def __init__(
+        self, graph: _FlowGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
+    ) -> None:
+        self.graph = graph
+        self.entry = entry
+        self.directory = directory
+        self.looping = {node for loop in loops for node in loop}
+        self.after_loop = graph.reachable(self.looping) if self.looping else set()
+        self.longest: dict[str, float] = {}
+        self.parents: dict[str, str | None] = {}
+        self._longest_paths(reachable - self.after_loop)
+
+    def _longest_paths(self, acyclic: set[str]) -> None:
+        """Relax arrows in topological order (Kahn): linear, and no recursion."""
+        graph = self.graph
+        indegree = dict.fromkeys(acyclic, 0)
+        for node in acyclic:
+            for target in graph.successors[node]:
+                if target in acyclic:
+                    indegree[target] += 1
+        if self.entry in acyclic:
+            self.longest[self.entry] = 0
+            self.parents[self.entry] = None
+        ready = deque(node for node, count in indegree.items() if count == 0)
+        while ready:
+            node = ready.popleft()
+            for exit_name, target in graph.edges[node]:
+                if target not in acyclic:
+                    continue
+                if node in self.longest:
+                    candidate = self.longest[node] + step_seconds(graph.by_id[node], exit_name, self.directory)
+                    if candidate > self.longest.get(target, -1):
+                        self.longest[target] = candidate
+                        self.parents[target] = node
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    ready.append(target)
+
+    def end(self, element: ElementBase, exit_name: str | None) -> RouteEnd:
+        facts = {
+            "element_id": element.id,
+            "element_type": str(getattr(element, "type", "element")),
+            "exit": exit_name,
+            "rings_until_answered": exit_name is None
+            and isinstance(element, InternalSubscriber | ExternalNumber | Group)
+            and not element.limit_wait,
+        }
+        if element.id in self.after_loop:
+            loop_elements = self._loops_before(element.id)
+            via = loop_elements[0]
+            path = self.graph.path(self.entry, via) + self.graph.path(via, element.id)[1:]
+            return RouteEnd(**facts, worst_case_seconds=None, path=path, loop_elements=loop_elements)
+        seconds = self.longest.get(element.id, 0.0)
+        if exit_name is not None:
+            seconds += step_seconds(element, exit_name, self.directory)
+        path = _unwind(self.parents, element.id) if element.id in self.parents else [element.id]
+        return RouteEnd(**facts, worst_case_seconds=seconds, path=path)
+
+    def _loops_before(self, node: str) -> list[str]:
+        """Looping elements from which `node` can be reached (walking the arrows backwards)."""
+        seen = {node}
+        queue = deque(seen)
+        while queue:
+            for parent in self.graph.predecessors.get(queue.popleft(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        return [n for n in self.graph.order if n in seen and n in self.looping]
+
+
+# ------------------------------------------------------------------------------------------------------ schedules
+
+
+def _schedule_reach(graph: _FlowGraph, reachable: set[str]) -> list[ScheduleReach]:
+    reach: list[ScheduleReach] = []
+    for node in graph.order:
+        element = graph.by_id[node]
+        if node not in reachable or not isinstance(element, ScheduleCheck):
+            continue
+        branches = {name: graph.extensions(graph.reachable(graph.targets(node, name))) for name in ("open", "closed")}
+        reach.append(
+            ScheduleReach(
+                element_id=node,
+                schedule_id=element.schedule_id,
+                open_extensions=branches["open"],
+                closed_extensions=branches["closed"],
+            )
+        )
+    return reach
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _extensions(extensions: list[str]) -> str:
+    return ", ".join(extensions) if extensions else "none"

@@ -196,9 +196,8 @@ def _describe_greeting(e: Greeting) -> str:
 
 
 def _describe_menu(e: IvrMenu) -> str:
-    return (
-        f"Menu: {_prompt_preview(e.prompt.text, e.prompt.audio_url)} ({e.timeout_seconds} s, {e.max_retries} retries)"
-    )
+    preview = _prompt_preview(e.prompt.text, e.prompt.audio_url)
+    return f"Menu: {preview} ({e.timeout_seconds} s, {_count(e.max_retries, 'retry', 'retries')})"
 
 
 def _describe_routing(e: ExternalRouting) -> str:
@@ -210,6 +209,10 @@ def _prompt_preview(text: str | None, audio_url: str | None) -> str:
     if not text:
         return f"audio {audio_url}"
     return text if len(text) <= PROMPT_PREVIEW_CHARS else text[: PROMPT_PREVIEW_CHARS - 1] + "…"
+
+
+def _count(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _join(items: Iterable[str]) -> str:

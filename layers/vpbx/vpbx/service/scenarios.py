@@ -1,0 +1,355 @@
+"""Scenario drafts, validation, publishing, versions, rollback, simulation and diagrams for one tenant.
+
+A draft may be saved while invalid (editing is incremental); publishing refuses errors. A published version carries a
+snapshot of the directory objects it refers to, so calls, simulations of that version and its diagram run exactly
+what was validated at publish time.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from vpbx.domain.base import Extension, ResourceId, StrictModel
+from vpbx.domain.diagram import to_mermaid
+from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
+from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
+from vpbx.domain.executor import CrmLookup
+from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.domain.scenario import (
+    MAX_ELEMENTS,
+    MAX_SERIALIZED_BYTES,
+    ElementId,
+    ExternalRouting,
+    Scenario,
+)
+from vpbx.domain.simulation import SimulationResult, simulate
+from vpbx.domain.validation import Problem, ValidationReport, validate
+from vpbx.service.directory import every, new_id, references_of
+from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
+from vpbx.store.ports import Repository
+
+MAX_SCRIPTED_OUTCOMES = 1_000
+
+# ------------------------------------------------------------------------------------------------ input models
+
+
+class ScenarioReplace(Scenario):
+    """Body of `PUT /v1/scenarios/{id}`: the whole scenario (DESIGN.md §2) without id or version."""
+
+
+class ScenarioCreate(Scenario):
+    """Body of `POST /v1/scenarios`; the server generates `id` when it is absent."""
+
+    id: ResourceId | None = None
+
+    def scenario(self) -> Scenario:
+        return Scenario.model_validate(self.model_dump(by_alias=True, exclude={"id"}))
+
+
+class RollbackRequest(BaseModel):
+    """Body of `POST /v1/scenarios/{id}/rollback`: which published version calls should use from now on."""
+
+    model_config = {"extra": "forbid"}
+
+    version: int = Field(ge=1, description="An existing published version number")
+
+
+OutcomeEntry = str | dict[str, str]
+
+
+class SimulateRequest(StrictModel):
+    """Body of `POST /v1/scenarios/{id}/simulate`. Every field is optional.
+
+    Without `version` the draft runs against the tenant's current directory; with it, that published version runs
+    against the directory snapshot it was published with.
+    """
+
+    version: int | None = Field(default=None, ge=1, description="A published version; the draft when absent")
+    outcomes: dict[ElementId, list[OutcomeEntry] | OutcomeEntry] = Field(
+        default_factory=dict,
+        max_length=MAX_ELEMENTS,
+        description='Element id -> what telephony reports, in order ("busy", "no_answer", "digits:1" or '
+        '{"kind": "digits", "digits": "1"}); the last one repeats. Unscripted: rings go unanswered, menus time out.',
+    )
+    caller: str | None = Field(default=None, max_length=32, description="Caller's number, E.164; withheld when absent")
+    at: datetime | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
+    crm: dict[ElementId, Extension | None] = Field(
+        default_factory=dict,
+        max_length=MAX_ELEMENTS,
+        description="external_routing element id -> the extension the CRM answers (null: not found). "
+        "Simulations never call the real CRM.",
+    )
+
+    def script(self) -> dict[str, list[OutcomeEntry]]:
+        return {
+            element: entries if isinstance(entries, list) else [entries] for element, entries in self.outcomes.items()
+        }
+
+    @field_validator("caller")
+    @classmethod
+    def _e164_caller(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise PydanticCustomError("value_error", "{problem}", {"problem": str(exc)}) from None
+
+    @field_validator("outcomes")
+    @classmethod
+    def _bounded_script(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if sum(len(entries) if isinstance(entries, list) else 1 for entries in value.values()) > MAX_SCRIPTED_OUTCOMES:
+            raise PydanticCustomError(
+                "value_error", "at most {limit} scripted outcomes", {"limit": MAX_SCRIPTED_OUTCOMES}
+            )
+        return value
+
+
+# ------------------------------------------------------------------------------------------------ service
+
+
+class ScenarioService:
+    def __init__(self, repository: Repository, tenant_id: str) -> None:
+        self.repository = repository
+        self.tenant_id = tenant_id
+
+    # ------------------------------------------------------------------------ drafts
+    def list_drafts(self, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]:
+        return self.repository.list_scenarios(self.tenant_id, limit, cursor)
+
+    def create(self, body: ScenarioCreate) -> Versioned[ScenarioDraft]:
+        scenario = body.scenario()
+        _check_size(scenario)
+        return self.repository.create_scenario(self.tenant_id, body.id or new_id("scn"), scenario)
+
+    def get(self, scenario_id: str) -> Versioned[ScenarioDraft]:
+        return self.repository.get_scenario(self.tenant_id, scenario_id)
+
+    def replace(self, scenario_id: str, body: Scenario, expected_version: int) -> Versioned[ScenarioDraft]:
+        scenario = Scenario.model_validate(body.model_dump(by_alias=True))
+        _check_size(scenario)
+        return self.repository.update_scenario(self.tenant_id, scenario_id, scenario, expected_version)
+
+    def delete(self, scenario_id: str, expected_version: int) -> None:
+        self.repository.get_scenario(self.tenant_id, scenario_id)
+        numbers = sorted(n.item.number for n in every(self._numbers) if n.item.scenario_id == scenario_id)
+        if numbers:
+            raise InUse(
+                f"scenario {scenario_id!r} answers phone numbers {', '.join(numbers)}; point them elsewhere first",
+                details=[{"number": number} for number in numbers],
+            )
+        self.repository.delete_scenario(self.tenant_id, scenario_id, expected_version)
+
+    def _numbers(self, limit: int, cursor: str | None) -> Page[Any]:
+        return self.repository.list_numbers(self.tenant_id, limit, cursor)
+
+    # ------------------------------------------------------------------------ validation and publishing
+    def validate(self, scenario: Scenario) -> ValidationReport:
+        """Validate against the tenant's current directory."""
+        return validate(scenario, self.live_directory(scenario))
+
+    def validate_draft(self, scenario_id: str) -> tuple[Versioned[ScenarioDraft], ValidationReport]:
+        draft = self.get(scenario_id)
+        return draft, self.validate(draft.item.scenario)
+
+    def publish(
+        self, scenario_id: str, expected_version: int, by: str | None, at: datetime | None = None
+    ) -> ScenarioVersion:
+        draft = self.get(scenario_id)
+        if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
+            raise VersionMismatch(
+                f"scenario {scenario_id!r} is at version {draft.version}, not {expected_version}",
+                details=[{"current_version": draft.version}],
+            )
+        report = self.validate(draft.item.scenario)
+        if not report.ok:
+            raise InvalidScenario(
+                f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
+                details=[problem.model_dump(exclude_none=True) for problem in report.errors],
+            )
+        snapshot = self.snapshot(draft.item.scenario)
+        return self.repository.publish_scenario(
+            self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by
+        )
+
+    def rollback(self, scenario_id: str, version: int, expected_version: int) -> Versioned[ScenarioDraft]:
+        self.get_version(scenario_id, version)  # a clear 404 naming the version
+        return self.repository.rollback_scenario(self.tenant_id, scenario_id, version, expected_version)
+
+    def list_versions(self, scenario_id: str, limit: int, cursor: str | None) -> Page[ScenarioVersion]:
+        self.get(scenario_id)
+        return self.repository.list_scenario_versions(self.tenant_id, scenario_id, limit, cursor)
+
+    def get_version(self, scenario_id: str, version: int) -> ScenarioVersion:
+        try:
+            return self.repository.get_scenario_version(self.tenant_id, scenario_id, version)
+        except NotFound:
+            raise NotFound(f"scenario {scenario_id!r} has no published version {version}") from None
+
+    # ------------------------------------------------------------------------ simulation and diagrams
+    def simulate(self, scenario_id: str, request: SimulateRequest) -> "Simulation":
+        """Run one call: the draft on the live directory, or a published version on its snapshot."""
+        scenario, directory, version = self._runnable(scenario_id, request.version)
+        at = request.at or datetime.now(UTC)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        result = simulate(
+            scenario,
+            directory,
+            outcomes=request.script(),
+            caller=request.caller,
+            at=at,
+            crm_lookup=scripted_crm(scenario, request.crm),
+            sip_domain=self._sip_domain(),
+        )
+        return Simulation(scenario_id=scenario_id, version=version, at=at, caller=request.caller, result=result)
+
+    def diagram(self, scenario_id: str, version: int | None, highlight: SimulateRequest | None = None) -> "Diagram":
+        """Mermaid text of the draft or a version; with `highlight`, the path that simulated call took, drawn bold."""
+        scenario = self._scenario_of(scenario_id, version)
+        path = []
+        if highlight is not None:
+            run = highlight.model_copy(update={"version": version})
+            path = self.simulate(scenario_id, run).result.path()
+        return Diagram(scenario_id=scenario_id, version=version, mermaid=to_mermaid(scenario, path), highlight=path)
+
+    def _scenario_of(self, scenario_id: str, version: int | None) -> Scenario:
+        if version is None:
+            return self.get(scenario_id).item.scenario
+        return self.get_version(scenario_id, version).scenario
+
+    def _runnable(self, scenario_id: str, version: int | None) -> tuple[Scenario, Directory, int | None]:
+        if version is not None:
+            published = self.get_version(scenario_id, version)
+            return published.scenario, published.directory.to_directory(), version
+        scenario = self.get(scenario_id).item.scenario
+        directory = self.live_directory(scenario)
+        report = validate(scenario, directory)
+        if not report.ok:
+            raise InvalidScenario(
+                f"scenario {scenario_id!r} has {len(report.errors)} error(s); a simulation needs a valid scenario",
+                details=[problem.model_dump(exclude_none=True) for problem in report.errors],
+            )
+        return scenario, directory, None
+
+    def _sip_domain(self) -> str | None:
+        try:
+            return self.repository.get_tenant(self.tenant_id).sip_domain
+        except NotFound:
+            return None
+
+    # ------------------------------------------------------------------------ directory lookups
+    def live_directory(self, scenario: Scenario) -> Directory:
+        """The tenant's current subscribers, schedules and caller lists that `scenario` refers to."""
+        return self.snapshot(scenario).to_directory()
+
+    def snapshot(self, scenario: Scenario) -> DirectorySnapshot:
+        refs = references_of(scenario)
+        if refs.any_extension:  # the CRM may name anyone, and a call start reads nothing but the snapshot
+            subscribers = [record.item for record in every(self._subscribers)]
+        else:
+            subscribers = self._existing(self._subscriber, refs.extensions)
+        return DirectorySnapshot(
+            subscribers=sorted(subscribers, key=lambda s: s.extension),
+            schedules=self._existing(self._schedule, refs.schedules),
+            caller_lists=self._existing(self._caller_list, refs.caller_lists),
+        )
+
+    def _subscribers(self, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
+        return self.repository.list_subscribers(self.tenant_id, limit, cursor)
+
+    def _subscriber(self, extension: str) -> Subscriber:
+        return self.repository.get_subscriber(self.tenant_id, extension).item
+
+    def _schedule(self, schedule_id: str) -> Schedule:
+        return self.repository.get_schedule(self.tenant_id, schedule_id).item
+
+    def _caller_list(self, list_id: str) -> CallerList:
+        return self.repository.get_caller_list(self.tenant_id, list_id).item
+
+    @staticmethod
+    def _existing(fetch: Any, keys: frozenset[str]) -> list[Any]:
+        found = []
+        for key in sorted(keys):
+            try:
+                found.append(fetch(key))
+            except NotFound:
+                continue  # the validator reports the missing reference with its location
+        return found
+
+
+def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:
+    """A CRM stand-in answering per external_routing element (the executor hands it the element's url)."""
+    by_url = {
+        element.url: answers[element.id]
+        for element in scenario.elements
+        if isinstance(element, ExternalRouting) and element.id in answers
+    }
+    unknown = sorted(set(answers) - {e.id for e in scenario.elements if isinstance(e, ExternalRouting)})
+    if unknown:
+        raise InvalidInput(
+            f"crm answers name {', '.join(map(repr, unknown))}, which are not external_routing elements",
+            details=[
+                {"field": f"crm.{element_id}", "message": "not an external_routing element"} for element_id in unknown
+            ],
+        )
+
+    def lookup(url: str, caller: str | None, timeout_seconds: float) -> str | None:
+        return by_url.get(url)
+
+    return lookup
+
+
+def _check_size(scenario: Scenario) -> None:
+    size = len(json.dumps(scenario.dump(), separators=(",", ":")).encode())
+    if size > MAX_SERIALIZED_BYTES:
+        raise InvalidInput(
+            f"scenario is {size} bytes serialized; the limit is {MAX_SERIALIZED_BYTES}",
+            details=[{"field": "elements", "message": "scenario too large"}],
+        )
+
+
+# ------------------------------------------------------------------------------------------------ output models
+
+
+class ValidationSummary(BaseModel):
+    ok: bool = Field(description="No errors: the scenario can be published")
+    error_count: int
+    warning_count: int
+    problems: list[Problem]
+
+
+def summary_of(report: ValidationReport) -> ValidationSummary:
+    return ValidationSummary(
+        ok=report.ok, error_count=len(report.errors), warning_count=len(report.warnings), problems=report.problems
+    )
+
+
+class Simulation(BaseModel):
+    """A simulated call: what ran, and what happened step by step."""
+
+    scenario_id: str
+    version: int | None = Field(description="The published version that ran; null for the draft")
+    at: datetime
+    caller: str | None
+    result: SimulationResult
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "scenario_id": self.scenario_id,
+            "version": self.version,
+            "at": self.at.isoformat(),
+            "caller": self.caller,
+            **self.result.model_dump(mode="json"),
+            "path": self.result.path(),
+        }
+
+
+class Diagram(BaseModel):
+    scenario_id: str
+    version: int | None = Field(description="The published version drawn; null for the draft")
+    mermaid: str = Field(description="Mermaid `flowchart TD` source")
+    highlight: list[str] = Field(description="Element ids drawn bold (a simulated call's path), in order")

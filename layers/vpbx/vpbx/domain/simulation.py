@@ -1,0 +1,226 @@
+"""Dry runs of a scenario: the live executor driven by scripted telephony outcomes and a simulated clock.
+
+The clock starts at `at` and moves on by what each action would really take: the ring timeout after an unanswered
+ring and the collect timeout after a menu timeout (greetings and answered calls take no time). So a long route can
+cross a schedule's boundary the way a real call would, and the same inputs always give the same result.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from pydantic import ValidationError
+
+from vpbx.domain.base import StrictModel
+from vpbx.domain.calls import (
+    CallInfo,
+    CallState,
+    CollectAction,
+    Decision,
+    HangupAction,
+    Outcome,
+    RingAction,
+    TraceStep,
+)
+from vpbx.domain.directory import Directory
+from vpbx.domain.errors import Conflict, InvalidInput
+from vpbx.domain.executor import (
+    ACCEPTED_OUTCOMES,
+    MAX_STEPS,
+    CrmLookup,
+    Executor,
+    compile_scenario,
+)
+from vpbx.domain.scenario import Scenario
+
+OutcomeScript = Mapping[str, Sequence[str | Mapping[str, str]]]
+"""Element id -> the outcomes it reports, one per action it asks for; the last one repeats once the list runs out."""
+
+ScriptEntry = str | Mapping[str, str]
+
+# What telephony is asked to do by each element type, and the outcome when the script says nothing.
+_AWAITS_BY_TYPE = {
+    "internal_subscriber": "ring",
+    "external_number": "ring",
+    "group": "ring",
+    "external_routing": "ring",
+    "greeting": "play",
+    "ivr_menu": "collect",
+}
+_DEFAULT_OUTCOMES = {
+    "ring": Outcome(kind="no_answer"),
+    "play": Outcome(kind="played"),
+    "collect": Outcome(kind="timeout"),
+}
+
+SimulationStatus = Literal["connected", "voicemail", "fax", "hangup", "loop_guard", "caller_hangup"]
+
+
+class SimulationStep(StrictModel):
+    seq: int
+    element_id: str
+    element_type: str
+    action: dict[str, Any] | None
+    outcome: str | None
+    exit: str | None
+
+
+class SimulationOutcome(StrictModel):
+    status: SimulationStatus
+    element_id: str | None
+    reason: str | None = None  # for hangup and loop_guard: route_end, hangup_element, unanswered, loop_guard…
+
+
+class SimulationResult(StrictModel):
+    steps: list[SimulationStep]
+    result: SimulationOutcome
+
+    def path(self) -> list[str]:
+        """Element ids in the order the call went through them (repeats in a row collapsed), for the diagram."""
+        path: list[str] = []
+        for step in self.steps:
+            if not path or path[-1] != step.element_id:
+                path.append(step.element_id)
+        return path
+
+
+def simulate(
+    scenario: Scenario,
+    directory: Directory,
+    *,
+    outcomes: OutcomeScript | None = None,
+    caller: str | None = None,
+    at: datetime,
+    crm_lookup: CrmLookup | None = None,
+    sip_domain: str | None = None,
+    call_id: str = "simulation",
+) -> SimulationResult:
+    """Run one call through `scenario` with scripted outcomes; InvalidInput (naming the element) for a bad script."""
+    compiled = compile_scenario(scenario, directory, sip_domain=sip_domain)
+    script = _Script(_parse_script(outcomes or {}, {e.id: e.type for e in scenario.elements}))
+    clock = _Clock(at)
+    executor = Executor(compiled, clock=clock.now, crm_lookup=crm_lookup)
+    state, decision = executor.start(_call_info(call_id, caller, at))
+    steps = [_simulation_step(s) for s in decision.steps]
+    for _ in range(MAX_STEPS + 1):  # the executor's loop guard ends every call well within this
+        if state.status != "in_progress" or state.element_id is None:
+            break
+        element_id = state.element_id
+        outcome = script.next_for(element_id, str(state.element_state.get("awaiting")))
+        clock.spend(decision, outcome)
+        try:
+            state, decision = executor.advance(state, outcome)
+        except Conflict as exc:
+            raise InvalidInput(f"outcomes for element {element_id!r}: {exc.message}") from None
+        resolution, *rest = decision.steps
+        steps[-1] = steps[-1].model_copy(update={"outcome": resolution.outcome, "exit": resolution.exit})
+        steps.extend(_simulation_step(s) for s in rest)
+    return SimulationResult(steps=steps, result=_result(state, decision))
+
+
+def _call_info(call_id: str, caller: str | None, at: datetime) -> CallInfo:
+    try:
+        return CallInfo(call_id=call_id, caller=caller, dialed="simulation", started_at=at)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"simulation call: {problems}") from None
+
+
+def _simulation_step(step: TraceStep) -> SimulationStep:
+    return SimulationStep(
+        seq=step.seq,
+        element_id=step.element_id,
+        element_type=step.element_type,
+        action=step.action,
+        outcome=step.outcome,
+        exit=step.exit,
+    )
+
+
+def _result(state: CallState, decision: Decision) -> SimulationOutcome:
+    reason = decision.action.reason if isinstance(decision.action, HangupAction) else None
+    status = cast(SimulationStatus, state.result or "hangup")
+    return SimulationOutcome(status=status, element_id=state.result_element, reason=reason)
+
+
+class _Clock:
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def spend(self, decision: Decision, outcome: Outcome) -> None:
+        action = decision.action
+        seconds = 0
+        if isinstance(action, RingAction) and outcome.kind != "answered":
+            seconds = action.timeout_seconds or 0
+        elif isinstance(action, CollectAction) and outcome.kind == "timeout":
+            seconds = action.timeout_seconds
+        self._now += timedelta(seconds=seconds)
+
+
+class _Script:
+    """Hands out each element's scripted outcomes in order, repeating the last, or the default for the action."""
+
+    def __init__(self, outcomes: dict[str, list[Outcome]]) -> None:
+        self._outcomes = outcomes
+        self._used: dict[str, int] = {}
+
+    def next_for(self, element_id: str, awaiting: str) -> Outcome:
+        scripted = self._outcomes.get(element_id)
+        if not scripted:
+            return _DEFAULT_OUTCOMES.get(awaiting, Outcome(kind="no_answer"))
+        index = self._used.get(element_id, 0)
+        self._used[element_id] = index + 1
+        return scripted[min(index, len(scripted) - 1)]
+
+
+def _parse_script(outcomes: object, element_types: Mapping[str, str]) -> dict[str, list[Outcome]]:
+    if not isinstance(outcomes, Mapping):
+        raise InvalidInput("outcomes must map element ids to lists of outcomes")
+    parsed: dict[str, list[Outcome]] = {}
+    for element_id, entries in outcomes.items():
+        element_type = element_types.get(element_id)
+        if element_type is None:
+            raise InvalidInput(
+                f"outcomes name element {element_id!r}, which is not in the scenario",
+                [{"element_id": str(element_id), "message": "unknown element"}],
+            )
+        listed = [entries] if isinstance(entries, str | Mapping) else entries
+        if not isinstance(listed, Sequence):
+            raise _script_error(element_id, None, "expected a list of outcomes")
+        parsed[element_id] = [_parse_entry(element_id, element_type, i, entry) for i, entry in enumerate(listed)]
+    return parsed
+
+
+def _parse_entry(element_id: str, element_type: str, index: int, entry: object) -> Outcome:
+    if isinstance(entry, str):
+        kind, _, digits = entry.partition(":")
+        fields: object = {"kind": kind, "digits": digits} if digits or kind == "digits" else {"kind": kind}
+    else:
+        fields = entry
+    if not isinstance(fields, Mapping):
+        raise _script_error(element_id, index, 'an outcome is a string ("busy", "digits:1") or {"kind", "digits"}')
+    try:
+        outcome = Outcome.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'outcome'}: {e['msg']}" for e in exc.errors())
+        raise _script_error(element_id, index, f"{entry!r} is not an outcome ({problems})") from None
+    if (outcome.kind == "digits") != (outcome.digits is not None):
+        raise _script_error(element_id, index, "a digits outcome needs its digits, as in 'digits:1'")
+    awaits = _AWAITS_BY_TYPE.get(element_type)
+    if awaits is None:
+        raise _script_error(element_id, index, f"a {element_type} element asks telephony for nothing")
+    if outcome.kind != "caller_hangup" and outcome.kind not in ACCEPTED_OUTCOMES[awaits]:
+        expected = ", ".join(sorted(ACCEPTED_OUTCOMES[awaits] | {"caller_hangup"}))
+        raise _script_error(element_id, index, f"{outcome.kind!r} does not fit a {element_type} (expected: {expected})")
+    return outcome
+
+
+def _script_error(element_id: str, index: int | None, message: str) -> InvalidInput:
+    where = f"outcomes for element {element_id!r}" + (f", entry {index}" if index is not None else "")
+    details: dict[str, Any] = {"element_id": element_id, "message": message}
+    if index is not None:
+        details["index"] = index
+    return InvalidInput(f"{where}: {message}", [details])

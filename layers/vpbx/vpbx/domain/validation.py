@@ -492,7 +492,7 @@ def _check_endpoints(
 
 def _check_exit(graph: _Graph, index: int, connection: Connection, source: ElementBase, problems: _Problems) -> None:
     exit_name = exit_of(connection, source)
-    if exit_name is None:
+    if exit_name is None or source.is_terminal:
         problems.add(
             "exit_on_terminal",
             f"connection #{index} leaves {_label(source)}, which ends the route{_terminal_reason(source)}",

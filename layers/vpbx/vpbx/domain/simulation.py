@@ -211,10 +211,12 @@ def _parse_entry(element_id: str, element_type: str, index: int, entry: object) 
         raise _script_error(element_id, index, "a digits outcome needs its digits, as in 'digits:1'")
     awaits = _AWAITS_BY_TYPE.get(element_type)
     if awaits is None:
-        raise _script_error(element_id, index, f"a {element_type} element asks telephony for nothing")
+        raise _script_error(element_id, index, f"element type {element_type} asks telephony for nothing")
     if outcome.kind != "caller_hangup" and outcome.kind not in ACCEPTED_OUTCOMES[awaits]:
         expected = ", ".join(sorted(ACCEPTED_OUTCOMES[awaits] | {"caller_hangup"}))
-        raise _script_error(element_id, index, f"{outcome.kind!r} does not fit a {element_type} (expected: {expected})")
+        raise _script_error(
+            element_id, index, f"{outcome.kind!r} does not fit element type {element_type} (expected: {expected})"
+        )
     return outcome
 
 

@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ScenarioInvalid:
         return EXIT_INVALID
+    except BrokenPipeError:  # `vpbx diagram … | head`: the reader is gone, which is not an error
+        _silence_stdout()
+        return EXIT_OK
     except InvalidScenario as exc:
         _error(exc.message)
         return EXIT_INVALID
@@ -315,8 +318,11 @@ def _problem_dict(problem: Any) -> dict[str, Any]:
     element_id = getattr(problem, "element_id", None)
     connection_index = getattr(problem, "connection_index", None)
     field = getattr(problem, "field", None)
+    element_index = getattr(problem, "element_index", None)
     if element_id is not None:
         location = f"elements[{element_id}]"
+    elif element_index is not None:
+        location = f"elements[{element_index}]"
     elif connection_index is not None:
         location = f"connections[{connection_index}]"
     else:
@@ -387,6 +393,13 @@ def _plural(count: int, noun: str) -> str:
 
 def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _error(message: str) -> None:

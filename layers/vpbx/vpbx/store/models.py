@@ -102,6 +102,7 @@ class CallRecord(Record):
     state: CallState
     last_decision: dict[str, Any]
     last_event: dict[str, Any] | None = None  # the event that produced last_decision, to recognise replays
+    first_decision: dict[str, Any] | None = None  # the start's decision, returned again to a duplicate start
     trace: list[TraceStep] = Field(default_factory=list)
     expires_at: int  # epoch seconds, DynamoDB TTL
 

@@ -50,7 +50,8 @@ class VpbxResolver(APIGatewayRestResolver):
     """APIGatewayRestResolver that guards the raw body before powertools touches it and never lets anything escape."""
 
     def __init__(self, logger: Logger, max_body_bytes: int) -> None:
-        super().__init__(enable_validation=True)
+        # A response that breaks its own model is our bug: 500 (logged), never a 422 blaming the client.
+        super().__init__(enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR)
         self.logger = logger
         self.max_body_bytes = max_body_bytes
 

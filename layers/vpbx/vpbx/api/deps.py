@@ -24,4 +24,4 @@ def build_dynamo_repository(settings: Settings) -> Repository:
     # Imported here so that handlers running on a fake never load boto3.
     from vpbx.store.dynamodb import DynamoRepository
 
-    return DynamoRepository.from_settings(table_name=settings.table_name, endpoint_url=settings.dynamodb_endpoint)
+    return DynamoRepository(table_name=settings.table_name, endpoint_url=settings.dynamodb_endpoint)

@@ -3,6 +3,7 @@
 from typing import Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
@@ -48,7 +49,7 @@ Limit = Annotated[
 ]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_cursor")]
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     status: {"description": description, "content": {"application/json": {"model": ErrorBody}}}
     for status, description in {
         400: "Malformed request (body not UTF-8/JSON, bad cursor or If-Match)",
@@ -59,3 +60,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 """Responses every route may give; pass as `responses=` (add 409/412/428 on writes of versioned resources)."""
+
+
+def created_response(model: type[BaseModel], description: str = "Created") -> dict[int, OpenAPIResponse]:
+    """`responses=` for a route answering 201 with `model` (plus the common errors)."""
+    return {201: {"description": description, "content": {"application/json": {"model": model}}}, **ERROR_RESPONSES}

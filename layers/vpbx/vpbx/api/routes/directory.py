@@ -41,18 +41,18 @@ from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 router = Router()
 
 
-def _error(description: str) -> OpenAPIResponse:
+def error_doc(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 READ_ERRORS = cast(dict[int, OpenAPIResponse], {int(status): entry for status, entry in ERROR_RESPONSES.items()})
-CREATE_ERRORS = {**READ_ERRORS, 409: _error("Already exists (same extension, id or number)")}
+CREATE_ERRORS = {**READ_ERRORS, 409: error_doc("Already exists (same extension, id or number)")}
 WRITE_ERRORS = {
     **READ_ERRORS,
-    412: _error("If-Match is stale: someone changed the object since you read it"),
-    428: _error("If-Match is missing"),
+    412: error_doc("If-Match is stale: someone changed the object since you read it"),
+    428: error_doc("If-Match is missing"),
 }
-DELETE_ERRORS = {**WRITE_ERRORS, 409: _error("in_use: published scenarios refer to it (details name them)")}
+DELETE_ERRORS = {**WRITE_ERRORS, 409: error_doc("in_use: published scenarios refer to it (details name them)")}
 ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
     "ETag": {"description": 'The version, quoted ("3"); send it back in If-Match', "schema": {"type": "string"}}
 }
@@ -172,7 +172,7 @@ def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> Pa
     summary="Add a phone number (unique across the platform) and the scenario that answers it",
     tags=["Numbers"],
     responses=documented(
-        201, NumberOut, "Created", {**CREATE_ERRORS, 404: _error("The scenario_id names no scenario of yours")}
+        201, NumberOut, "Created", {**CREATE_ERRORS, 404: error_doc("The scenario_id names no scenario of yours")}
     ),
 )
 def create_number(body: Annotated[NumberCreate, Body()]) -> Response[NumberOut]:

@@ -1,0 +1,157 @@
+"""Operator and tenant-admin routes: tenants and API keys (`/v1/tenants…`)."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, Field, field_validator
+
+from vpbx.api.context import current_caller
+from vpbx.api.deps import get_repository
+from vpbx.api.errors import JSON_CONTENT_TYPE
+from vpbx.api.keys import IssuedKey
+from vpbx.api.models import ERROR_RESPONSES, Cursor, Limit, PageOf, RequestModel, created_response
+from vpbx.api.settings import get_settings
+from vpbx.domain.base import Name, ResourceId
+from vpbx.service import admin
+from vpbx.store.models import ApiKey, Role, Tenant
+
+router = Router()
+
+TenantId = Annotated[str, Path(max_length=64, description="Tenant id")]
+KeyId = Annotated[str, Path(max_length=64, description="API key id")]
+SipDomain = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9\-]{0,62}\.)*[A-Za-z0-9\-]{1,63}$", max_length=253)]
+
+
+class TenantCreate(RequestModel):
+    name: Name
+    id: ResourceId | None = Field(default=None, description="Chosen id; generated when absent")
+    sip_domain: SipDomain | None = Field(default=None, description="Internal subscribers ring at sip:<ext>@<domain>")
+    crm_url: str | None = Field(default=None, max_length=2048, description="Default CRM for external_routing (https)")
+
+    @field_validator("crm_url")
+    @classmethod
+    def _https_only(cls, url: str | None) -> str | None:
+        insecure_ok = get_settings().allow_insecure_crm and url is not None and url.startswith("http://")
+        if url is not None and not (url.startswith("https://") or insecure_ok):
+            raise ValueError("crm_url must be an https:// URL")
+        return url
+
+
+class KeyCreate(RequestModel):
+    role: Role = Field(description="admin, editor, viewer or telephony (operator only for the platform tenant)")
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class TenantView(BaseModel):
+    id: str
+    name: str
+    sip_domain: str | None
+    crm_url: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> "TenantView":
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            sip_domain=tenant.sip_domain,
+            crm_url=tenant.crm_url,
+            created_at=tenant.created_at,
+        )
+
+
+class KeyView(BaseModel):
+    id: str
+    tenant_id: str
+    role: Role
+    name: str
+    prefix: str = Field(description="First characters of the secret, to tell keys apart")
+    created_at: datetime
+    revoked_at: datetime | None
+    status: Literal["active", "revoked"]
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "KeyView":
+        return cls(
+            id=key.id,
+            tenant_id=key.tenant_id,
+            role=key.role,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            status="active" if key.active else "revoked",
+        )
+
+
+class KeyCreated(KeyView):
+    secret: str = Field(description="The API key; shown only in this response — store it now")
+
+    @classmethod
+    def issued(cls, issued: IssuedKey) -> "KeyCreated":
+        return cls(**KeyView.of(issued.key).model_dump(), secret=issued.secret)
+
+
+class TenantCreated(TenantView):
+    admin_key: KeyCreated
+
+
+def _created(model: BaseModel, location: str) -> Response:
+    return Response(
+        status_code=201,
+        content_type=JSON_CONTENT_TYPE,
+        body=model.model_dump(mode="json"),
+        headers={"Location": location},
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post(
+    "/v1/tenants",
+    summary="Create a tenant and its first admin key (operator)",
+    responses=created_response(TenantCreated),
+    tags=["tenants"],
+)
+def create_tenant(request: Annotated[TenantCreate, Body()]) -> Response[TenantCreated]:
+    tenant, key = admin.create_tenant(
+        get_repository(), request.name, _now(), request.id, request.sip_domain, request.crm_url
+    )
+    created = TenantCreated(**TenantView.of(tenant).model_dump(), admin_key=KeyCreated.issued(key))
+    return _created(created, f"/v1/tenants/{tenant.id}")
+
+
+@router.get("/v1/tenants/<tenant_id>", summary="Read a tenant", responses=ERROR_RESPONSES, tags=["tenants"])
+def get_tenant(tenant_id: TenantId) -> TenantView:
+    return TenantView.of(admin.get_tenant(get_repository(), current_caller(router), tenant_id))
+
+
+@router.get(
+    "/v1/tenants/<tenant_id>/keys", summary="List a tenant's API keys", responses=ERROR_RESPONSES, tags=["keys"]
+)
+def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> PageOf[KeyView]:
+    page = admin.list_keys(get_repository(), current_caller(router), tenant_id, limit, cursor)
+    return PageOf[KeyView](items=[KeyView.of(key) for key in page.items], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/v1/tenants/<tenant_id>/keys",
+    summary="Create an API key (the secret is shown once)",
+    responses=created_response(KeyCreated),
+    tags=["keys"],
+)
+def create_key(tenant_id: TenantId, request: Annotated[KeyCreate, Body()]) -> Response[KeyCreated]:
+    issued = admin.create_key(get_repository(), current_caller(router), tenant_id, request.role, request.name, _now())
+    return _created(KeyCreated.issued(issued), f"/v1/tenants/{tenant_id}/keys/{issued.key.id}")
+
+
+@router.delete(
+    "/v1/tenants/<tenant_id>/keys/<key_id>", summary="Revoke an API key", responses=ERROR_RESPONSES, tags=["keys"]
+)
+def revoke_key(tenant_id: TenantId, key_id: KeyId) -> KeyView:
+    return KeyView.of(admin.revoke_key(get_repository(), current_caller(router), tenant_id, key_id, _now()))

@@ -1,0 +1,92 @@
+"""Tenants and their API keys: what the operator and tenant admins may do.
+
+A tenant admin sees only its own tenant: any other tenant id is NotFound, exactly like a tenant that does not exist.
+"""
+
+import secrets
+from datetime import datetime
+
+from vpbx.api.context import Caller
+from vpbx.api.keys import IssuedKey, hash_secret, issue_key
+from vpbx.domain.errors import Forbidden, InvalidInput, NotFound
+from vpbx.store.models import OPERATOR_TENANT, TENANT_ROLES, ApiKey, Page, Role, Tenant
+from vpbx.store.ports import Repository
+
+FIRST_ADMIN_KEY_NAME = "first admin key"
+
+
+def new_tenant_id() -> str:
+    return "t" + secrets.token_hex(6)
+
+
+def create_tenant(
+    repository: Repository,
+    name: str,
+    at: datetime,
+    tenant_id: str | None = None,
+    sip_domain: str | None = None,
+    crm_url: str | None = None,
+) -> tuple[Tenant, IssuedKey]:
+    """Create a tenant and its first admin key (the secret is returned once and never stored)."""
+    tenant = repository.create_tenant(
+        Tenant(id=tenant_id or new_tenant_id(), name=name, sip_domain=sip_domain, crm_url=crm_url, created_at=at)
+    )
+    issued = issue_key(tenant.id, "admin", FIRST_ADMIN_KEY_NAME, at)
+    repository.put_api_key(issued.key)
+    return tenant, issued
+
+
+def get_tenant(repository: Repository, caller: Caller, tenant_id: str) -> Tenant:
+    _check_tenant_visible(caller, tenant_id)
+    return repository.get_tenant(tenant_id)
+
+
+def create_key(
+    repository: Repository, caller: Caller, tenant_id: str, role: Role, name: str, at: datetime
+) -> IssuedKey:
+    if tenant_id == OPERATOR_TENANT:
+        if not caller.is_operator:
+            raise NotFound(f"tenant {tenant_id} not found")
+        if role != "operator":
+            raise InvalidInput("Keys of the platform tenant have the role 'operator'", [_role_detail()])
+    else:
+        get_tenant(repository, caller, tenant_id)
+        if role not in TENANT_ROLES:
+            raise InvalidInput(f"A tenant key's role is one of {', '.join(TENANT_ROLES)}", [_role_detail()])
+    issued = issue_key(tenant_id, role, name, at)
+    repository.put_api_key(issued.key)
+    return issued
+
+
+def list_keys(repository: Repository, caller: Caller, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+    if tenant_id != OPERATOR_TENANT or not caller.is_operator:
+        get_tenant(repository, caller, tenant_id)
+    return repository.list_api_keys(tenant_id, limit, cursor)
+
+
+def revoke_key(repository: Repository, caller: Caller, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+    if tenant_id != OPERATOR_TENANT or not caller.is_operator:
+        _check_tenant_visible(caller, tenant_id)
+    if tenant_id == OPERATOR_TENANT and key_id == caller.key_id:
+        raise Forbidden("An operator cannot revoke the key it is using; use another operator key")
+    return repository.revoke_api_key(tenant_id, key_id, at)
+
+
+def ensure_operator_key(repository: Repository, secret: str, at: datetime, name: str = "bootstrap") -> ApiKey:
+    """Make `secret` a working operator key (bootstrap for the local server or a fresh deployment); idempotent."""
+    existing = repository.find_api_key(hash_secret(secret))
+    if existing is not None:
+        if existing.tenant_id != OPERATOR_TENANT or existing.role != "operator" or not existing.active:
+            raise InvalidInput("That secret belongs to another key; choose a new operator key")
+        return existing
+    issued = issue_key(OPERATOR_TENANT, "operator", name, at, secret=secret)
+    return repository.put_api_key(issued.key)
+
+
+def _check_tenant_visible(caller: Caller, tenant_id: str) -> None:
+    if not caller.is_operator and caller.tenant_id != tenant_id:
+        raise NotFound(f"tenant {tenant_id} not found")
+
+
+def _role_detail() -> dict[str, object]:
+    return {"loc": ["body", "role"], "msg": "role not allowed for this tenant", "type": "role"}

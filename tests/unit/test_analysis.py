@@ -283,3 +283,16 @@ def test_long_chains_need_no_recursion(length: int) -> None:
     analysis = analyze(build(*rings, VM, arrows=arrows), DIRECTORY)
 
     assert end(analysis, "vm").worst_case_seconds == 5 * length
+
+
+def test_a_loop_with_no_way_out_ends_only_by_the_loop_guard() -> None:
+    scenario = build(
+        {"id": "again", "type": "greeting", "prompt": PROMPT}, arrows=[("start", "again"), ("again", "again")]
+    )
+
+    analysis = analyze(scenario, DIRECTORY)
+
+    (only,) = analysis.route_ends
+    assert (only.element_id, only.loop_guard, only.worst_case_seconds) == ("again", True, None)
+    assert only.path == ["start", "again"]
+    assert "loop guard" in "\n".join(analysis.lines())

@@ -61,6 +61,7 @@ class RouteEnd(BaseModel):
     path: list[str]  # element ids from the entry to this end, the worst case when bounded
     loop_elements: list[str] = Field(default_factory=list)  # cycles that can precede this end
     rings_until_answered: bool = False  # the seed's terminal ring: no limit_wait
+    loop_guard: bool = False  # the call can cycle here until the executor's loop guard hangs up
 
     @property
     def bounded(self) -> bool:
@@ -70,6 +71,9 @@ class RouteEnd(BaseModel):
         what = f"{self.element_type} '{self.element_id}'"
         if self.exit is not None:
             what = f"exit '{self.exit}' of {what} (unconnected: the call ends there)"
+        if self.loop_guard:
+            loops = ", ".join(self.loop_elements)
+            return f"the loop through {loops} can repeat until the executor's loop guard hangs up"
         if self.worst_case_seconds is None:
             loops = ", ".join(self.loop_elements)
             return f"{what}: no bound — the call can loop through {loops} until the executor's loop guard ends it"
@@ -289,7 +293,7 @@ def _route_ends(
         if not element.exits():
             ends.append(worst.end(element, None))
         ends += [worst.end(element, name) for name in _unconnected_exits(graph, element)]
-    return ends
+    return ends + [worst.loop_end(loop) for loop in loops]
 
 
 def _unconnected_exits(graph: _FlowGraph, element: ElementBase) -> list[str]:
@@ -358,6 +362,18 @@ class _WorstCase:
             seconds += step_seconds(element, exit_name, self.directory)
         path = _unwind(self.parents, element.id) if element.id in self.parents else [element.id]
         return RouteEnd(**facts, worst_case_seconds=seconds, path=path)
+
+    def loop_end(self, loop: list[str]) -> RouteEnd:
+        members = [node for node in self.graph.order if node in loop]
+        first = self.graph.by_id[members[0]]
+        return RouteEnd(
+            element_id=first.id,
+            element_type=str(getattr(first, "type", "element")),
+            worst_case_seconds=None,
+            path=self.graph.path(self.entry, first.id),
+            loop_elements=members,
+            loop_guard=True,
+        )
 
     def _loops_before(self, node: str) -> list[str]:
         """Looping elements from which `node` can be reached (walking the arrows backwards)."""

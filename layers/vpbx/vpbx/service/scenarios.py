@@ -25,9 +25,9 @@ from vpbx.domain.scenario import (
     ExternalRouting,
     Scenario,
 )
-from vpbx.domain.simulation import SimulationResult, simulate
+from vpbx.domain.simulation import SimulationOutcome, SimulationResult, SimulationStep, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
-from vpbx.service.directory import every, new_id, references_of
+from vpbx.service.directory import VersionMeta, every, new_id, references_of
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
 from vpbx.store.ports import Repository
 
@@ -337,19 +337,124 @@ class Simulation(BaseModel):
     caller: str | None
     result: SimulationResult
 
-    def body(self) -> dict[str, Any]:
-        return {
-            "scenario_id": self.scenario_id,
-            "version": self.version,
-            "at": self.at.isoformat(),
-            "caller": self.caller,
-            **self.result.model_dump(mode="json"),
-            "path": self.result.path(),
-        }
-
 
 class Diagram(BaseModel):
     scenario_id: str
     version: int | None = Field(description="The published version drawn; null for the draft")
     mermaid: str = Field(description="Mermaid `flowchart TD` source")
     highlight: list[str] = Field(description="Element ids drawn bold (a simulated call's path), in order")
+
+
+class ScenarioOut(VersionMeta, Scenario):
+    """A scenario draft as returned by the API, with where it stands: published version, validation summary."""
+
+    id: str
+    published_version: int | None = Field(description="The version calls use now; null until first published")
+    latest_version: int = Field(description="The highest version ever published (0: none)")
+    validation: ValidationSummary | None = Field(
+        default=None, description="The draft checked against the current directory"
+    )
+
+
+class ScenarioSummary(VersionMeta):
+    """A scenario in a listing: no elements, so that a page stays small."""
+
+    id: str
+    name: str
+    description: str | None
+    element_count: int
+    published_version: int | None
+    latest_version: int
+
+
+class ValidationOut(ValidationSummary):
+    scenario_id: str
+    version: int = Field(description="The draft version that was checked (publish it with If-Match: this)")
+
+
+class VersionSummary(BaseModel):
+    scenario_id: str
+    version: int
+    name: str
+    element_count: int
+    published_at: datetime
+    published_by: str | None
+    current: bool = Field(description="Calls use this version now")
+
+
+class VersionOut(VersionSummary):
+    """A published version: immutable, with the directory snapshot it runs against."""
+
+    scenario: Scenario
+    directory: DirectorySnapshot
+
+
+class SimulationOut(BaseModel):
+    scenario_id: str
+    version: int | None = Field(description="The published version that ran; null for the draft")
+    at: datetime
+    caller: str | None
+    steps: list[SimulationStep]
+    result: SimulationOutcome
+    path: list[str] = Field(description="Element ids in the order the call went through them")
+
+
+def scenario_out(record: Versioned[ScenarioDraft], report: ValidationReport | None = None) -> ScenarioOut:
+    draft = record.item
+    return ScenarioOut(
+        **draft.scenario.model_dump(by_alias=True),
+        id=draft.id,
+        published_version=draft.published_version,
+        latest_version=draft.latest_version,
+        validation=summary_of(report) if report is not None else None,
+        version=record.version,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def scenario_summary(record: Versioned[ScenarioDraft]) -> ScenarioSummary:
+    draft = record.item
+    return ScenarioSummary(
+        id=draft.id,
+        name=draft.scenario.name,
+        description=draft.scenario.description,
+        element_count=len(draft.scenario.elements),
+        published_version=draft.published_version,
+        latest_version=draft.latest_version,
+        version=record.version,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def validation_out(record: Versioned[ScenarioDraft], report: ValidationReport) -> ValidationOut:
+    return ValidationOut(scenario_id=record.item.id, version=record.version, **dict(summary_of(report)))
+
+
+def version_summary(version: ScenarioVersion, current: int | None) -> VersionSummary:
+    return VersionSummary(
+        scenario_id=version.scenario_id,
+        version=version.number,
+        name=version.scenario.name,
+        element_count=len(version.scenario.elements),
+        published_at=version.published_at,
+        published_by=version.published_by,
+        current=version.number == current,
+    )
+
+
+def version_out(version: ScenarioVersion, current: int | None) -> VersionOut:
+    return VersionOut(**dict(version_summary(version, current)), scenario=version.scenario, directory=version.directory)
+
+
+def simulation_out(simulation: Simulation) -> SimulationOut:
+    return SimulationOut(
+        scenario_id=simulation.scenario_id,
+        version=simulation.version,
+        at=simulation.at,
+        caller=simulation.caller,
+        steps=simulation.result.steps,
+        result=simulation.result.result,
+        path=simulation.result.path(),
+    )

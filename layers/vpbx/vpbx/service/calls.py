@@ -1,0 +1,428 @@
+"""Live call routing: telephony starts a call and reports outcomes; the executor answers with the next action.
+
+Request budget (DynamoDB requests, warm function):
+- start: route_number + published_version_of + create_call = 3;
+- event: get_call + save_call = 2.
+A cold cache adds one read of the immutable version (and, at most every few minutes, one read of the tenant's SIP
+domain); a duplicate start or a lost race adds one get_call.
+
+Idempotency: a call is created once (a duplicate start with the same body returns the first decision, another body
+is a conflict); an event names the decision it answers (`seq`), and the save is conditional on that seq, so concurrent
+deliveries of one event advance the call exactly once and all receive the same decision.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, Outcome, OutcomeKind
+from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
+from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.service.crm import CrmClient, crm_lookup_for_call
+from vpbx.service.version_cache import VersionCache, version_cache_for
+from vpbx.store.models import CallRecord, Page
+from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
+
+logger = logging.getLogger(__name__)
+
+CALL_TTL = timedelta(hours=24)  # a call's record lives this long after its last event
+REASON_NOT_PUBLISHED = "not_published"
+CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+~\-]{0,127}$"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------------------------ request models
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=256)
+
+
+class CallStart(_Body):
+    """Body of `POST /v1/calls`: a call arrived at one of the tenant's numbers."""
+
+    call_id: str = Field(pattern=CALL_ID_PATTERN, description="Telephony's id of the call (e.g. SIP Call-ID), ≤ 128")
+    from_: str | None = Field(
+        default=None, alias="from", max_length=64, description="Caller's number (E.164); null when withheld"
+    )
+    to: str = Field(max_length=40, description="The dialed number, E.164 (one of the tenant's numbers)")
+
+    @field_validator("to")
+    @classmethod
+    def _dialed_is_e164(cls, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("from_")
+    @classmethod
+    def _caller_normalized(cls, value: str | None) -> str | None:
+        """E.164 is normalized; anything else telephony sends (anonymous, a SIP user) is kept as given."""
+        if value is None or not value.strip():
+            return None
+        try:
+            return normalize_e164(value.strip())
+        except InvalidPhoneNumber:
+            return value.strip()
+
+
+class CallEvent(_Body):
+    """Body of `POST /v1/calls/{call_id}/events`: the outcome of the action of decision `seq`."""
+
+    seq: int = Field(ge=1, le=1_000_000, description="The seq of the decision whose action this outcome answers")
+    outcome: OutcomeKind
+    digits: str | None = Field(default=None, pattern=r"^[0-9*#]{1,32}$", description="Only with outcome `digits`")
+
+    @model_validator(mode="after")
+    def _digits_with_digits_only(self) -> "CallEvent":
+        if (self.outcome == "digits") != (self.digits is not None):
+            raise ValueError("`digits` is required with outcome 'digits' and not allowed with any other outcome")
+        return self
+
+    def as_stored(self) -> dict[str, Any]:
+        return {"seq": self.seq, "outcome": self.outcome, "digits": self.digits}
+
+
+# ------------------------------------------------------------------------------------------------ response models
+
+
+class CallDecisionOut(BaseModel):
+    """What telephony should do next. `action` is null once the call is connected (routing is over)."""
+
+    call_id: str
+    seq: int = Field(description="Send this seq back with the outcome of `action`")
+    action: Action | None
+    status: CallStatus = Field(description="in_progress: report the outcome; connected/ended: routing is over")
+
+
+class TraceStepOut(BaseModel):
+    seq: int
+    element_id: str
+    element_type: str
+    action: dict[str, Any] | None = None
+    outcome: str | None = None
+    exit: str | None = None
+    detail: str | None = None
+    at: datetime
+
+
+class CallSummaryOut(BaseModel):
+    call_id: str
+    from_: str | None = Field(serialization_alias="from")
+    to: str
+    scenario_id: str | None
+    version: int | None = Field(description="The published version the call is pinned to")
+    status: CallStatus
+    result: str | None = Field(description="connected, voicemail, fax, hangup, loop_guard, caller_hangup, …")
+    seq: int
+    started_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+
+class CallDetailOut(CallSummaryOut):
+    action: Action | None = Field(description="The latest decision's action")
+    trace: list[TraceStepOut]
+
+
+def summary_fields(record: CallRecord) -> dict[str, Any]:
+    state, info = record.state, record.state.call
+    return {
+        "call_id": info.call_id,
+        "from_": info.caller,
+        "to": info.dialed,
+        "scenario_id": state.scenario_id,
+        "version": state.version,
+        "status": state.status,
+        "result": state.result,
+        "seq": state.seq,
+        "started_at": info.started_at,
+        "updated_at": record.trace[-1].at if record.trace else info.started_at,
+        "expires_at": datetime.fromtimestamp(record.expires_at, UTC),
+    }
+
+
+def call_summary(record: CallRecord) -> CallSummaryOut:
+    return CallSummaryOut(**summary_fields(record))
+
+
+def call_detail(record: CallRecord) -> CallDetailOut:
+    return CallDetailOut(
+        **summary_fields(record),
+        action=record.last_decision.get("action"),
+        trace=[TraceStepOut(**step.model_dump()) for step in record.trace],
+    )
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+class CallMetrics(Protocol):
+    def decision(self, decision: dict[str, Any], latency_ms: float) -> None: ...
+
+    def outcome(self, kind: str) -> None: ...
+
+
+class NoMetrics:
+    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+        pass
+
+    def outcome(self, kind: str) -> None:
+        pass
+
+
+class RecordingMetrics:
+    """Keeps what was reported; for tests and benches."""
+
+    def __init__(self) -> None:
+        self.decisions: list[dict[str, Any]] = []
+        self.outcomes: list[str] = []
+        self.latencies_ms: list[float] = []
+
+    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+        self.decisions.append(decision)
+        self.latencies_ms.append(latency_ms)
+
+    def outcome(self, kind: str) -> None:
+        self.outcomes.append(kind)
+
+
+def is_loop_guard_end(decision: dict[str, Any]) -> bool:
+    action = decision.get("action") or {}
+    return action.get("type") == "hangup" and action.get("reason") == REASON_LOOP_GUARD
+
+
+def action_type(decision: dict[str, Any]) -> str:
+    return str((decision.get("action") or {}).get("type", "none"))
+
+
+# ------------------------------------------------------------------------------------------------ the service
+
+
+class CallsService:
+    """One tenant's calls: the tenant id always comes from the authorizer context, never from a body."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        clock: Clock = utc_now,
+        crm: CrmClient | None = None,
+        crm_lookup: CrmLookup | None = None,
+        versions: VersionCache | None = None,
+        metrics: CallMetrics | None = None,
+        ttl: timedelta = CALL_TTL,
+    ) -> None:
+        """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call."""
+        self.repository = repository
+        self.clock = clock
+        self.crm = crm if crm is not None else CrmClient.from_env()
+        self.crm_lookup = crm_lookup
+        self.versions = versions if versions is not None else version_cache_for(repository)
+        self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()
+        self.ttl = ttl
+
+    # -------------------------------------------------------------------------------------------- start
+    def start(self, tenant_id: str, request: CallStart) -> CallDecisionOut:
+        started = time.perf_counter()
+        now = self.clock()
+        info = CallInfo(call_id=request.call_id, caller=request.from_, dialed=request.to, started_at=now)
+        scenario_id = self._scenario_of(tenant_id, request.to)
+        version = self.repository.published_version_of(tenant_id, scenario_id)
+        if version is None:
+            state, decision = _not_published(info, scenario_id)
+        else:
+            compiled = self.versions.compiled(self.repository, tenant_id, scenario_id, version)
+            executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info))
+            state, decision = executor.start(info)
+        decision_json = _decision_json(decision)
+        record = CallRecord(
+            tenant_id=tenant_id,
+            state=state,
+            last_decision=decision_json,
+            first_decision=decision_json,
+            trace=list(decision.steps),
+            expires_at=self._expiry(now),
+        )
+        try:
+            self.repository.create_call(tenant_id, record)
+        except AlreadyExists:
+            return self._repeated_start(tenant_id, request)
+        self.metrics.decision(decision_json, _ms_since(started))
+        logger.info(
+            "call started",
+            extra={"call_id": info.call_id, "scenario_id": scenario_id, "version": version, "seq": state.seq},
+        )
+        return _decision_out(info.call_id, decision_json)
+
+    def _scenario_of(self, tenant_id: str, dialed: str) -> str:
+        route = self.repository.route_number(dialed)
+        if route is None or route[0] != tenant_id:  # another tenant's number is indistinguishable from none
+            raise NotFound(f"number {dialed} is not one of this tenant's numbers")
+        number = route[1]
+        if number.scenario_id is None:
+            raise NotFound(f"number {dialed} is not assigned to a scenario")
+        return number.scenario_id
+
+    def _crm_for(self, info: CallInfo) -> CrmLookup:
+        if self.crm_lookup is not None:
+            return self.crm_lookup
+        return crm_lookup_for_call(self.crm, called=info.dialed, call_id=info.call_id)
+
+    def _repeated_start(self, tenant_id: str, request: CallStart) -> CallDecisionOut:
+        stored = self.repository.get_call(tenant_id, request.call_id)
+        info = stored.state.call
+        if (info.caller, info.dialed) != (request.from_, request.to):
+            raise Conflict(
+                f"call {request.call_id} was already started from {info.caller} to {info.dialed}",
+                [{"loc": ["body", "call_id"], "msg": "call id already used by another call", "type": "conflict"}],
+            )
+        return _decision_out(request.call_id, stored.first_decision or stored.last_decision)
+
+    # -------------------------------------------------------------------------------------------- events
+    def handle_event(self, tenant_id: str, call_id: str, event: CallEvent) -> CallDecisionOut:
+        started = time.perf_counter()
+        record = self.repository.get_call(tenant_id, call_id)
+        replay = _replayed_decision(record, event)
+        if replay is not None:
+            return _decision_out(call_id, replay)
+        state = record.state
+        if state.status != "in_progress":
+            raise _conflict(record, f"call {call_id} is already {state.status}; no outcome is expected")
+        if state.scenario_id is None or state.version is None:
+            raise _conflict(record, f"call {call_id} has no scenario version to advance")
+        compiled = self.versions.compiled(self.repository, tenant_id, state.scenario_id, state.version)
+        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
+        new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
+        decision_json = _decision_json(decision)
+        updated = record.model_copy(
+            update={
+                "state": new_state,
+                "last_decision": decision_json,
+                "last_event": event.as_stored(),
+                "trace": [*record.trace, *decision.steps],
+                "expires_at": self._expiry(self.clock()),
+            }
+        )
+        try:
+            self.repository.save_call(tenant_id, updated, expected_seq=state.seq)
+        except Conflict:
+            return self._lost_race(tenant_id, call_id, event)
+        self.metrics.outcome(event.outcome)
+        self.metrics.decision(decision_json, _ms_since(started))
+        logger.info(
+            "call advanced",
+            extra={"call_id": call_id, "outcome": event.outcome, "seq": new_state.seq, "status": new_state.status},
+        )
+        return _decision_out(call_id, decision_json)
+
+    def _lost_race(self, tenant_id: str, call_id: str, event: CallEvent) -> CallDecisionOut:
+        """Another delivery saved first: the same event gets the winner's decision, anything else a conflict."""
+        stored = self.repository.get_call(tenant_id, call_id)
+        replay = _replayed_decision(stored, event)
+        if replay is not None:
+            return _decision_out(call_id, replay)
+        raise _conflict(stored, f"call {call_id} moved on while this event was handled")
+
+    # -------------------------------------------------------------------------------------------- reading
+    def get(self, tenant_id: str, call_id: str) -> CallDetailOut:
+        return call_detail(self.repository.get_call(tenant_id, call_id))
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page[CallSummaryOut]:
+        if number is not None:
+            try:
+                number = normalize_e164(number)
+            except InvalidPhoneNumber as exc:
+                raise InvalidInput(str(exc), [{"loc": ["query", "number"], "msg": str(exc), "type": "e164"}]) from None
+        since, until = _aware(since), _aware(until)
+        if since is not None and until is not None and since >= until:
+            raise InvalidInput(
+                "`since` must be before `until`",
+                [{"loc": ["query", "since"], "msg": "must be before until", "type": "range"}],
+            )
+        page = self.repository.list_calls(
+            tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, number=number, since=since, until=until
+        )
+        return Page[CallSummaryOut](items=[call_summary(r) for r in page.items], next_cursor=page.next_cursor)
+
+    def _expiry(self, now: datetime) -> int:
+        return int((now + self.ttl).timestamp())
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _not_published(info: CallInfo, scenario_id: str) -> tuple[CallState, Decision]:
+    """The number's scenario has no published version: a clear hangup, not an error telephony must interpret."""
+    state = CallState(
+        call=info, scenario_id=scenario_id, seq=1, status="ended", result=REASON_NOT_PUBLISHED, result_element=None
+    )
+    hangup = {"type": "hangup", "reason": REASON_NOT_PUBLISHED}
+    return state, Decision.model_validate({"seq": 1, "action": hangup, "status": "ended", "steps": []})
+
+
+def _replayed_decision(record: CallRecord, event: CallEvent) -> dict[str, Any] | None:
+    """The stored decision when `event` is the one that produced it; None when it is the next event to handle.
+
+    Raises Conflict for an answered seq with another outcome, and for stale or future seqs.
+    """
+    current = record.state.seq
+    if event.seq == current:
+        return None
+    if event.seq == current - 1 and record.last_event is not None:
+        if record.last_event == event.as_stored():
+            return record.last_decision
+        answered = record.last_event
+        raise _conflict(
+            record,
+            f"decision {event.seq} was already answered with outcome {answered.get('outcome')!r}"
+            + (f" (digits {answered['digits']})" if answered.get("digits") else ""),
+        )
+    if event.seq > current:
+        raise _conflict(record, f"seq {event.seq} is ahead of the call's latest decision {current}")
+    raise _conflict(record, f"seq {event.seq} is stale; the call's latest decision is {current}")
+
+
+def _conflict(record: CallRecord, message: str) -> Conflict:
+    return Conflict(message, [{"current_seq": record.state.seq, "status": record.state.status}])
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    action = decision.action.model_dump(mode="json") if decision.action is not None else None
+    return {"seq": decision.seq, "action": action, "status": decision.status}
+
+
+def _decision_out(call_id: str, decision: dict[str, Any]) -> CallDecisionOut:
+    return CallDecisionOut.model_validate({"call_id": call_id, **decision})
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -556,7 +556,7 @@ class _Walk:
         detail: str | None = None,
     ) -> None:
         self.steps.append(
-            TraceStep.model_construct(
+            TraceStep(
                 seq=self.seq,
                 element_id=node.element_id,
                 element_type=node.element_type,
@@ -606,7 +606,7 @@ class _Walk:
         )
 
     def _decision(self, action: Action | None, status: CallStatus) -> Decision:
-        return Decision.model_construct(seq=self.seq, action=action, status=status, steps=self.steps)
+        return Decision(seq=self.seq, action=action, status=status, steps=self.steps)
 
 
 def _outcome_text(outcome: Outcome) -> str:

@@ -273,9 +273,12 @@ class DynamoRepository(Repository):
         elif high is not None:
             condition = "#p = :p AND #s < :high"
             values[":high"] = _s(high)
-        else:
+        elif scope.sort_prefix:
             condition = "#p = :p AND begins_with(#s, :prefix)"
             values[":prefix"] = _s(scope.sort_prefix)
+        else:
+            condition = "#p = :p"
+            del names["#s"]
         params: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
@@ -740,10 +743,10 @@ class DynamoRepository(Repository):
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _refs_update(self, refs: frozenset[str]) -> tuple[str, dict[str, Any]]:
-        """The SET/REMOVE clause for the `refs` string set (DynamoDB has no empty sets)."""
+        """What to append to a SET clause for the `refs` string set (DynamoDB has no empty sets: REMOVE it then)."""
         if refs:
-            return "SET refs = :refs", {":refs": {"SS": sorted(refs)}}
-        return "REMOVE refs", {}
+            return ", refs = :refs", {":refs": {"SS": sorted(refs)}}
+        return " REMOVE refs", {}
 
     def publish_scenario(
         self,
@@ -778,7 +781,7 @@ class DynamoRepository(Repository):
                     {
                         "Update": {
                             "Key": self._draft_key(tenant_id, scenario_id),
-                            "UpdateExpression": f"SET published_version = :n, latest_version = :n {refs_clause}",
+                            "UpdateExpression": f"SET published_version = :n, latest_version = :n{refs_clause}",
                             "ConditionExpression": "#version = :expected AND latest_version = :latest",
                             "ExpressionAttributeNames": {"#version": "version"},
                             "ExpressionAttributeValues": {
@@ -809,7 +812,7 @@ class DynamoRepository(Repository):
             response = self._conditional(
                 "update_item",
                 Key=self._draft_key(tenant_id, scenario_id),
-                UpdateExpression=f"SET published_version = :n {refs_clause}",
+                UpdateExpression=f"SET published_version = :n{refs_clause}",
                 ConditionExpression="attribute_exists(PK) AND #version = :expected",
                 ExpressionAttributeNames={"#version": "version"},
                 ExpressionAttributeValues={":n": _n(version), ":expected": _n(expected_version), **refs_values},

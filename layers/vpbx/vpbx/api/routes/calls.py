@@ -1,0 +1,148 @@
+"""HTTP routes of live calls: telephony starts calls and reports outcomes; tenant users read call history.
+
+`POST /v1/calls` and `POST /v1/calls/{call_id}/events` take telephony keys only; `GET /v1/calls[/{call_id}]` take
+admin, editor and viewer keys (ROUTE_ROLES). The tenant always comes from the authorizer context.
+"""
+
+import json
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
+
+from vpbx.api.context import current_caller
+from vpbx.api.deps import get_repository
+from vpbx.api.errors import JSON_CONTENT_TYPE
+from vpbx.api.models import Cursor, Limit, PageOf
+from vpbx.api.routes.directory import READ_ERRORS, documented, error_doc
+from vpbx.api.settings import get_settings
+from vpbx.service.calls import (
+    CALL_ID_PATTERN,
+    CallDecisionOut,
+    CallDetailOut,
+    CallEvent,
+    CallsService,
+    CallStart,
+    CallSummaryOut,
+    action_type,
+    is_loop_guard_end,
+)
+from vpbx.service.crm import CrmClient
+from vpbx.store.ports import DEFAULT_PAGE_LIMIT
+
+router = Router()
+TAGS = ["Calls"]
+metrics = Metrics(namespace="vpbx", service="calls")
+
+CallIdPath = Annotated[str, Path(pattern=CALL_ID_PATTERN, description="Telephony's call id, as sent at the start")]
+CALL_CONFLICT = error_doc(
+    "conflict: the call id was started with another body, or the event's seq is stale, ahead, or already answered "
+    "with another outcome (details carry current_seq and status)"
+)
+TELEPHONY_ERRORS = {**READ_ERRORS, 409: CALL_CONFLICT}
+
+_crm_client: CrmClient | None = None
+
+
+class PowertoolsCallMetrics:
+    """Decisions by action, outcomes, loop-guard ends and decision latency, as CloudWatch EMF metrics."""
+
+    def __init__(self, target: Metrics) -> None:
+        self.target = target
+
+    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+        self.target.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+        self.target.add_metric(name=f"Decision.{action_type(decision)}", unit=MetricUnit.Count, value=1)
+        self.target.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+        if is_loop_guard_end(decision):
+            self.target.add_metric(name="LoopGuardEnds", unit=MetricUnit.Count, value=1)
+
+    def outcome(self, kind: str) -> None:
+        self.target.add_metric(name=f"Outcome.{kind}", unit=MetricUnit.Count, value=1)
+
+
+def _crm() -> CrmClient:
+    global _crm_client
+    if _crm_client is None:
+        _crm_client = CrmClient(allow_insecure=get_settings().allow_insecure_crm)
+    return _crm_client
+
+
+def _service() -> CallsService:
+    return CallsService(get_repository(), crm=_crm(), metrics=PowertoolsCallMetrics(metrics))
+
+
+def _tenant() -> str:
+    return current_caller(router).tenant_id
+
+
+def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Response[CallDecisionOut]:
+    return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=decision)
+
+
+@router.post(
+    "/v1/calls",
+    summary="Start a call: the first action for a call to one of the tenant's numbers (telephony keys)",
+    tags=TAGS,
+    responses=documented(201, CallDecisionOut, "The first decision (seq 1)", TELEPHONY_ERRORS, etag=False),
+)
+def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
+    decision = _service().start(_tenant(), body)
+    return _decision(decision, HTTPStatus.CREATED)
+
+
+@router.post(
+    "/v1/calls/<call_id>/events",
+    summary="Report the outcome of the latest action; get the next one (telephony keys)",
+    tags=TAGS,
+    responses=documented(200, CallDecisionOut, "The next decision (seq + 1)", TELEPHONY_ERRORS, etag=False),
+)
+def call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
+    return _decision(_service().handle_event(_tenant(), call_id, body))
+
+
+@router.get(
+    "/v1/calls",
+    summary="List calls, newest first",
+    tags=TAGS,
+    responses=documented(200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False),
+)
+def list_calls(
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+    number: Annotated[str | None, Query(max_length=40, description="Only calls to this number (E.164)")] = None,
+    since: Annotated[datetime | None, Query(description="Calls started at or after (ISO-8601; naive = UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="Calls started before (ISO-8601; naive = UTC)")] = None,
+) -> PageOf[CallSummaryOut]:
+    page = _service().list(_tenant(), limit=limit, cursor=cursor, number=number, since=since, until=until)
+    return PageOf(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/v1/calls/<call_id>",
+    summary="A call with its trace",
+    tags=TAGS,
+    responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False),
+)
+def get_call(call_id: CallIdPath) -> CallDetailOut:
+    return _service().get(_tenant(), call_id)
+
+
+def call_id_of(event: dict[str, Any]) -> str | None:
+    """The call a request is about, for log correlation (path parameter, or the start body's call_id)."""
+    path_parameters = event.get("pathParameters") or {}
+    if path_parameters.get("call_id"):
+        return str(path_parameters["call_id"])[:128]
+    body = event.get("body")
+    if isinstance(body, str) and '"call_id"' in body and not event.get("isBase64Encoded"):
+        try:
+            value = json.loads(body).get("call_id")
+        except (ValueError, AttributeError):
+            return None
+        return value[:128] if isinstance(value, str) else None
+    return None

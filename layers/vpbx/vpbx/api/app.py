@@ -34,6 +34,7 @@ from vpbx.api.errors import (
     PayloadTooLarge,
     RequestInvalid,
     RouteNotFound,
+    UnsupportedMediaType,
     describe,
     error_body,
     internal_error_body,
@@ -108,8 +109,7 @@ def _register_error_handlers(app: VpbxResolver) -> None:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
-        body = error_body("unsupported_media_type", "Send JSON with Content-Type: application/json")
-        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, body)
+        return known_error(UnsupportedMediaType("Send JSON with Content-Type: application/json"))
 
     @app.not_found
     def route_not_found(_: NotFoundError) -> Response:
@@ -151,6 +151,9 @@ def guard_body(event: Mapping[str, Any], max_bytes: int) -> None:
     body = event.get("body")
     if body is None or body == "":
         return
+    content_type = _header(event, "content-type")
+    if content_type and not _is_json_media_type(content_type):
+        raise UnsupportedMediaType(f"Send JSON with Content-Type: application/json (got {content_type[:100]!r})")
     raw = _raw_bytes(body, bool(event.get("isBase64Encoded")))
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body is {len(raw)} bytes; the limit is {max_bytes}")
@@ -171,6 +174,18 @@ def guard_body(event: Mapping[str, Any], max_bytes: int) -> None:
         raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels") from None
     if _depth_exceeds(value, MAX_JSON_DEPTH):
         raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _header(event: Mapping[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name and isinstance(value, str):
+            return value.strip()
+    return None
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 def _raw_bytes(body: Any, is_base64: bool) -> bytes:

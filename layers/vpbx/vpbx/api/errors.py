@@ -47,6 +47,10 @@ class PayloadTooLarge(VpbxError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(VpbxError):
+    code = "unsupported_media_type"
+
+
 class RouteNotFound(VpbxError):
     code = "not_found"
 
@@ -79,6 +83,7 @@ STATUS_BY_ERROR: dict[type[VpbxError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     InvalidBody: HTTPStatus.BAD_REQUEST,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     Unauthorized: HTTPStatus.UNAUTHORIZED,
     Forbidden: HTTPStatus.FORBIDDEN,
     MethodNotAllowed: HTTPStatus.METHOD_NOT_ALLOWED,

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,14 +11,21 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
 from vpbx.domain.calls import CallInfo, CallState, TraceStep
 from vpbx.domain.directory import CallerList, CallerPattern, Schedule, Subscriber
-from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, VersionMismatch
+from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unavailable, VersionMismatch
 from vpbx.domain.scenario import Scenario
+from vpbx.store import schema
 from vpbx.store.codec import MAX_TRACE_STEPS, TRACE_HEAD_STEPS
+from vpbx.store.dynamodb import DynamoRepository
 from vpbx.store.models import ApiKey, CallRecord, DirectorySnapshot, PhoneNumber, Tenant
 from vpbx.store.paging import encode_cursor
 from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
+
+from tests.conftest import dynamodb_client
 
 if TYPE_CHECKING:  # conftest is loaded by pytest itself; import it for the annotation only
     from tests.integration.conftest import ManualClock
@@ -610,3 +618,182 @@ def test_call_trace_is_bounded(repository: Repository) -> None:
     assert stored.trace[:TRACE_HEAD_STEPS] == call.trace[:TRACE_HEAD_STEPS]
     assert stored.trace[-1] == call.trace[-1]
     assert repository.get_call(A, "c1") == stored
+
+
+# ------------------------------------------------------------------------------------------------------ DynamoDB only
+class _Body:
+    """The raw body botocore reads a canned HTTP response from."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def stream(self, **_: object) -> Any:
+        yield self.payload
+
+
+def throttle_first(client: Any, operation: str, failures: int) -> list[int]:
+    """Answer the first `failures` requests of `operation` with a throttling error; returns the request counter."""
+    sent = [0]
+
+    def answer(**_: object) -> AWSResponse | None:
+        sent[0] += 1
+        if sent[0] > failures:
+            return None
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow down"})
+        headers: Any = {"Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse("http://dynamodb", 400, headers, _Body(body.encode()))
+
+    client.meta.events.register(f"before-send.dynamodb.{operation}", answer)
+    return sent
+
+
+@pytest.fixture
+def dynamo_repository(dynamo_table: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> DynamoRepository:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # retry at once in tests
+    endpoint, table_name = dynamo_table
+    return DynamoRepository(table_name, endpoint_url=endpoint)
+
+
+def test_throttling_is_retried_by_botocore(dynamo_repository: DynamoRepository) -> None:
+    dynamo_repository.create_subscriber(A, Subscriber(extension="101", name="Anna"))
+    sent = throttle_first(dynamo_repository.client, "GetItem", failures=4)
+    assert dynamo_repository.get_subscriber(A, "101").item.name == "Anna"
+    assert sent[0] == 5  # botocore's retries "max_attempts": 4 means four retries after the first try
+
+
+def test_throttling_that_outlasts_the_retries_is_unavailable(dynamo_repository: DynamoRepository) -> None:
+    sent = throttle_first(dynamo_repository.client, "GetItem", failures=100)
+    with pytest.raises(Unavailable):
+        dynamo_repository.get_subscriber(A, "101")
+    assert sent[0] == 5
+
+
+class FailingClient:
+    """A DynamoDB client whose every operation fails with one error code."""
+
+    def __init__(self, code: str, status: int) -> None:
+        self.code, self.status = code, status
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        def fail(**_: object) -> Any:
+            error = {
+                "Error": {"Code": self.code, "Message": "failed"},
+                "ResponseMetadata": {"HTTPStatusCode": self.status},
+            }
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+
+        return fail
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ProvisionedThroughputExceededException", 400, Unavailable),
+        ("RequestLimitExceeded", 400, Unavailable),
+        ("InternalServerError", 500, Unavailable),
+        ("ResourceNotFoundException", 400, Unavailable),
+        ("AccessDeniedException", 400, Unavailable),
+        ("ValidationException", 400, Unavailable),
+    ],
+)
+def test_client_errors_never_leak_raw(code: str, status: int, expected: type[Exception]) -> None:
+    repository = DynamoRepository("table", client=FailingClient(code, status))
+    for attempt in (
+        lambda: repository.get_subscriber(A, "101"),
+        lambda: repository.create_subscriber(A, Subscriber(extension="101", name="Anna")),
+        lambda: repository.list_subscribers(A, 10, None),
+        lambda: repository.create_number(A, PhoneNumber(number="+74951234567")),
+        lambda: repository.save_call(A, call_record("c1", T0), 1),
+        lambda: repository.scenarios_using(A, "extension", "101"),
+    ):
+        with pytest.raises(expected):
+            attempt()
+
+
+def test_missing_table_and_unreachable_endpoint_are_unavailable(
+    dynamo_table: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    endpoint, _ = dynamo_table
+    with pytest.raises(Unavailable):
+        DynamoRepository("no-such-table", endpoint_url=endpoint).get_tenant(A)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with pytest.raises(Unavailable):
+        DynamoRepository("t", endpoint_url=f"http://127.0.0.1:{closed_port}").get_tenant(A)
+
+
+def test_large_scenario_and_snapshot_fit_in_one_item(dynamo_repository: DynamoRepository) -> None:
+    text = "Please hold, your call is important to us. " * 5
+    elements = [{"id": "in", "type": "incoming_call"}] + [
+        {"id": f"g{i}", "type": "greeting", "prompt": {"text": text}} for i in range(900)
+    ]
+    big = Scenario.model_validate({"name": "big", "elements": elements})
+    assert len(big.model_dump_json()) > 200_000
+    patterns = [CallerPattern(kind="exact", value=f"+7916{i:07d}") for i in range(10_000)]
+    snapshot = DirectorySnapshot(caller_lists=[CallerList(id="vip", name="VIP", patterns=patterns)])
+    dynamo_repository.create_scenario(A, "big", big)
+    version = dynamo_repository.publish_scenario(A, "big", 1, snapshot, T0, None)
+    assert dynamo_repository.get_scenario_version(A, "big", 1) == version
+    assert dynamo_repository.get_scenario(A, "big").item.scenario == big
+
+
+# ------------------------------------------------------------------------------------------------------ schema
+def test_table_is_built_from_the_template(dynamo_table: tuple[str, str]) -> None:
+    endpoint, table_name = dynamo_table
+    client = dynamodb_client(endpoint)
+    table = client.describe_table(TableName=table_name)["Table"]
+    properties = schema.table_properties()
+    assert table["KeySchema"] == properties["KeySchema"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+
+SHORT_FORM_TEMPLATE = """
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-table"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: PK, AttributeType: S}]
+      KeySchema: [{AttributeName: PK, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+      SSESpecification: {SSEEnabled: true}
+      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
+      TimeToLiveSpecification: {AttributeName: ttl, Enabled: true}
+      Tags: [{Key: owner, Value: !Ref Owner}]
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {Variables: {TABLE: !GetAtt Table.Arn, LIST: !Split [",", "a,b"]}}
+"""
+
+
+def test_table_definition_reads_short_form_tags_and_keeps_only_create_table_arguments(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(SHORT_FORM_TEMPLATE)
+    monkeypatch.setenv(schema.TEMPLATE_ENV_VAR, str(template))
+    definition = schema.table_definition()
+    assert definition == {
+        "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "SSESpecification": {"Enabled": True},
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    }
+    assert schema.ttl_attribute() == "ttl"
+    assert schema.table_definition(schema.DEFAULT_TEMPLATE)["KeySchema"][0]["AttributeName"] == "PK"
+
+
+def test_template_without_a_table_is_a_clear_error(tmp_path: Any) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {Fn: {Type: AWS::Serverless::Function}}\n")
+    with pytest.raises(ValueError, match="no AWS::DynamoDB::Table"):
+        schema.table_definition(template)
+    with pytest.raises(FileNotFoundError):
+        schema.table_definition(tmp_path / "missing.yaml")

@@ -55,6 +55,7 @@ M = TypeVar("M", bound=BaseModel)
 Item = dict[str, Any]
 Clock = Callable[[], datetime]
 
+# "max_attempts": 4 is four retries after the first try; the backoff is botocore's (throttling: up to seconds).
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 TRANSIENT_CODES = frozenset(
     {

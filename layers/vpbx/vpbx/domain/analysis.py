@@ -129,7 +129,8 @@ class Analysis(BaseModel):
             lines.append(f"Reachable extensions: {_extensions(self.reachable_extensions)}")
         if self.crm_routing:
             lines.append("External routing is reachable: the CRM may also send calls to any other extension.")
-        lines.append("Assumptions: " + " ".join(self.assumptions))
+        lines.append("Assumptions:")
+        lines += [f"  - {assumption}" for assumption in self.assumptions]
         return lines
 
 

@@ -4,17 +4,17 @@
 one so that a broken element becomes a located problem while the rest of the graph is still checked.
 """
 
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticSerializationError, to_json
 
 from vpbx.domain.base import Name, StrictModel
-from vpbx.domain.directory import Directory
+from vpbx.domain.directory import Directory, Subscriber
 from vpbx.domain.phone import InvalidPhoneNumber, dial_delay_for_target, is_sip_uri, normalize_e164
 from vpbx.domain.scenario import (
     DIGIT_EXITS,
@@ -31,13 +31,15 @@ from vpbx.domain.scenario import (
     ExternalNumber,
     ExternalRouting,
     Fax,
+    Greeting,
     Group,
+    Hangup,
     IncomingCall,
     InternalSubscriber,
     IvrMenu,
     Scenario,
     ScheduleCheck,
-    exit_of,
+    Voicemail,
 )
 
 Severity = Literal["error", "warning"]
@@ -191,9 +193,13 @@ class _Graph:
     by_id: dict[str, ElementBase] = field(default_factory=dict)
     successors: dict[str, list[str]] = field(default_factory=dict)
     used_exits: dict[str, set[str]] = field(default_factory=dict)
+    exits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # element id -> its exits, default first
 
 
 _ELEMENT: TypeAdapter[Any] = TypeAdapter(Element)
+# Whole-list adapters validate a clean scenario about twice as fast; on any error we re-parse item by item to locate it.
+_ELEMENTS: TypeAdapter[list[Element]] = TypeAdapter(list[Element])
+_CONNECTIONS: TypeAdapter[list[Connection]] = TypeAdapter(list[Connection])
 _HEADER_FIELDS = ("name", "description", "elements", "connections")
 
 
@@ -246,10 +252,9 @@ def _serialized_size(raw: object) -> int | None:
     if isinstance(raw, Scenario):
         return len(raw.model_dump_json(by_alias=True, exclude_none=True).encode())
     try:
-        text = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
+        return len(to_json(raw, fallback=str))  # compact UTF-8 JSON, several times faster than json.dumps
+    except (PydanticSerializationError, ValueError, TypeError, RecursionError):
         return None
-    return len(text.encode())
 
 
 def _check_size(elements: object, connections: object, size: int | None, problems: _Problems) -> bool:
@@ -295,6 +300,11 @@ def _parse_header(raw: Mapping[Any, Any], problems: _Problems) -> _Header | None
 
 def _parse_elements(items: list[Any], graph: _Graph, problems: _Problems) -> list[tuple[int, str]]:
     """Parse each element on its own; return every (index, id) seen, broken elements included."""
+    try:
+        graph.elements = _ELEMENTS.validate_python(items)
+        return _raw_ids(graph.elements)
+    except ValidationError:
+        pass  # fall through: locate every problem element by element
     ids: list[tuple[int, str]] = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -348,6 +358,11 @@ def _parse_element(item: Mapping[Any, Any], index: int, element_id: str | None, 
 
 
 def _parse_connections(items: list[Any], graph: _Graph, problems: _Problems) -> None:
+    try:
+        graph.connections = list(enumerate(_CONNECTIONS.validate_python(items)))
+        return
+    except ValidationError:
+        pass  # fall through: locate every broken connection
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             problems.add(
@@ -428,7 +443,11 @@ def _index_elements(graph: _Graph, ids: list[tuple[int, str]], problems: _Proble
         else:
             first_index[element_id] = index
     for element in graph.elements:
-        graph.by_id.setdefault(element.id, element)
+        if element.id not in graph.by_id:
+            graph.by_id[element.id] = element
+            graph.exits[element.id] = element.exits()
+            graph.successors[element.id] = []
+            graph.used_exits[element.id] = set()
 
 
 def _check_entry(graph: _Graph, problems: _Problems) -> None:
@@ -445,28 +464,36 @@ def _check_entry(graph: _Graph, problems: _Problems) -> None:
 
 
 def _check_connections(graph: _Graph, problems: _Problems) -> None:
-    """Arrows: both ends exist, the exit exists on the source, and each exit carries at most one arrow."""
+    """Arrows: both ends exist, the exit exists on the source, and each exit carries at most one arrow.
+
+    The happy path stays inline (thousands of arrows); reporting lives in the helpers below.
+    """
+    by_id, broken, exits_of = graph.by_id, graph.broken_ids, graph.exits
+    successors, used_exits = graph.successors, graph.used_exits
     for index, connection in graph.connections:
-        source = graph.by_id.get(connection.from_)
-        target = graph.by_id.get(connection.to)
-        _check_endpoints(graph, index, connection, source, target, problems)
-        if source is not None and (target is not None or connection.to in graph.broken_ids):
-            graph.successors.setdefault(source.id, []).append(connection.to)
-        elif connection.from_ in graph.broken_ids and target is not None:
-            graph.successors.setdefault(connection.from_, []).append(connection.to)
-        if source is not None:
-            _check_exit(graph, index, connection, source, problems)
+        source_id, target_id = connection.from_, connection.to
+        source, target = by_id.get(source_id), by_id.get(target_id)
+        if source is None or target is None or isinstance(target, IncomingCall):
+            _report_endpoints(graph, index, connection, target, problems)
+        if source is None:
+            if source_id in broken and target is not None:
+                successors.setdefault(source_id, []).append(target_id)
+            continue
+        if target is not None or target_id in broken:
+            successors[source_id].append(target_id)
+        exits = exits_of[source_id]
+        exit_name = connection.exit if connection.exit is not None or not exits else exits[0]
+        used = used_exits[source_id]
+        if exit_name is None or exit_name not in exits or exit_name in used:
+            _report_exit(index, source, exits, exit_name, problems)
+        else:
+            used.add(exit_name)
 
 
-def _check_endpoints(
-    graph: _Graph,
-    index: int,
-    connection: Connection,
-    source: ElementBase | None,
-    target: ElementBase | None,
-    problems: _Problems,
+def _report_endpoints(
+    graph: _Graph, index: int, connection: Connection, target: ElementBase | None, problems: _Problems
 ) -> None:
-    if source is None and connection.from_ not in graph.broken_ids:
+    if connection.from_ not in graph.by_id and connection.from_ not in graph.broken_ids:
         problems.add(
             "unknown_connection_source",
             f"connection #{index} starts at '{connection.from_}', which is not an element of this scenario",
@@ -490,9 +517,10 @@ def _check_endpoints(
         )
 
 
-def _check_exit(graph: _Graph, index: int, connection: Connection, source: ElementBase, problems: _Problems) -> None:
-    exit_name = exit_of(connection, source)
-    if exit_name is None or source.is_terminal:
+def _report_exit(
+    index: int, source: ElementBase, exits: tuple[str, ...], exit_name: str | None, problems: _Problems
+) -> None:
+    if not exits:
         problems.add(
             "exit_on_terminal",
             f"connection #{index} leaves {_label(source)}, which ends the route{_terminal_reason(source)}",
@@ -500,19 +528,15 @@ def _check_exit(graph: _Graph, index: int, connection: Connection, source: Eleme
             element_id=source.id,
             field="from",
         )
-        return
-    if exit_name not in source.exits():
+    elif exit_name not in exits:
         problems.add(
             "invalid_exit",
-            f"connection #{index} leaves {_label(source)} by exit '{exit_name}'; "
-            f"its exits are {', '.join(source.exits())}",
+            f"connection #{index} leaves {_label(source)} by exit '{exit_name}'; its exits are {', '.join(exits)}",
             connection_index=index,
             element_id=source.id,
             field="exit",
         )
-        return
-    used = graph.used_exits.setdefault(source.id, set())
-    if exit_name in used:
+    else:
         problems.add(
             "duplicate_exit",
             f"connection #{index} is a second arrow on exit '{exit_name}' of {_label(source)}; each exit leads to "
@@ -521,34 +545,12 @@ def _check_exit(graph: _Graph, index: int, connection: Connection, source: Eleme
             element_id=source.id,
             field="exit",
         )
-    used.add(exit_name)
 
 
 def _terminal_reason(element: ElementBase) -> str:
     if isinstance(element, InternalSubscriber | ExternalNumber | Group) and not element.limit_wait:
         return " (without limit_wait it rings until answered; turn limit_wait on and set wait_seconds to continue)"
     return ""
-
-
-def _check_exits_connected(graph: _Graph, problems: _Problems) -> None:
-    for element in graph.by_id.values():
-        used = graph.used_exits.get(element.id, set())
-        optional = set(element.optional_exits())
-        for exit_name in element.exits():
-            if exit_name not in used and exit_name not in optional:
-                fallback = " (busy/unavailable fall back to it)" if "busy" in optional else ""
-                problems.add(
-                    "unconnected_exit",
-                    f"exit '{exit_name}' of {_label(element)} is not connected{fallback}: the call ends there",
-                    element_id=element.id,
-                    field="exit",
-                )
-        if isinstance(element, IvrMenu) and not used.intersection(DIGIT_EXITS):
-            problems.add(
-                "ivr_without_choices",
-                f"ivr_menu '{element.id}' has no digit connected, so no key press leads anywhere",
-                element_id=element.id,
-            )
 
 
 def _check_reachable(graph: _Graph, problems: _Problems) -> None:
@@ -645,40 +647,70 @@ def strongly_connected_components(nodes: Iterable[str], successors: Mapping[str,
 # ------------------------------------------------------------------------------------------------------ element checks
 
 
-def _check_waits(graph: _Graph, problems: _Problems) -> None:
-    """The seed's rules: a limited wait needs a sane number of seconds; without a limit the element ends the route."""
+def _check_elements(graph: _Graph, problems: _Problems) -> None:
+    """One pass over the elements; each type runs only the checks that concern it."""
     for element in graph.by_id.values():
-        if not isinstance(element, InternalSubscriber | ExternalNumber | Group | ExternalRouting):
-            continue
-        limited = not isinstance(element, InternalSubscriber | ExternalNumber | Group) or element.limit_wait
-        wait = element.wait_seconds
-        if wait is None:
-            if limited:
-                problems.add(
-                    "missing_wait_seconds",
-                    f"{_label(element)} limits the wait but has no wait_seconds, so it rings for the default "
-                    f"{DEFAULT_WAIT_SECONDS} s; set {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s",
-                    element_id=element.id,
-                    field="wait_seconds",
-                )
-            continue
-        if not limited and not isinstance(element, Group):
+        for check in _ELEMENT_CHECKS.get(type(element), (_check_exits_connected,)):
+            check(element, graph, problems)
+
+
+def _check_exits_connected(element: ElementBase, graph: _Graph, problems: _Problems) -> None:
+    exits = graph.exits[element.id]
+    used = graph.used_exits[element.id]
+    if len(used) == len(exits):
+        return
+    optional = element.optional_exits()
+    for exit_name in exits:
+        if exit_name not in used and exit_name not in optional:
+            fallback = " (busy/unavailable fall back to it)" if "busy" in optional else ""
             problems.add(
-                "wait_ignored",
-                f"{_label(element)} has wait_seconds but limit_wait is off, so it rings until answered and ends "
-                "the route",
+                "unconnected_exit",
+                f"exit '{exit_name}' of {_label(element)} is not connected{fallback}: the call ends there",
+                element_id=element.id,
+                field="exit",
+            )
+
+
+def _check_menu_choices(element: IvrMenu, graph: _Graph, problems: _Problems) -> None:
+    if graph.used_exits[element.id].isdisjoint(DIGIT_EXITS):
+        problems.add(
+            "ivr_without_choices",
+            f"ivr_menu '{element.id}' has no digit connected, so no key press leads anywhere",
+            element_id=element.id,
+        )
+
+
+def _check_wait(
+    element: InternalSubscriber | ExternalNumber | Group | ExternalRouting, graph: _Graph, problems: _Problems
+) -> None:
+    """The seed's rules: a limited wait needs a sane number of seconds; without a limit the element ends the route."""
+    limited = isinstance(element, ExternalRouting) or element.limit_wait
+    wait = element.wait_seconds
+    if wait is None:
+        if limited:
+            problems.add(
+                "missing_wait_seconds",
+                f"{_label(element)} limits the wait but has no wait_seconds, so it rings for the default "
+                f"{DEFAULT_WAIT_SECONDS} s; set {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s",
                 element_id=element.id,
                 field="wait_seconds",
             )
-        elif not MIN_WAIT_SECONDS <= wait <= MAX_WAIT_SECONDS:
-            problems.add(
-                "wait_out_of_range",
-                f"{_label(element)} waits {wait} s; wait_seconds must be {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS}",
-                element_id=element.id,
-                field="wait_seconds",
-            )
-        else:
-            _check_dial_delays(element, wait, graph.directory, problems)
+    elif not limited and not isinstance(element, Group):  # a group's wait still paces its members
+        problems.add(
+            "wait_ignored",
+            f"{_label(element)} has wait_seconds but limit_wait is off, so it rings until answered and ends the route",
+            element_id=element.id,
+            field="wait_seconds",
+        )
+    elif not MIN_WAIT_SECONDS <= wait <= MAX_WAIT_SECONDS:
+        problems.add(
+            "wait_out_of_range",
+            f"{_label(element)} waits {wait} s; wait_seconds must be {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS}",
+            element_id=element.id,
+            field="wait_seconds",
+        )
+    else:
+        _check_dial_delays(element, wait, graph.directory, problems)
 
 
 def _check_dial_delays(element: ElementBase, wait: int, directory: Directory | None, problems: _Problems) -> None:
@@ -698,47 +730,46 @@ def external_dial_delays(element: ElementBase, directory: Directory | None) -> l
     """(field, target description, dial delay) for each external/mobile target the element rings."""
     if isinstance(element, ExternalNumber):
         target = element.number or element.sip_uri or ""
-        return [("number" if element.number else "sip_uri", target, dial_delay_for_target(target))]
+        return [("number" if element.number else "sip_uri", target, _target_delay(target))]
     if directory is None:
         return []
-    extensions: list[tuple[str, str]] = []
-    if isinstance(element, InternalSubscriber):
-        extensions = [("extension", element.extension)]
-    elif isinstance(element, Group):
-        extensions = [(f"members.{i}", member) for i, member in enumerate(element.members)]
     delays = []
-    for where, extension in extensions:
+    for where, extension in _extensions_of(element):
         subscriber = directory.subscribers.get(extension)
         if subscriber is not None and subscriber.kind in ("external", "mobile"):
-            delays.append((where, f"{subscriber.kind} subscriber {extension}", subscriber.dial_delay))
+            delays.append((where, f"{subscriber.kind} subscriber {extension}", _subscriber_delay(subscriber)))
     return delays
 
 
-def _check_targets(graph: _Graph, problems: _Problems) -> None:
-    for element in graph.by_id.values():
-        if isinstance(element, ExternalNumber):
-            _check_external_number(element, problems)
-        elif isinstance(element, ExternalRouting) and not element.url.lower().startswith("https://"):
-            problems.add(
-                "insecure_url",
-                f"external_routing '{element.id}' calls {_shorten(element.url)} over plain http; the CRM URL must be "
-                "https",
-                element_id=element.id,
-                field="url",
-            )
+# Parsing a phone number costs tens of microseconds; a tenant's numbers repeat across validations, so remember them.
+@lru_cache(maxsize=8192)
+def _target_delay(target: str) -> int:
+    return dial_delay_for_target(target)
 
 
-def _check_external_number(element: ExternalNumber, problems: _Problems) -> None:
-    if element.number:
-        try:
-            normalize_e164(element.number)
-        except InvalidPhoneNumber as exc:
-            problems.add(
-                "invalid_phone_number",
-                f"external_number '{element.id}': {exc} (use E.164, e.g. +74951234567)",
-                element_id=element.id,
-                field="number",
-            )
+@lru_cache(maxsize=8192)
+def _subscriber_delay(subscriber: Subscriber) -> int:
+    return subscriber.dial_delay
+
+
+@lru_cache(maxsize=8192)
+def _e164_problem(number: str) -> str | None:
+    try:
+        normalize_e164(number)
+    except InvalidPhoneNumber as exc:
+        return str(exc)
+    return None
+
+
+def _check_external_number(element: ExternalNumber, graph: _Graph, problems: _Problems) -> None:
+    reason = _e164_problem(element.number) if element.number else None
+    if reason is not None:
+        problems.add(
+            "invalid_phone_number",
+            f"external_number '{element.id}': {reason} (use E.164, e.g. +74951234567)",
+            element_id=element.id,
+            field="number",
+        )
     if element.sip_uri and not is_sip_uri(element.sip_uri):
         problems.add(
             "invalid_sip_uri",
@@ -748,26 +779,35 @@ def _check_external_number(element: ExternalNumber, problems: _Problems) -> None
         )
 
 
-def _check_directory(graph: _Graph, problems: _Problems) -> None:
-    directory = graph.directory
-    if directory is None:
+def _check_crm_url(element: ExternalRouting, graph: _Graph, problems: _Problems) -> None:
+    if not element.url.lower().startswith("https://"):
+        problems.add(
+            "insecure_url",
+            f"external_routing '{element.id}' calls {_shorten(element.url)} over plain http; the CRM URL must be https",
+            element_id=element.id,
+            field="url",
+        )
+
+
+def _check_subscribers(element: InternalSubscriber | Fax | Group, graph: _Graph, problems: _Problems) -> None:
+    if graph.directory is None:
         return
-    for element in graph.by_id.values():
-        for where, extension in _extensions_of(element):
-            _check_subscriber(element, where, extension, directory, problems)
-        if isinstance(element, ScheduleCheck) and element.schedule_id not in directory.schedules:
+    subscribers = graph.directory.subscribers
+    for where, extension in _extensions_of(element):
+        subscriber = subscribers.get(extension)
+        if subscriber is None:
             problems.add(
-                "unknown_schedule",
-                f"schedule '{element.id}' refers to schedule '{element.schedule_id}', which does not exist",
+                "unknown_extension",
+                f"{_label(element)} refers to extension {extension}, which is not in the directory",
                 element_id=element.id,
-                field="schedule_id",
+                field=where,
             )
-        if isinstance(element, CallerListCheck) and element.list_id not in directory.caller_lists:
+        elif not subscriber.enabled:
             problems.add(
-                "unknown_caller_list",
-                f"caller_list '{element.id}' refers to caller list '{element.list_id}', which does not exist",
+                "disabled_subscriber",
+                f"{_label(element)} refers to extension {extension} ({subscriber.name}), which is disabled",
                 element_id=element.id,
-                field="list_id",
+                field=where,
             )
 
 
@@ -779,33 +819,46 @@ def _extensions_of(element: ElementBase) -> list[tuple[str, str]]:
     return []
 
 
-def _check_subscriber(
-    element: ElementBase, where: str, extension: str, directory: Directory, problems: _Problems
-) -> None:
-    subscriber = directory.subscribers.get(extension)
-    if subscriber is None:
+def _check_schedule_exists(element: ScheduleCheck, graph: _Graph, problems: _Problems) -> None:
+    if graph.directory is not None and element.schedule_id not in graph.directory.schedules:
         problems.add(
-            "unknown_extension",
-            f"{_label(element)} refers to extension {extension}, which is not in the directory",
+            "unknown_schedule",
+            f"schedule '{element.id}' refers to schedule '{element.schedule_id}', which does not exist",
             element_id=element.id,
-            field=where,
-        )
-    elif not subscriber.enabled:
-        problems.add(
-            "disabled_subscriber",
-            f"{_label(element)} refers to extension {extension} ({subscriber.name}), which is disabled",
-            element_id=element.id,
-            field=where,
+            field="schedule_id",
         )
 
+
+def _check_caller_list_exists(element: CallerListCheck, graph: _Graph, problems: _Problems) -> None:
+    if graph.directory is not None and element.list_id not in graph.directory.caller_lists:
+        problems.add(
+            "unknown_caller_list",
+            f"caller_list '{element.id}' refers to caller list '{element.list_id}', which does not exist",
+            element_id=element.id,
+            field="list_id",
+        )
+
+
+_ElementCheck = Callable[[Any, _Graph, _Problems], None]
+_ELEMENT_CHECKS: dict[type[ElementBase], tuple[_ElementCheck, ...]] = {
+    IncomingCall: (_check_exits_connected,),
+    InternalSubscriber: (_check_exits_connected, _check_wait, _check_subscribers),
+    ExternalNumber: (_check_exits_connected, _check_wait, _check_external_number),
+    Group: (_check_exits_connected, _check_wait, _check_subscribers),
+    ScheduleCheck: (_check_exits_connected, _check_schedule_exists),
+    CallerListCheck: (_check_exits_connected, _check_caller_list_exists),
+    Greeting: (_check_exits_connected,),
+    IvrMenu: (_check_exits_connected, _check_menu_choices),
+    ExternalRouting: (_check_exits_connected, _check_wait, _check_crm_url),
+    Voicemail: (),
+    Fax: (_check_subscribers,),
+    Hangup: (),
+}
 
 _GRAPH_CHECKS: tuple[Callable[[_Graph, _Problems], None], ...] = (
     _check_entry,
     _check_connections,
-    _check_exits_connected,
     _check_reachable,
     _check_endless_loops,
-    _check_waits,
-    _check_targets,
-    _check_directory,
+    _check_elements,
 )

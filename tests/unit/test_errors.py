@@ -39,6 +39,15 @@ def update_thing(extension: str) -> dict[str, Any]:
     return {"extension": extension, "expected": expected_version(router)}
 
 
+class Shaped(RequestModel):
+    count: int
+
+
+@router.get("/v1/subscribers/<extension>")
+def broken_response(extension: str) -> Shaped:
+    return {"count": "not a number"}  # type: ignore[return-value]  # deliberately breaks its own response model
+
+
 @router.get("/v1/not-in-the-table")
 def unlisted() -> dict[str, Any]:
     return {}
@@ -231,3 +240,16 @@ def test_access_table_uses_known_roles_only() -> None:
         ("POST", "/v1/tenants/{tenant_id}/keys"),
         ("DELETE", "/v1/tenants/{tenant_id}/keys/{key_id}"),
     }
+
+
+def test_a_response_that_breaks_its_model_is_500_not_422() -> None:
+    response = call("GET", "/v1/subscribers/101")
+    assert response["statusCode"] == 500
+    assert error_of(response)["code"] == "internal_error"
+    assert "not a number" not in response["body"]
+
+
+def test_access_is_checked_before_the_body_is_looked_at() -> None:
+    viewer = authorizer_context("acme", role="viewer")
+    response = call("POST", "/v1/subscribers", raw_body='{"colour": ', authorizer=viewer)
+    assert response["statusCode"] == 403

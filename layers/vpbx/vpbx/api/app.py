@@ -2,8 +2,8 @@
 
     app = build_resolver(router, logger=logger)
 
-Order of work for one request: body guard (UTF-8, size, JSON, depth) → route match (404/405) → request validation
-(422) → access check against ROUTE_ROLES (403) → route. Every failure leaves in the one error shape.
+Order of work for one request: access check against ROUTE_ROLES (403) → body guard (UTF-8, size, JSON, depth,
+media type) → route match (404/405) → request validation (422) → route. Every failure leaves in the one error shape.
 """
 
 import base64
@@ -18,14 +18,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vpbx.api.context import caller_from_event, check_access
+from vpbx.api.context import Caller, caller_from_event, check_access
 from vpbx.api.errors import (
     JSON_CONTENT_TYPE,
     InvalidBody,
@@ -62,6 +61,7 @@ class VpbxResolver(APIGatewayRestResolver):
         if caller is not None:
             self.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
         try:
+            self._check_access(event, caller)
             guard_body(event, self.max_body_bytes)
             return super().resolve(event, context)
         except VpbxError as error:
@@ -70,6 +70,14 @@ class VpbxResolver(APIGatewayRestResolver):
         except Exception:
             self.logger.exception("Unhandled error outside a route", extra={"request_id": request_id})
             return proxy_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+    def _check_access(self, event: Mapping[str, Any], caller: Caller | None) -> None:
+        """ROUTE_ROLES before anything else, so a caller without the role learns nothing (not even the body schema)."""
+        method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
+        for route in [*self._static_routes, *self._dynamic_routes]:
+            if route.method == method and route.rule.match(path):
+                check_access(caller, route.method, route.path)
+                return
 
     def allowed_methods(self, path: str) -> list[str]:
         """Methods registered for a concrete path (for 405 + Allow)."""
@@ -81,16 +89,8 @@ def build_resolver(*routers: Router, logger: Logger | None = None) -> VpbxResolv
     app = VpbxResolver(logger=logger or Logger(), max_body_bytes=get_settings().max_body_bytes)
     for router in routers:
         app.include_router(router)
-    app.use(middlewares=[_enforce_access])
     _register_error_handlers(app)
     return app
-
-
-def _enforce_access(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    route = app.context.get("_route")
-    if route is not None and route.func.__name__ != "not_found_handler":
-        check_access(caller_from_event(app.current_event.raw_event), route.method, route.path)
-    return next_middleware(app)
 
 
 def _register_error_handlers(app: VpbxResolver) -> None:

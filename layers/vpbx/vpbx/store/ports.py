@@ -147,18 +147,26 @@ class Repository(abc.ABC):
     ) -> ScenarioVersion:
         """Atomically write version latest+1 (immutable, conditional on not existing) and point the draft at it.
 
-        `expected_version` is the draft's version the caller validated; a concurrent edit makes it VersionMismatch.
+        `expected_version` is the draft's version the caller validated; a concurrent edit makes it VersionMismatch, and
+        so does losing the race for the next number to an overlapping publish. Publishing does not change the draft's
+        `version` (it versions the editable content), only its published_version/latest_version.
         """
 
     @abc.abstractmethod
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
-        """Cheap call-time read of the published pointer (versions are immutable, so callers cache their content)."""
+        """Cheap call-time read of the published pointer (versions are immutable, so callers cache their content).
+
+        None when the scenario was never published; NotFound when the scenario does not exist.
+        """
 
     @abc.abstractmethod
     def rollback_scenario(
         self, tenant_id: str, scenario_id: str, version: int, expected_version: int
     ) -> Versioned[ScenarioDraft]:
-        """Point the published pointer at an existing version; calls in flight keep the version they pinned."""
+        """Point the published pointer at an existing version; calls in flight keep the version they pinned.
+
+        NotFound when the version does not exist; the draft's `version` does not change.
+        """
 
     @abc.abstractmethod
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...
@@ -166,7 +174,8 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     def list_scenario_versions(
         self, tenant_id: str, scenario_id: str, limit: int, cursor: str | None
-    ) -> Page[ScenarioVersion]: ...
+    ) -> Page[ScenarioVersion]:
+        """Newest first; NotFound when the scenario does not exist."""
 
     @abc.abstractmethod
     def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
@@ -182,7 +191,11 @@ class Repository(abc.ABC):
 
     @abc.abstractmethod
     def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
-        """Conditional write: succeeds only when the stored call's seq is still `expected_seq` (else Conflict)."""
+        """Conditional write: succeeds only when the stored call's seq is still `expected_seq` (else Conflict).
+
+        The stored trace is bounded (store.codec.MAX_TRACE_STEPS: first and latest steps kept); the stored record is
+        returned. NotFound when the call does not exist or has expired; InvalidInput when call.tenant_id differs.
+        """
 
     @abc.abstractmethod
     def list_calls(
@@ -194,4 +207,4 @@ class Repository(abc.ABC):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Page[CallRecord]:
-        """Newest first."""
+        """Newest first; `number` filters on the dialed number; since <= started_at < until; expired calls hidden."""

@@ -1,5 +1,7 @@
 """Build the DynamoDB table from template.yaml's `Table` resource, so tests and the local server match deployment."""
 
+import copy
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -46,12 +48,23 @@ def template_path(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 def table_properties(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The `Properties` of the template's Table resource."""
+    """The `Properties` of the template's Table resource (a copy: callers may change it)."""
     source = template_path(path)
     try:
-        template = yaml.load(source.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506
+        modified = source.stat().st_mtime_ns
     except OSError as exc:
         raise FileNotFoundError(f"cannot read the SAM template at {source}: {exc}") from exc
+    return copy.deepcopy(_parse_table_properties(str(source), modified))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_table_properties(source: str, _modified: int) -> dict[str, Any]:
+    """Parsed once per template file version: tests build a table per test."""
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot read the SAM template at {source}: {exc}") from exc
+    template = yaml.load(text, Loader=_CloudFormationLoader)  # noqa: S506
     resource = (template or {}).get("Resources", {}).get(TABLE_RESOURCE)
     if not isinstance(resource, dict) or resource.get("Type") != "AWS::DynamoDB::Table":
         raise ValueError(f"{source} has no AWS::DynamoDB::Table resource named {TABLE_RESOURCE!r}")

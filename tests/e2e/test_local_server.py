@@ -20,6 +20,18 @@ def test_every_template_route_has_an_access_rule_and_back() -> None:
     assert public == {key for key, roles in ROUTE_ROLES.items() if not roles}
 
 
+def test_template_event_names_are_valid_logical_ids() -> None:
+    # SAM turns "<Function><Event>" into resource ids, which must be alphanumeric (cfn-lint does not check this).
+    resources = local_api().template["Resources"]
+    names = [
+        f"{logical_id}{event}"
+        for logical_id, resource in resources.items()
+        for event in ((resource.get("Properties") or {}).get("Events") or {})
+    ]
+    assert names
+    assert [name for name in names if not name.isalnum()] == []
+
+
 def api(server: LocalServer, method: str, path: str, key: str | None, **kwargs: Any) -> requests.Response:
     headers = {"X-Api-Key": key} if key else {}
     headers |= kwargs.pop("headers", {})

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, carrier, geocoder
+from phonenumbers import PhoneNumberType
 
 SIP_URI_PREFIXES = ("sip:", "sips:")
 
@@ -52,6 +52,9 @@ def is_sip_uri(text: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def number_facts(e164: str) -> NumberFacts:
+    # Geocoder and carrier data weigh ~0.5 s of imports: load them on the first lookup, not on every cold start.
+    from phonenumbers import carrier, geocoder
+
     parsed = phonenumbers.parse(e164, None)
     region = phonenumbers.region_code_for_number(parsed)
     return NumberFacts(

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck cfn-lint pytest bench pr clean
+.PHONY: install run test lint typecheck cfn-lint pytest bench pr clean kamailio-deps
 
 $(STAMP): pyproject.toml layers/vpbx/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ typecheck: install
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
 
-pytest: install
+pytest: install kamailio-deps
 	$(BIN)/pytest
+
+# Kamailio for tests/e2e/test_kamailio.py; best effort here (the test installs too, and says why it cannot).
+kamailio-deps:
+	-bash scripts/install-kamailio.sh
 
 test: lint typecheck cfn-lint pytest
 

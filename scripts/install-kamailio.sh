@@ -2,6 +2,7 @@
 # Install Kamailio (Debian packages) for the SIP end-to-end tests. Idempotent and non-interactive:
 # does nothing when kamailio and the modules the config loads (http_client, jansson) are present.
 # `install-kamailio.sh --check` only tells (exit 0: installed, 1: missing) and installs nothing.
+# Exit 2: this machine cannot install (no apt-get, or neither root nor password-less sudo).
 set -euo pipefail
 
 MODULE_DIRS=(/usr/lib/x86_64-linux-gnu/kamailio/modules /usr/lib/aarch64-linux-gnu/kamailio/modules
@@ -24,9 +25,13 @@ if [[ "${1:-}" == "--check" ]]; then
     exit 1
 fi
 
+command -v apt-get >/dev/null 2>&1 || { echo "install-kamailio: apt-get not found (Debian/Ubuntu only)" >&2; exit 2; }
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || { echo "install-kamailio: need root or sudo" >&2; exit 1; }
+    if ! command -v sudo >/dev/null 2>&1 || ! sudo -n true 2>/dev/null; then
+        echo "install-kamailio: installing needs root or password-less sudo" >&2
+        exit 2
+    fi
     SUDO=(sudo -n)
 fi
 

@@ -7,6 +7,7 @@ are printed at the end of the module (`pytest -s` shows them) and kept in `FIGUR
 """
 
 import itertools
+import re
 import socket
 import statistics
 import threading
@@ -116,15 +117,13 @@ def voicemail() -> Iterator[Phone]:
 
 @pytest.fixture(scope="module")
 def switch(server: VpbxServer, tenant: Tenant, voicemail: Phone, work_dir: Path) -> Iterator[Kamailio]:
-    kamailio = Kamailio(
-        server.url, tenant.telephony_key, work_dir, VOICEMAIL_HOST=f'"127.0.0.1:{voicemail.port}"'
-    )
+    kamailio = Kamailio(server.url, tenant.telephony_key, work_dir, VOICEMAIL_HOST=f'"127.0.0.1:{voicemail.port}"')
     try:
         kamailio.start()
         yield kamailio
     finally:
         kamailio.stop()
-        print(f"kamailio log: {kamailio.log_path}\n{kamailio.log()[-4000:]}")
+        print(f"kamailio log: {kamailio.log_path}")
 
 
 @pytest.fixture
@@ -218,17 +217,20 @@ def test_seed_manager_unanswered_for_5_s_then_deputy_answers(
         for n, call_id in enumerate(call_ids):
             result = results[n]
             assert result.final_status == 200, f"run {n}: {result.final_status} {result.final_reason}"
-            assert result.response is not None and "102@" in result.response.header("contact")
+            assert result.response is not None
+            assert "102@" in result.response.header("contact")
             switched_after = at(deputy, "INVITE", call_id) - at(manager, "INVITE", call_id)
             assert abs(switched_after - SEED_WAIT) <= SWITCH_TOLERANCE, f"run {n}: switched after {switched_after}"
-            assert at(manager, "CANCEL", call_id) < at(deputy, "INVITE", call_id)  # the manager stops ringing
+            # The manager stops ringing when the deputy starts (tm cancels the timed-out branch).
+            assert abs(at(manager, "CANCEL", call_id) - at(deputy, "INVITE", call_id)) < SWITCH_TOLERANCE
             assert at(deputy, "ACK", call_id) > sent_at(deputy, "200 INVITE", call_id)
             assert at(deputy, "BYE", call_id) > at(deputy, "ACK", call_id)
             switch_errors.append(switched_after - SEED_WAIT)
             first_decisions.append(at(manager, "INVITE", call_id) - result.invite_at - baseline)
 
             trace = tenant.trace(call_id)
-            assert trace["status"] == "connected" and trace["result"] == "connected"
+            assert trace["status"] == "connected"
+            assert trace["result"] == "connected"
             visits = [(s["element_id"], s.get("outcome"), s.get("exit")) for s in trace["trace"]]
             assert ("mgr", "no_answer", "no_answer") in visits
             assert ("deputy", "answered", None) in visits
@@ -263,7 +265,8 @@ def test_busy_phone_moves_to_the_next_element_at_once(
     assert 0 <= gap < 0.5, f"next element rang {gap:.3f} s after busy"
     FIGURES.setdefault("busy_to_next_invite_s", []).append(gap)
     steps = [(s["element_id"], s.get("outcome")) for s in tenant.trace(call_id)["trace"]]
-    assert ("first", "busy") in steps and ("second", "answered") in steps
+    assert ("first", "busy") in steps
+    assert ("second", "answered") in steps
 
 
 # ------------------------------------------------------------------------------------------------ (c) group
@@ -282,7 +285,8 @@ def test_simultaneous_group_first_answer_wins_and_the_other_is_cancelled(
     result = caller.call(number, call_id)
 
     assert result.final_status == 200
-    assert result.response is not None and "301@" in result.response.header("contact")
+    assert result.response is not None
+    assert "301@" in result.response.header("contact")
     both_rang = abs(at(quick, "INVITE", call_id) - at(slow, "INVITE", call_id))
     assert both_rang < 0.2, f"members rang {both_rang:.3f} s apart"
     answered = sent_at(quick, "200 INVITE", call_id)
@@ -314,7 +318,8 @@ def test_everyone_fails_then_the_caller_hears_the_hangup_mapping(
 
     # 402 declined (603 -> busy); "unanswered" after a busy phone is passed on as 486 Busy Here.
     assert result.final_status == 486
-    assert result.response is not None and result.response.header("x-vpbx-reason") == "unanswered"
+    assert result.response is not None
+    assert result.response.header("x-vpbx-reason") == "unanswered"
     assert at(declining, "INVITE", call_id) > sent_at(busy, "486 INVITE", call_id)
     assert tenant.trace(call_id)["result"] == "hangup"
 
@@ -340,6 +345,28 @@ def test_everyone_fails_then_voicemail_takes_the_call(
     assert tenant.trace(call_id)["result"] == "voicemail"
 
 
+def test_caller_gives_up_while_ringing_and_the_api_hears_caller_hangup(
+    tenant: Tenant, switch: Kamailio, phones: Callable[..., Phone], caller: Caller
+) -> None:
+    phone = phones("601", mode="ring")
+    tenant.subscriber("601", phone)
+    number = tenant.publish([START, ring("a", "601", 30)], [arrow("start", "a")])
+    call_id = new_call_id()
+
+    result = caller.call(number, call_id, cancel_after=0.5, timeout=5)
+
+    assert result.final_status == 487
+    assert at(phone, "CANCEL", call_id) - result.invite_at < 1.0
+    trace = tenant.trace(call_id)
+    assert (trace["status"], trace["result"]) == ("ended", "caller_hangup")
+
+
+def test_a_number_the_api_does_not_know_gets_404(switch: Kamailio, caller: Caller) -> None:
+    result = caller.call("+74955550998", new_call_id(), timeout=5)
+
+    assert result.final_status == 404
+
+
 # ------------------------------------------------------------------------------------------------ (e) API down
 
 
@@ -354,9 +381,7 @@ def silent_api() -> Iterator[int]:
 
 
 @pytest.mark.parametrize("api", ["refused", "hung"])
-def test_api_down_gives_503_and_nothing_hangs(
-    api: str, work_dir: Path, silent_api: int, kamailio_ready: None
-) -> None:
+def test_api_down_gives_503_and_nothing_hangs(api: str, work_dir: Path, silent_api: int, kamailio_ready: None) -> None:
     port = closed_tcp_port() if api == "refused" else silent_api
     kamailio = Kamailio(f"http://127.0.0.1:{port}", "unused", work_dir)
     caller = Caller("alice", kamailio.address)
@@ -370,14 +395,31 @@ def test_api_down_gives_503_and_nothing_hangs(
     limit = 1.0 if api == "refused" else 3.0  # API_TIMEOUT_S is 2
     for attempt in (result, again):
         assert attempt.final_status == 503
-        assert attempt.final_at is not None and attempt.final_at - attempt.invite_at < limit
-        assert attempt.response is not None and attempt.response.header("x-vpbx-reason") == "api_unavailable"
+        assert attempt.final_at is not None
+        assert attempt.final_at - attempt.invite_at < limit
+        assert attempt.response is not None
+        assert attempt.response.header("x-vpbx-reason") == "api_unavailable"
 
 
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def test_print_figures() -> None:
+def api_times_summary(log: str) -> str:
+    """Median/max of the `POST … -> status in N ms` lines the config logs, per endpoint kind."""
+    times: dict[str, list[int]] = {"start": [], "event": []}
+    for path, took in re.findall(r"vpbx: POST \S+?(/v1/calls\S*) -> \d+ in (-?\d+) ms", log):
+        times["event" if path.endswith("/events") else "start"].append(int(took))
+    return (
+        "; ".join(
+            f"{kind} median {statistics.median(values)} ms, max {max(values)} ms (n={len(values)})"
+            for kind, values in times.items()
+            if values
+        )
+        or "no log lines"
+    )
+
+
+def test_print_figures(switch: Kamailio) -> None:
     """Not an assertion of speed: prints what the runs above measured (visible with `pytest -s`)."""
     if "switch_over_error_s" not in FIGURES:
         pytest.skip("the seed runs did not complete")
@@ -391,6 +433,7 @@ def test_print_figures() -> None:
         f"  first decision (INVITE -> relayed INVITE minus OPTIONS RTT {FIGURES['options_rtt_baseline_s'] * 1000:.2f}"
         f" ms): median {statistics.median(added) * 1000:.1f} ms, max {max(added) * 1000:.1f} ms\n"
         f"  busy -> next INVITE (event decision): "
-        f"{', '.join(f'{g * 1000:.1f}' for g in FIGURES.get('busy_to_next_invite_s', []))} ms"
+        f"{', '.join(f'{g * 1000:.1f}' for g in FIGURES.get('busy_to_next_invite_s', []))} ms\n"
+        f"  API time per request as Kamailio logged it: {api_times_summary(switch.log())}"
     )
     assert len(errors) >= SEED_RUNS

@@ -98,7 +98,7 @@ def via_address(via: str) -> tuple[str, int]:
     """Where a response goes: the top Via's sent-by, or its received/rport parameters."""
     sent_by, *params = via.split(";")
     host, _, port = sent_by.split()[-1].partition(":")
-    values = dict(p.split("=", 1) if "=" in p else (p, "") for p in (q.strip() for q in params))
+    values = dict(param.strip().partition("=")[::2] for param in params)
     return values.get("received") or host, int(values.get("rport") or port or 5060)
 
 
@@ -180,9 +180,7 @@ class Endpoint:
             (
                 e
                 for e in self.events
-                if e.direction == direction
-                and e.label == label
-                and (call_id is None or e.message.call_id == call_id)
+                if e.direction == direction and e.label == label and (call_id is None or e.message.call_id == call_id)
             ),
             None,
         )
@@ -205,7 +203,9 @@ class Endpoint:
         """React to a received message (the log already has it); a caller only waits for responses."""
 
 
-def response_to(request: SipMessage, status: int, reason: str, to_tag: str | None, contact: str | None = None) -> SipMessage:
+def response_to(
+    request: SipMessage, status: int, reason: str, to_tag: str | None, contact: str | None = None
+) -> SipMessage:
     headers = [(k, v) for k, v in request.headers if k in ("via", "from", "call-id", "cseq", "record-route")]
     to = request.header("to")
     if to_tag and ";tag=" not in to:
@@ -225,9 +225,7 @@ PhoneMode = Literal["ring", "answer", "busy", "reject"]
 class Phone(Endpoint):
     """A callee. mode: `ring` forever, `answer` after `answer_after` s, `busy` (486), `reject` (`reject_code`)."""
 
-    def __init__(
-        self, name: str, mode: PhoneMode = "ring", answer_after: float = 0.0, reject_code: int = 603
-    ) -> None:
+    def __init__(self, name: str, mode: PhoneMode = "ring", answer_after: float = 0.0, reject_code: int = 603) -> None:
         self.mode = mode
         self.answer_after = answer_after
         self.reject_code = reject_code
@@ -315,8 +313,18 @@ class Caller(Endpoint):
         self.proxy = proxy
         super().__init__(name)
 
-    def call(self, number: str, call_id: str | None = None, timeout: float = 30.0, hold: float = 0.2) -> CallResult:
-        """INVITE sip:<number>@proxy; wait for the final response; ACK it; after `hold` s hang up with BYE."""
+    def call(
+        self,
+        number: str,
+        call_id: str | None = None,
+        timeout: float = 30.0,
+        hold: float = 0.2,
+        cancel_after: float | None = None,
+    ) -> CallResult:
+        """INVITE sip:<number>@proxy; wait for the final response; ACK it; after `hold` s hang up with BYE.
+
+        With `cancel_after`, the caller gives up (CANCEL) when no final response came within that many seconds.
+        """
         call_id = call_id or f"{uuid.uuid4().hex}@{LOOPBACK}"
         from_tag, branch, cseq = _tag(), _branch(), next(self._cseq)
         proxy_host, proxy_port = self.proxy
@@ -336,14 +344,21 @@ class Caller(Endpoint):
             SDP_BODY,
         )
         invite_at = self.send(invite, self.proxy)
-        final = self.wait_for(
-            lambda e: e.direction == "in"
-            and not e.message.is_request
-            and e.message.call_id == call_id
-            and e.message.method == "INVITE"
-            and e.message.status >= 200,
-            timeout,
-        )
+
+        def is_final(event: Event) -> bool:
+            message = event.message
+            return (
+                event.direction == "in"
+                and not message.is_request
+                and message.call_id == call_id
+                and message.method == "INVITE"
+                and message.status >= 200
+            )
+
+        final = self.wait_for(is_final, cancel_after if cancel_after is not None else timeout)
+        if final is None and cancel_after is not None:
+            self._cancel(invite)
+            final = self.wait_for(is_final, timeout)
         if final is None:
             return CallResult(None, "no final response", invite_at, None)
         response = final.message
@@ -352,6 +367,11 @@ class Caller(Endpoint):
         else:
             self._ack_and_bye(invite, response, cseq, hold)
         return CallResult(response.status, response.first_line.split(" ", 2)[-1], invite_at, final.at, response)
+
+    def _cancel(self, invite: SipMessage) -> None:
+        headers = [(k, v) for k, v in invite.headers if k in ("via", "max-forwards", "from", "to", "call-id")]
+        headers.append(("cseq", f"{invite.header('cseq').split()[0]} CANCEL"))
+        self.send(SipMessage(f"CANCEL {invite.first_line.split()[1]} SIP/2.0", headers), self.proxy)
 
     def _ack_failure(self, invite: SipMessage, response: SipMessage) -> None:
         """ACK of a non-2xx final response: same branch, hop by hop to the proxy."""

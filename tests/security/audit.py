@@ -1,0 +1,45 @@
+"""Every response the security and reliability suites see is scanned here: no traceback, no internal exception name.
+
+`scan(status, body)` raises AssertionError on a leak and counts what it checked, so the suites can print how many
+responses were scanned (and a test can fail if, say, a 5xx body quoted a Python exception).
+"""
+
+import re
+
+LEAK_PATTERNS = [
+    re.compile(pattern)
+    for pattern in (
+        r"Traceback \(most recent call last\)",
+        r'File "[^"]+", line \d+',
+        r"\b(KeyError|ValueError|TypeError|AttributeError|IndexError|RecursionError|UnicodeDecodeError)\b",
+        r"\b(ValidationError|ClientError|BotoCoreError|ParamValidationError|JSONDecodeError)\b",
+        r"\b(ConditionalCheckFailedException|TransactionCanceledException|ProvisionedThroughputExceededException)\b",
+        r"\b(ThrottlingException|ResourceNotFoundException|InternalServerError)\b",
+        r"\bbotocore\b|\bboto3\b|\bpydantic_core\b|site-packages|/work/|\.py\b",
+    )
+]
+
+
+class Audit:
+    def __init__(self) -> None:
+        self.scanned = 0
+        self.by_status: dict[int, int] = {}
+
+    def scan(self, status: int, body: bytes | str, where: str = "") -> None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        self.scanned += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        for pattern in LEAK_PATTERNS:
+            found = pattern.search(text)
+            assert found is None, f"{where}: response {status} leaks internals ({found.group(0)!r}): {text[:500]}"
+
+    def server_errors(self) -> int:
+        return sum(count for status, count in self.by_status.items() if status >= 500)
+
+
+AUDIT = Audit()
+
+
+def leaks(text: str) -> list[str]:
+    """The internal markers found in `text` (empty when clean); used by tests that check a single body."""
+    return [found.group(0) for pattern in LEAK_PATTERNS if (found := pattern.search(text))]

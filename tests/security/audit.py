@@ -6,11 +6,12 @@ responses were scanned (and a test can fail if, say, a 5xx body quoted a Python 
 
 import re
 
+TRACEBACK_PATTERNS = [re.compile(r"Traceback \(most recent call last\)"), re.compile(r'File "[^"]+", line \d+')]
+# Exception names are checked in error bodies only: a 2xx may legitimately carry them (a subscriber named
+# "KeyError", or the OpenAPI document's own schema names).
 LEAK_PATTERNS = [
     re.compile(pattern)
     for pattern in (
-        r"Traceback \(most recent call last\)",
-        r'File "[^"]+", line \d+',
         r"\b(KeyError|ValueError|TypeError|AttributeError|IndexError|RecursionError|UnicodeDecodeError)\b",
         r"\b(ValidationError|ClientError|BotoCoreError|ParamValidationError|JSONDecodeError)\b",
         r"\b(ConditionalCheckFailedException|TransactionCanceledException|ProvisionedThroughputExceededException)\b",
@@ -29,7 +30,7 @@ class Audit:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         self.scanned += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
-        for pattern in LEAK_PATTERNS:
+        for pattern in TRACEBACK_PATTERNS + (LEAK_PATTERNS if status >= 400 else []):
             found = pattern.search(text)
             assert found is None, f"{where}: response {status} leaks internals ({found.group(0)!r}): {text[:500]}"
 
@@ -42,4 +43,4 @@ AUDIT = Audit()
 
 def leaks(text: str) -> list[str]:
     """The internal markers found in `text` (empty when clean); used by tests that check a single body."""
-    return [found.group(0) for pattern in LEAK_PATTERNS if (found := pattern.search(text))]
+    return [found.group(0) for pattern in TRACEBACK_PATTERNS + LEAK_PATTERNS if (found := pattern.search(text))]

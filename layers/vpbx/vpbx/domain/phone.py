@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
 
 SIP_URI_PREFIXES = ("sip:", "sips:")
 
@@ -37,6 +38,8 @@ def normalize_e164(text: str) -> str:
     """Return the canonical E.164 form of `text` or raise InvalidPhoneNumber."""
     if not text.startswith("+"):
         raise InvalidPhoneNumber(f"{text!r} is not in E.164 form (must start with '+')")
+    import phonenumbers  # imported on the first number, not on every cold start (functions that never parse one)
+
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException as exc:
@@ -53,6 +56,7 @@ def is_sip_uri(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def number_facts(e164: str) -> NumberFacts:
     # Geocoder and carrier data weigh ~0.5 s of imports: load them on the first lookup, not on every cold start.
+    import phonenumbers
     from phonenumbers import carrier, geocoder
 
     parsed = phonenumbers.parse(e164, None)
@@ -66,7 +70,10 @@ def number_facts(e164: str) -> NumberFacts:
     )
 
 
-def _network(parsed: phonenumbers.PhoneNumber) -> str:
+def _network(parsed: "PhoneNumber") -> str:
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
     if parsed.country_code in SATELLITE_COUNTRY_CODES:
         return "satellite"
     kind = phonenumbers.number_type(parsed)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck cfn-lint pytest bench pr clean kamailio-deps
+.PHONY: install run test lint typecheck cfn-lint pytest bench pr clean kamailio-deps system-deps openapi
 
 $(STAMP): pyproject.toml layers/vpbx/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,22 @@ typecheck: install
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
 
-pytest: install kamailio-deps
+pytest: install kamailio-deps system-deps
 	$(BIN)/pytest
 
 # Kamailio for tests/e2e/test_kamailio.py; best effort here (the test installs too, and says why it cannot).
 kamailio-deps:
 	-bash scripts/install-kamailio.sh
 
-test: lint typecheck cfn-lint pytest
+# Headless Chromium (Debian package) for tests/e2e/test_swagger_ui.py; idempotent, installs only when missing.
+system-deps:
+	bash scripts/ensure-chromium.sh
+
+# Regenerate the committed openapi.json after changing routes or models (tests/integration/test_openapi_drift.py).
+openapi: install
+	$(BIN)/python scripts/generate_openapi.py
+
+test: lint typecheck cfn-lint sam-validate sam-build pytest
 
 pr: test
 

@@ -61,8 +61,9 @@ def _openapi_json() -> str:
 def _polish(spec: dict[str, Any]) -> dict[str, Any]:
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
+    # powertools' validation-error schemas: our error body replaces them (ResponseValidationError would dangle)
+    for replaced in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(replaced, None)
     schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schemas["ErrorBody"].pop("$defs", {}).items():
         schemas.setdefault(name, definition)

@@ -18,6 +18,8 @@ def openapi_document() -> Response[str]:
 
 @router.get("/v1/docs", include_in_schema=False)
 def swagger_ui() -> Response[str]:
+    if router.current_event.get_query_string_value("format") == "json":
+        return openapi_document()  # the spec link Swagger UI shows under the title points here
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=_swagger_html())
 
 

@@ -19,7 +19,7 @@ from vpbx.api.context import current_caller
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
-from vpbx.api.routes.directory import READ_ERRORS, documented, error_doc
+from vpbx.api.responses import READ_ERRORS, documented, error_doc
 from vpbx.api.settings import get_settings
 from vpbx.service.calls import (
     CALL_ID_PATTERN,

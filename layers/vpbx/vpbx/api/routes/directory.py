@@ -5,18 +5,26 @@ existing object need `If-Match`; creates answer 201 with a Location; deletes ans
 """
 
 from http import HTTPStatus
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 from pydantic import BaseModel
 
 from vpbx.api.context import current_caller, etag, expected_version
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
-from vpbx.api.models import ERROR_RESPONSES, Cursor, ErrorBody, Limit, PageOf
+from vpbx.api.models import Cursor, Limit, PageOf
+from vpbx.api.responses import (  # re-exported: the scenario routes import them from here
+    CREATE_ERRORS,
+    DELETE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    deleted_docs,
+    documented,
+    error_doc,
+)
 from vpbx.service.directory import (
     CallerListCreate,
     CallerListOut,
@@ -39,39 +47,6 @@ from vpbx.service.directory import (
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
-
-
-def error_doc(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
-READ_ERRORS = cast(dict[int, OpenAPIResponse], {int(status): entry for status, entry in ERROR_RESPONSES.items()})
-CREATE_ERRORS = {**READ_ERRORS, 409: error_doc("Already exists (same extension, id or number)")}
-WRITE_ERRORS = {
-    **READ_ERRORS,
-    412: error_doc("If-Match is stale: someone changed the object since you read it"),
-    428: error_doc("If-Match is missing"),
-}
-DELETE_ERRORS = {**WRITE_ERRORS, 409: error_doc("in_use: published scenarios refer to it (details name them)")}
-ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
-    "ETag": {"description": 'The version, quoted ("3"); send it back in If-Match', "schema": {"type": "string"}}
-}
-
-
-def documented(
-    status: int, model: Any, description: str, errors: dict[int, OpenAPIResponse], etag: bool = True
-) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success (model, ETag header) and the errors it may give."""
-    success: OpenAPIResponse = {"description": description}
-    if model is not None:
-        success["content"] = {"application/json": {"model": model}}
-    if etag:
-        success["headers"] = ETAG_HEADER
-    return {**errors, status: success}
-
-
-def deleted_docs(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
-    return documented(HTTPStatus.NO_CONTENT, None, "Deleted", errors, etag=False)
 
 
 ExtensionPath = Annotated[str, Path(pattern=r"^[0-9]{1,6}$", description="Short internal number, 1–6 digits")]

@@ -11,10 +11,11 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import ValidationError
 
 from vpbx.api.context import current_caller, etag, expected_version
 from vpbx.api.deps import get_repository
-from vpbx.api.errors import JSON_CONTENT_TYPE
+from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.routes.directory import (
     CREATE_ERRORS,
@@ -172,11 +173,20 @@ def scenario_diagram(
     at: Annotated[datetime | None, Query(description="Start of the simulated call, ISO-8601")] = None,
     format: Annotated[Literal["json", "mermaid"], Query(description="json (default) or mermaid text")] = "json",
 ) -> Response[Diagram | str]:
-    run = SimulateRequest(caller=caller, at=at) if highlight == "simulation" else None
+    run = _simulation_query(caller, at) if highlight == "simulation" else None
     diagram = _service().diagram(scenario_id, version, run)
     if format == "mermaid":
         return Response(200, "text/plain; charset=utf-8", diagram.mermaid)
     return Response(200, JSON_CONTENT_TYPE, diagram)
+
+
+def _simulation_query(caller: str | None, at: datetime | None) -> SimulateRequest:
+    """The diagram's simulation from query parameters; a bad caller is a located 422, not a 500."""
+    try:
+        return SimulateRequest(caller=caller or None, at=at)
+    except ValidationError as error:
+        details = [{**detail, "loc": ["query", *detail["loc"]]} for detail in validation_details(error.errors())]
+        raise RequestInvalid("The request is invalid", details) from None
 
 
 # ------------------------------------------------------------------------------------------------ publishing

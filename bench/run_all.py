@@ -10,6 +10,7 @@ the benchmarks run; the goals are judged from a full run on a quiet machine (doc
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import sys
 import time
@@ -64,9 +65,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for r in table:
         print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     failed = sum(1 for row in rows if row.get("pass") is False)
-    print(
-        f"\n{len(rows)} figures, {failed} below goal; machine: {platform.node()} {platform.machine()}, "
-        f"Python {platform.python_version()}"
+    print(f"\n{len(rows)} figures, {failed} below goal; machine: {machine()}")
+
+
+def machine() -> str:
+    """What docs/PERFORMANCE.md names the machine by: kernel, architecture, CPU count, Python."""
+    uname = platform.uname()
+    return (
+        f"{uname.system} {uname.release} {uname.machine}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()} ({sys.executable})"
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import botocore.endpoint
 import pytest
 import requests
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 ERROR_TYPES = {
     "throughput": (400, "ProvisionedThroughputExceededException", "The level of configured provisioned throughput..."),
@@ -83,6 +83,8 @@ class DynamoFaults:
         if plan.kind == "lost":
             requests.post(request.url, data=request.body, headers=dict(request.headers), timeout=10)
         status, code, message = ERROR_TYPES[plan.kind]
-        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault-injected"}
-        return AWSResponse(request.url, status, headers, _Raw(body))
+        error = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        headers["x-amzn-RequestId"] = "fault-injected"
+        return AWSResponse(request.url, status, headers, _Raw(error))

@@ -52,10 +52,10 @@ def assert_table_consistent(api: InProcessApi) -> None:
         if sk.startswith("SCNVER#"):
             scenario_id, number = sk.removeprefix("SCNVER#").rsplit("#", 1)
             versions.setdefault((pk, scenario_id), []).append(int(number))
-    for key, numbers in versions.items():
+    for key, found in versions.items():
         assert key in drafts, f"versions without a draft: {key}"
         latest = int(drafts[key].get("latest_version", {"N": "0"})["N"])
-        assert sorted(numbers) == list(range(1, latest + 1)), f"{key}: versions {sorted(numbers)}, latest {latest}"
+        assert sorted(found) == list(range(1, latest + 1)), f"{key}: versions {sorted(found)}, latest {latest}"
     for key, draft in drafts.items():
         latest = int(draft.get("latest_version", {"N": "0"})["N"])
         published = int(draft.get("published_version", {"N": "0"})["N"])

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import pytest
@@ -97,6 +97,54 @@ class InProcessApi:
         return found
 
 
+class Api(Protocol):
+    """What the world builder needs: the in-process API or `vpbx serve` over HTTP."""
+
+    operator_key: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        key: str | None = None,
+        json_body: Any = None,
+        *,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ApiResponse: ...
+
+
+@dataclass
+class HttpApi:
+    """The same interface over real HTTP (vpbx serve); every body is leak-scanned too."""
+
+    base_url: str
+    operator_key: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        key: str | None = None,
+        json_body: Any = None,
+        *,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ApiResponse:
+        import requests
+
+        all_headers = {"X-Api-Key": key} if key else {}
+        all_headers.update(headers or {})
+        data = raw_body if raw_body is not None else (json.dumps(json_body).encode() if json_body is not None else None)
+        if data is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        response = requests.request(method, self.base_url + path, data=data, headers=all_headers, timeout=60)
+        AUDIT.scan(response.status_code, response.content, f"{method} {path}")
+        return ApiResponse(
+            response.status_code, {name.lower(): value for name, value in response.headers.items()}, response.content
+        )
+
+
 @contextmanager
 def in_process_api(endpoint: str) -> Iterator[InProcessApi]:
     """A fresh table, the repository installed for every handler, an operator key; torn down afterwards."""
@@ -170,7 +218,7 @@ OBJECTS_PER_KIND = 5
 ROLES = ("admin", "editor", "viewer", "telephony")
 
 
-def build_world(api: InProcessApi, index: int, tenant_id: str | None = None) -> World:
+def build_world(api: Api, index: int, tenant_id: str | None = None) -> World:
     """Tenant number `index` (1-based) with its keys, directory, published scenarios, numbers and live calls."""
     tenant_id = tenant_id or f"sec{index}-{uuid.uuid4().hex[:6]}"
     created = api.request("POST", "/v1/tenants", api.operator_key, {"id": tenant_id, "name": f"Tenant {index}"})

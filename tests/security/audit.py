@@ -24,6 +24,7 @@ LEAK_PATTERNS = [
 class Audit:
     def __init__(self) -> None:
         self.scanned = 0
+        self.leaks = 0
         self.by_status: dict[int, int] = {}
 
     def scan(self, status: int, body: bytes | str, where: str = "") -> None:
@@ -32,6 +33,8 @@ class Audit:
         self.by_status[status] = self.by_status.get(status, 0) + 1
         for pattern in TRACEBACK_PATTERNS + (LEAK_PATTERNS if status >= 400 else []):
             found = pattern.search(text)
+            if found is not None:
+                self.leaks += 1
             assert found is None, f"{where}: response {status} leaks internals ({found.group(0)!r}): {text[:500]}"
 
     def server_errors(self) -> int:

@@ -28,8 +28,8 @@ def write_summary(terminalreporter: object) -> None:
     reporter = terminalreporter
     reporter.section("vpbx security / reliability figures")  # type: ignore[attr-defined]
     scanned = (
-        f"Leak scan: {AUDIT.scanned} response bodies scanned for tracebacks and internal exception names, 0 leaks "
-        f"({AUDIT.server_errors()} were 5xx, all in the error shape)"
+        f"Leak scan: {AUDIT.scanned} response bodies scanned for tracebacks and internal exception names, "
+        f"{AUDIT.leaks} leaks ({AUDIT.server_errors()} were 5xx)"
     )
     for line in [*_lines, scanned]:
         reporter.write_line(line)  # type: ignore[attr-defined]

@@ -217,11 +217,6 @@ def test_a_lost_call_start_response_still_gives_the_first_decision_once(
     assert call_seq(api, world, "fault-call-3")[0] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml GatewayResponses maps no AUTHORIZER_FAILURE: a throttled key lookup in the authorizer is a "
-    "500 internal_error; it should be a 503 unavailable with Retry-After (route to the template owner)",
-)
 def test_a_throttled_authorizer_is_a_503_not_a_500(api: InProcessApi, world: World, faults: DynamoFaults) -> None:
     faults.fail("GetItem", "throughput", times=PERSISTENT, match="APIKEY#")
     unavailable(api.request("GET", "/v1/subscribers", world.keys["viewer"]))

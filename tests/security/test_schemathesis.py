@@ -120,11 +120,6 @@ def test_fuzzing_the_documented_api_finds_no_server_error_and_no_schema_violatio
     assert total >= MIN_CASES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec gap: ERROR_RESPONSES (vpbx/api/models.py) documents no 413 payload_too_large, which every operation "
-    "with a body gives for bodies over VPBX_MAX_BODY_BYTES; route to the API infra owner",
-)
 def test_the_spec_documents_413_on_bodies() -> None:
     document, _ = load_spec()
     missing = [

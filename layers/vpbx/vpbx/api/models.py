@@ -56,7 +56,10 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
         401: "Missing or unknown API key",
         403: "The key's role may not do this, or the key is revoked",
         404: "No such object for this tenant",
+        413: "The request body is larger than the limit",
+        415: "The request body is not application/json",
         422: "Validation failed (unknown fields, wrong types, out-of-range parameters)",
+        503: "Storage is throttling or briefly unavailable; retry after the Retry-After seconds",
     }.items()
 }
 """Responses every route may give; pass as `responses=` (add 409/412/428 on writes of versioned resources)."""

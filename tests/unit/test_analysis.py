@@ -5,8 +5,7 @@ from typing import Any
 import pytest
 from vpbx.domain.analysis import NOMINAL_GREETING_SECONDS, Analysis, RouteEnd, analyze
 from vpbx.domain.directory import Directory, Schedule, Subscriber
-from vpbx.domain.scenario import Scenario
-from vpbx.domain.validation import DEFAULT_WAIT_SECONDS
+from vpbx.domain.scenario import DEFAULT_WAIT_SECONDS, Scenario
 
 Raw = dict[str, Any]
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from vpbx.domain.directory import Directory
 from vpbx.domain.phone import dial_delay_for_target
 from vpbx.domain.scenario import (
+    DEFAULT_WAIT_SECONDS,
     ElementBase,
     ExternalNumber,
     ExternalRouting,
@@ -34,7 +35,7 @@ from vpbx.domain.scenario import (
     ScheduleCheck,
     exit_of,
 )
-from vpbx.domain.validation import DEFAULT_WAIT_SECONDS, strongly_connected_components
+from vpbx.domain.validation import strongly_connected_components
 
 NOMINAL_GREETING_SECONDS = 5
 

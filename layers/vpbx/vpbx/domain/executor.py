@@ -43,6 +43,7 @@ from vpbx.domain.directory import Directory, Subscriber
 from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.phone import dial_delay_for_target, is_sip_uri
 from vpbx.domain.scenario import (
+    DEFAULT_WAIT_SECONDS,
     DIGIT_EXITS,
     CallerListCheck,
     ElementBase,
@@ -63,7 +64,6 @@ from vpbx.domain.scenario import (
 
 MAX_STEPS = 1000  # Twilio Studio's caps
 MAX_CONSECUTIVE_VISITS = 10
-DEFAULT_WAIT_SECONDS = 20  # when a ringing element limits the wait but names no duration (validation warns)
 
 CrmLookup = Callable[[str, str | None, float], str | None]
 """(url, caller, timeout_seconds) -> the extension that should take the call, or None. May raise."""

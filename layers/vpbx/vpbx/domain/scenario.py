@@ -11,6 +11,7 @@ MAX_CONNECTIONS = 4_000
 MAX_SERIALIZED_BYTES = 256 * 1024
 MIN_WAIT_SECONDS = 5
 MAX_WAIT_SECONDS = 300
+DEFAULT_WAIT_SECONDS = 20  # a ring that limits the wait but names no duration (validation warns)
 MAX_RING_SECONDS = 3_600  # the model accepts up to this; validation enforces MIN..MAX_WAIT_SECONDS
 
 ElementId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")]

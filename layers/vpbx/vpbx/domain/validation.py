@@ -17,6 +17,7 @@ from vpbx.domain.base import Name, StrictModel
 from vpbx.domain.directory import Directory, Subscriber
 from vpbx.domain.phone import InvalidPhoneNumber, dial_delay_for_target, is_sip_uri, normalize_e164
 from vpbx.domain.scenario import (
+    DEFAULT_WAIT_SECONDS,
     DIGIT_EXITS,
     ELEMENT_TYPES,
     MAX_CONNECTIONS,
@@ -45,7 +46,6 @@ from vpbx.domain.scenario import (
 Severity = Literal["error", "warning"]
 
 # What the executor rings for when a limited wait names no duration.
-DEFAULT_WAIT_SECONDS = 20
 # A ring must outlast the network's dial delay by this much, or the target barely rings before we give up.
 DIAL_DELAY_MARGIN_SECONDS = 10
 

@@ -20,7 +20,10 @@ class Unauthorized(Exception):
 
 
 def authorize(event: dict[str, Any], repository: Repository, usage_identifier_key: str | None = None) -> dict[str, Any]:
-    """The authorizer's response for a REQUEST authorizer event; raises Unauthorized for a missing/unknown key."""
+    """The authorizer's response for a REQUEST authorizer event; raises Unauthorized for a missing/unknown key.
+
+    The usage identifier is the key's own (its tenant's per-tenant plan key), else `usage_identifier_key`.
+    """
     secret = api_key_of(event)
     if secret is None:
         raise Unauthorized()
@@ -30,7 +33,7 @@ def authorize(event: dict[str, Any], repository: Repository, usage_identifier_ke
     resource = api_wide_resource(event.get("methodArn", ""))
     if not key.active:
         return policy(key, "Deny", resource, usage_identifier_key=None)
-    return policy(key, "Allow", resource, usage_identifier_key)
+    return policy(key, "Allow", resource, key.usage_key or usage_identifier_key)
 
 
 def api_key_of(event: dict[str, Any]) -> str | None:

@@ -32,7 +32,9 @@ def new_key_id() -> str:
     return "k" + secrets.token_hex(8)
 
 
-def issue_key(tenant_id: str, role: Role, name: str, at: datetime, secret: str | None = None) -> IssuedKey:
+def issue_key(
+    tenant_id: str, role: Role, name: str, at: datetime, secret: str | None = None, usage_key: str | None = None
+) -> IssuedKey:
     """A new key record (not yet stored) and its secret; pass `secret` only to bootstrap a known operator key."""
     secret = secret or generate_secret()
     record = ApiKey(
@@ -43,5 +45,6 @@ def issue_key(tenant_id: str, role: Role, name: str, at: datetime, secret: str |
         key_hash=hash_secret(secret),
         prefix=secret[:DISPLAY_PREFIX_LENGTH],
         created_at=at,
+        usage_key=usage_key,
     )
     return IssuedKey(key=record, secret=secret)

@@ -15,6 +15,7 @@ class Settings(BaseModel):
     dynamodb_endpoint: str | None = None  # set locally (moto server); unset in AWS
     allow_insecure_crm: bool = False  # let external_routing call http:// CRMs (local development only)
     usage_identifier_key: str | None = None  # API Gateway usage-plan key the authorizer hands back
+    usage_plan_id: str | None = None  # plan each new tenant's usage key joins; unset → no per-tenant keys
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
@@ -25,6 +26,7 @@ class Settings(BaseModel):
             dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
             allow_insecure_crm=_flag(env.get("VPBX_ALLOW_INSECURE_CRM", "")),
             usage_identifier_key=env.get("USAGE_IDENTIFIER_KEY") or None,
+            usage_plan_id=env.get("USAGE_PLAN_ID") or None,
             max_body_bytes=int(env.get("VPBX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         )
 

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from vpbx.api.context import Caller
 from vpbx.api.keys import IssuedKey, hash_secret, issue_key
-from vpbx.domain.errors import Forbidden, InvalidInput, NotFound
+from vpbx.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from vpbx.service.usage_plans import NoUsagePlans, UsagePlans
 from vpbx.store.models import OPERATOR_TENANT, TENANT_ROLES, ApiKey, Page, Role, Tenant
 from vpbx.store.ports import Repository
 
@@ -26,12 +27,19 @@ def create_tenant(
     tenant_id: str | None = None,
     sip_domain: str | None = None,
     crm_url: str | None = None,
+    usage_plans: UsagePlans | None = None,
 ) -> tuple[Tenant, IssuedKey]:
-    """Create a tenant and its first admin key (the secret is returned once and never stored)."""
+    """Create a tenant, its usage identifier (when plans are configured) and its first admin key.
+
+    The admin key's secret is returned once and never stored.
+    """
+    tenant_id = tenant_id or new_tenant_id()
+    _check_tenant_absent(repository, tenant_id)  # before provisioning, so a taken id leaves no stray usage key
+    usage_key = (usage_plans or NoUsagePlans()).provision(tenant_id)
     tenant = repository.create_tenant(
-        Tenant(id=tenant_id or new_tenant_id(), name=name, sip_domain=sip_domain, crm_url=crm_url, created_at=at)
+        Tenant(id=tenant_id, name=name, sip_domain=sip_domain, crm_url=crm_url, created_at=at, usage_key=usage_key)
     )
-    issued = issue_key(tenant.id, "admin", FIRST_ADMIN_KEY_NAME, at)
+    issued = issue_key(tenant.id, "admin", FIRST_ADMIN_KEY_NAME, at, usage_key=tenant.usage_key)
     repository.put_api_key(issued.key)
     return tenant, issued
 
@@ -49,11 +57,12 @@ def create_key(
             raise NotFound(f"tenant {tenant_id} not found")
         if role != "operator":
             raise InvalidInput("Keys of the platform tenant have the role 'operator'", [_role_detail()])
+        usage_key = None  # the platform tenant is metered under the default plan
     else:
-        get_tenant(repository, caller, tenant_id)
+        usage_key = get_tenant(repository, caller, tenant_id).usage_key
         if role not in TENANT_ROLES:
             raise InvalidInput(f"A tenant key's role is one of {', '.join(TENANT_ROLES)}", [_role_detail()])
-    issued = issue_key(tenant_id, role, name, at)
+    issued = issue_key(tenant_id, role, name, at, usage_key=usage_key)
     repository.put_api_key(issued.key)
     return issued
 
@@ -81,6 +90,14 @@ def ensure_operator_key(repository: Repository, secret: str, at: datetime, name:
         return existing
     issued = issue_key(OPERATOR_TENANT, "operator", name, at, secret=secret)
     return repository.put_api_key(issued.key)
+
+
+def _check_tenant_absent(repository: Repository, tenant_id: str) -> None:
+    try:
+        repository.get_tenant(tenant_id)
+    except NotFound:
+        return
+    raise AlreadyExists(f"tenant {tenant_id} already exists")
 
 
 def _check_tenant_visible(caller: Caller, tenant_id: str) -> None:

@@ -25,6 +25,7 @@ class Tenant(Record):
     crm_url: str | None = None
     created_at: datetime
     version: int = 1
+    usage_key: str | None = None  # API Gateway usage identifier (metering only), None when not provisioned
 
 
 class ApiKey(Record):
@@ -38,6 +39,7 @@ class ApiKey(Record):
     prefix: str  # the first characters of the secret, to tell keys apart in listings
     created_at: datetime
     revoked_at: datetime | None = None
+    usage_key: str | None = None  # the tenant's usage identifier, copied here so the authorizer needs one read
 
     @property
     def active(self) -> bool:

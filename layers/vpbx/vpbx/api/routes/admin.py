@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, Field, field_validator
 
 from vpbx.api.context import current_caller
-from vpbx.api.deps import get_repository
+from vpbx.api.deps import get_repository, get_usage_plans
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.keys import IssuedKey
 from vpbx.api.models import ERROR_RESPONSES, Cursor, Limit, PageOf, RequestModel, created_response
@@ -120,7 +120,13 @@ def _now() -> datetime:
 )
 def create_tenant(request: Annotated[TenantCreate, Body()]) -> Response[TenantCreated]:
     tenant, key = admin.create_tenant(
-        get_repository(), request.name, _now(), request.id, request.sip_domain, request.crm_url
+        get_repository(),
+        request.name,
+        _now(),
+        request.id,
+        request.sip_domain,
+        request.crm_url,
+        usage_plans=get_usage_plans(),
     )
     created = TenantCreated(**TenantView.of(tenant).model_dump(), admin_key=KeyCreated.issued(key))
     return _created(created, f"/v1/tenants/{tenant.id}")

@@ -27,12 +27,13 @@ class Audit:
         self.leaks = 0
         self.by_status: dict[int, int] = {}
 
-    def scan(self, status: int, body: bytes | str, where: str = "") -> None:
+    def scan(self, status: int, body: bytes | str, where: str = "", sent: str = "") -> None:
+        """`sent`: the request as text; a name the client sent and the error quotes back is an echo, not a leak."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         self.scanned += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
         for pattern in TRACEBACK_PATTERNS + (LEAK_PATTERNS if status >= 400 else []):
-            found = pattern.search(text)
+            found = next((match for match in pattern.finditer(text) if match.group(0) not in sent), None)
             if found is not None:
                 self.leaks += 1
             assert found is None, f"{where}: response {status} leaks internals ({found.group(0)!r}): {text[:500]}"

@@ -1,21 +1,6 @@
 """Tenant directory routes: /v1/subscribers, /v1/numbers, /v1/schedules, /v1/caller-lists."""
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from vpbx.api.app import build_resolver
+from vpbx.api.entry import lambda_entry
 from vpbx.api.routes import directory
 
-logger = Logger(service="directory")
-tracer = Tracer(service="directory")
-metrics = Metrics(namespace="vpbx", service="directory")
-app = build_resolver(directory.router, logger=logger)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, handler = lambda_entry("directory", directory.router)

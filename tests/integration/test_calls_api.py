@@ -1,5 +1,8 @@
 """The calls function's handler, driven by API Gateway events, on a DynamoDB table (moto) built from template.yaml."""
 
+import io
+import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -285,3 +288,33 @@ def test_dynamodb_requests_per_start_and_per_event(api: Call, repository: Dynamo
         assert operations == ["GetItem", "PutItem"]
     finally:
         repository.client.meta.events.unregister("before-call.dynamodb", unique_id="count-calls")
+
+
+# ---------------------------------------------------------------------------------------------- observability
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_logs_carry_tenant_and_call_ids_and_decisions_become_metrics(
+    api: Call, repository: DynamoRepository, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(repository, TENANT, SEED_SCENARIO)
+    log_stream = io.StringIO()
+    for log_handler in logging.getLogger("calls").handlers:  # the function logger's handler, shared with vpbx.*
+        monkeypatch.setattr(log_handler, "stream", log_stream)
+    capsys.readouterr()
+    api("POST", "/v1/calls", start_body("call-logs"))
+    api("POST", "/v1/calls/call-logs/events", {"seq": 1, "outcome": "no_answer"})
+
+    logs = json_lines(log_stream.getvalue())
+    assert [r["message"] for r in logs] == ["call started", "call advanced"]
+    assert all((r.get("tenant_id"), r.get("call_id")) == (TENANT, "call-logs") for r in logs)
+    emf = [d for r in json_lines(capsys.readouterr().out) if "_aws" in r for d in r["_aws"]["CloudWatchMetrics"]]
+    metric_names = {m["Name"] for d in emf for m in d["Metrics"]}
+    assert {"Decisions", "DecisionLatency"} <= metric_names

@@ -12,7 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from vpbx.api.routes import calls as call_routes
+from vpbx.api import deps
+from vpbx.api.settings import Settings
 
 from tests.security.figures import report
 from tests.security.harness import InProcessApi, World, build_world
@@ -78,7 +79,7 @@ def test_crm_lookups_never_reach_internal_addresses(
     api: InProcessApi, world: World, listener: CountingListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("VPBX_ALLOW_INSECURE_CRM", raising=False)
-    monkeypatch.setattr(call_routes, "_crm_client", None)  # built afresh from this process's (secure) settings
+    monkeypatch.setattr(deps.crm_client, "_instance", deps.build_crm_client(Settings()))  # the secure default
     admin, telephony = world.keys["admin"], world.keys["telephony"]
     outcomes: dict[str, int] = {}
     started = time.monotonic()

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vpbx.api.deps import build_crm_client
+from vpbx.api.settings import Settings
 from vpbx.service.crm import (
     MAX_TIMEOUT_SECONDS,
     CrmClient,
     CrmRequest,
-    allow_insecure_from_env,
     crm_lookup_for_call,
     direct_connector,
     refusal_reason,
@@ -333,12 +334,10 @@ def test_loopback_allowance_covers_loopback_but_not_private() -> None:
     assert refusal_reason("169.254.169.254", allow_loopback=True) is not None
 
 
-def test_insecure_setting_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VPBX_ALLOW_INSECURE_CRM", raising=False)
-    assert allow_insecure_from_env() is False
-    assert CrmClient.from_env().allow_insecure is False
-    monkeypatch.setenv("VPBX_ALLOW_INSECURE_CRM", "1")
-    assert CrmClient.from_env().allow_insecure is True
+def test_insecure_setting_is_off_unless_set() -> None:
+    assert CrmClient().allow_insecure is False
+    assert build_crm_client(Settings.from_env({})).allow_insecure is False
+    assert build_crm_client(Settings.from_env({"VPBX_ALLOW_INSECURE_CRM": "1"})).allow_insecure is True
 
 
 # ---------------------------------------------------------------------------------------------- https, pinned address

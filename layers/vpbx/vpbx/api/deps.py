@@ -1,25 +1,30 @@
-"""The repository and usage plans every route and the authorizer use: built once per process, swappable in tests."""
+"""Process-wide collaborators every route and the authorizer use: built once from settings, swappable in tests."""
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from vpbx.api.settings import Settings, get_settings
+from vpbx.service.crm import CrmClient
 from vpbx.service.usage_plans import ApiGatewayUsagePlans, NoUsagePlans, UsagePlans
 from vpbx.store.ports import Repository
 
-_repository: Repository | None = None
-_usage_plans: UsagePlans | None = None
+T = TypeVar("T")
 
 
-def get_repository() -> Repository:
-    """The process-wide repository (DynamoDB unless a test or the local server installed another)."""
-    global _repository
-    if _repository is None:
-        _repository = build_dynamo_repository(get_settings())
-    return _repository
+class Provided(Generic[T]):
+    """One lazily built instance per process; `install` swaps it (tests, local server), None drops it."""
 
+    def __init__(self, build: Callable[[Settings], T]) -> None:
+        self._build = build
+        self._instance: T | None = None
 
-def set_repository(repository: Repository | None) -> None:
-    """Install a repository (tests: the in-memory fake) or, with None, drop it so the next call builds a fresh one."""
-    global _repository
-    _repository = repository
+    def get(self) -> T:
+        if self._instance is None:
+            self._instance = self._build(get_settings())
+        return self._instance
+
+    def install(self, instance: T | None) -> None:
+        self._instance = instance
 
 
 def build_dynamo_repository(settings: Settings) -> Repository:
@@ -29,21 +34,23 @@ def build_dynamo_repository(settings: Settings) -> Repository:
     return DynamoRepository(table_name=settings.table_name, endpoint_url=settings.dynamodb_endpoint)
 
 
-def get_usage_plans() -> UsagePlans:
-    """Per-tenant usage keys in API Gateway when USAGE_PLAN_ID is set, otherwise none (local server, tests)."""
-    global _usage_plans
-    if _usage_plans is None:
-        _usage_plans = build_usage_plans(get_settings())
-    return _usage_plans
-
-
-def set_usage_plans(usage_plans: UsagePlans | None) -> None:
-    """Install usage plans (tests) or, with None, drop them so the next call builds them from settings again."""
-    global _usage_plans
-    _usage_plans = usage_plans
-
-
 def build_usage_plans(settings: Settings) -> UsagePlans:
+    """Per-tenant usage keys in API Gateway when USAGE_PLAN_ID is set, otherwise none (local server, tests)."""
     if settings.usage_plan_id is None:
         return NoUsagePlans()
     return ApiGatewayUsagePlans(settings.usage_plan_id)
+
+
+def build_crm_client(settings: Settings) -> CrmClient:
+    return CrmClient(allow_insecure=settings.allow_insecure_crm)
+
+
+repository: Provided[Repository] = Provided(build_dynamo_repository)
+usage_plans: Provided[UsagePlans] = Provided(build_usage_plans)
+crm_client: Provided[CrmClient] = Provided(build_crm_client)
+
+get_repository = repository.get
+set_repository = repository.install
+get_usage_plans = usage_plans.get
+set_usage_plans = usage_plans.install
+get_crm_client = crm_client.get

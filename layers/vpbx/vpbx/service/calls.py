@@ -229,7 +229,7 @@ class CallsService:
         """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call."""
         self.repository = repository
         self.clock = clock
-        self.crm = crm if crm is not None else CrmClient.from_env()
+        self.crm = crm if crm is not None else CrmClient()
         self.crm_lookup = crm_lookup
         self.versions = versions if versions is not None else version_cache_for(repository)
         self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()

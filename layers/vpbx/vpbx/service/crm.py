@@ -19,7 +19,6 @@ import http.client
 import ipaddress
 import json
 import logging
-import os
 import re
 import socket
 import ssl
@@ -36,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_TIMEOUT_SECONDS = 5.0
 MAX_RESPONSE_BYTES = 16 * 1024
-INSECURE_ENV = "VPBX_ALLOW_INSECURE_CRM"
 USER_AGENT = "vpbx-crm-lookup/1"
 EXTENSION_PATTERN = re.compile(r"^[0-9]{1,6}$")
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
@@ -48,10 +46,6 @@ Connector = Callable[[tuple[str, int], float], socket.socket]
 
 class CrmLookupFailed(Exception):
     """Why a lookup gave no extension; logged, never raised to the caller of `lookup`."""
-
-
-def allow_insecure_from_env() -> bool:
-    return os.environ.get(INSECURE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -136,10 +130,6 @@ class CrmClient:
     connector: Connector = direct_connector
     ssl_context: ssl.SSLContext = field(default_factory=ssl.create_default_context)
     max_response_bytes: int = MAX_RESPONSE_BYTES
-
-    @classmethod
-    def from_env(cls) -> "CrmClient":
-        return cls(allow_insecure=allow_insecure_from_env())
 
     def lookup(self, request: CrmRequest) -> str | None:
         """The extension the CRM names for the caller, or None on any failure (logged with its reason)."""

@@ -16,11 +16,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vpbx.api.context import current_caller
-from vpbx.api.deps import get_repository
+from vpbx.api.deps import get_crm_client, get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import READ_ERRORS, documented, error_doc
-from vpbx.api.settings import get_settings
 from vpbx.service.calls import (
     CALL_ID_PATTERN,
     CallDecisionOut,
@@ -32,7 +31,6 @@ from vpbx.service.calls import (
     action_type,
     is_loop_guard_end,
 )
-from vpbx.service.crm import CrmClient
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
@@ -45,8 +43,6 @@ CALL_CONFLICT = error_doc(
     "with another outcome (details carry current_seq and status)"
 )
 TELEPHONY_ERRORS = {**READ_ERRORS, 409: CALL_CONFLICT}
-
-_crm_client: CrmClient | None = None
 
 
 class PowertoolsCallMetrics:
@@ -66,15 +62,8 @@ class PowertoolsCallMetrics:
         self.target.add_metric(name=f"Outcome.{kind}", unit=MetricUnit.Count, value=1)
 
 
-def _crm() -> CrmClient:
-    global _crm_client
-    if _crm_client is None:
-        _crm_client = CrmClient(allow_insecure=get_settings().allow_insecure_crm)
-    return _crm_client
-
-
 def _service() -> CallsService:
-    return CallsService(get_repository(), crm=_crm(), metrics=PowertoolsCallMetrics(metrics))
+    return CallsService(get_repository(), crm=get_crm_client(), metrics=PowertoolsCallMetrics(metrics))
 
 
 def _tenant() -> str:

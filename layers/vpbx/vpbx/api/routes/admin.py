@@ -54,13 +54,7 @@ class TenantView(BaseModel):
 
     @classmethod
     def of(cls, tenant: Tenant) -> "TenantView":
-        return cls(
-            id=tenant.id,
-            name=tenant.name,
-            sip_domain=tenant.sip_domain,
-            crm_url=tenant.crm_url,
-            created_at=tenant.created_at,
-        )
+        return cls.model_validate(tenant, from_attributes=True)  # usage_key and version stay internal
 
 
 class KeyView(BaseModel):
@@ -75,16 +69,8 @@ class KeyView(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> "KeyView":
-        return cls(
-            id=key.id,
-            tenant_id=key.tenant_id,
-            role=key.role,
-            name=key.name,
-            prefix=key.prefix,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-            status="active" if key.active else "revoked",
-        )
+        # key_hash and usage_key are not fields here, so they never leave the service
+        return cls.model_validate({**key.model_dump(), "status": "active" if key.active else "revoked"})
 
 
 class KeyCreated(KeyView):

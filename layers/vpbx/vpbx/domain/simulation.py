@@ -127,14 +127,7 @@ def _call_info(call_id: str, caller: str | None, at: datetime) -> CallInfo:
 
 
 def _simulation_step(step: TraceStep) -> SimulationStep:
-    return SimulationStep(
-        seq=step.seq,
-        element_id=step.element_id,
-        element_type=step.element_type,
-        action=step.action,
-        outcome=step.outcome,
-        exit=step.exit,
-    )
+    return SimulationStep.model_validate(step, from_attributes=True)  # the trace step minus its timestamp/detail
 
 
 def _result(state: CallState, decision: Decision) -> SimulationOutcome:

@@ -83,70 +83,69 @@ def api_key(key_id: str, tenant_id: str = A, key_hash: str | None = None) -> Api
 
 @dataclass(frozen=True)
 class Family:
-    """One versioned directory family, seen through the repository's methods for it."""
+    """One versioned directory family, seen through the repository's methods for it (create_<one>, list_<many>…)."""
 
-    name: str
+    one: str
+    many: str
     make: Callable[[int], Any]
     ident: Callable[[Any], str]
     edit: Callable[[Any], Any]
-    create: Callable[[Repository, str, Any], Any]
-    get: Callable[[Repository, str, str], Any]
-    list: Callable[[Repository, str, int, str | None], Any]
-    update: Callable[[Repository, str, Any, int], Any]
-    delete: Callable[[Repository, str, str, int], None]
+
+    def create(self, repository: Repository, tenant_id: str, obj: Any) -> Any:
+        return getattr(repository, f"create_{self.one}")(tenant_id, obj)
+
+    def get(self, repository: Repository, tenant_id: str, ident: str) -> Any:
+        return getattr(repository, f"get_{self.one}")(tenant_id, ident)
+
+    def list(self, repository: Repository, tenant_id: str, limit: int, cursor: str | None) -> Any:
+        return getattr(repository, f"list_{self.many}")(tenant_id, limit, cursor)
+
+    def update(self, repository: Repository, tenant_id: str, obj: Any, expected_version: int) -> Any:
+        return getattr(repository, f"update_{self.one}")(tenant_id, obj, expected_version)
+
+    def delete(self, repository: Repository, tenant_id: str, ident: str, expected_version: int) -> None:
+        getattr(repository, f"delete_{self.one}")(tenant_id, ident, expected_version)
+
+
+def renamed(obj: Any) -> Any:
+    return obj.model_copy(update={"name": "Renamed"})
 
 
 FAMILIES = [
     Family(
+        "subscriber",
         "subscribers",
         lambda i: Subscriber(extension=str(100 + i), name=f"Employee {i}"),
         lambda s: s.extension,
-        lambda s: s.model_copy(update={"name": "Renamed"}),
-        lambda r, t, o: r.create_subscriber(t, o),
-        lambda r, t, i: r.get_subscriber(t, i),
-        lambda r, t, n, c: r.list_subscribers(t, n, c),
-        lambda r, t, o, v: r.update_subscriber(t, o, v),
-        lambda r, t, i, v: r.delete_subscriber(t, i, v),
+        renamed,
     ),
     Family(
+        "schedule",
         "schedules",
         lambda i: Schedule(
             id=f"sched-{i:02d}", name="Office", timezone="Europe/Moscow", weekly={"mon": ["09:00-18:00"]}
         ),
         lambda s: s.id,
-        lambda s: s.model_copy(update={"name": "Renamed"}),
-        lambda r, t, o: r.create_schedule(t, o),
-        lambda r, t, i: r.get_schedule(t, i),
-        lambda r, t, n, c: r.list_schedules(t, n, c),
-        lambda r, t, o, v: r.update_schedule(t, o, v),
-        lambda r, t, i, v: r.delete_schedule(t, i, v),
+        renamed,
     ),
     Family(
+        "caller_list",
         "caller_lists",
         lambda i: CallerList(id=f"list-{i:02d}", name="VIP", patterns=[CallerPattern(kind="prefix", value="+7916")]),
         lambda c: c.id,
-        lambda c: c.model_copy(update={"name": "Renamed"}),
-        lambda r, t, o: r.create_caller_list(t, o),
-        lambda r, t, i: r.get_caller_list(t, i),
-        lambda r, t, n, c: r.list_caller_lists(t, n, c),
-        lambda r, t, o, v: r.update_caller_list(t, o, v),
-        lambda r, t, i, v: r.delete_caller_list(t, i, v),
+        renamed,
     ),
     Family(
+        "number",
         "numbers",
         lambda i: PhoneNumber(number=f"+7495123450{i}", label=f"line {i}"),
         lambda n: n.number,
         lambda n: n.model_copy(update={"label": "Renamed", "scenario_id": "main"}),
-        lambda r, t, o: r.create_number(t, o),
-        lambda r, t, i: r.get_number(t, i),
-        lambda r, t, n, c: r.list_numbers(t, n, c),
-        lambda r, t, o, v: r.update_number(t, o, v),
-        lambda r, t, i, v: r.delete_number(t, i, v),
     ),
 ]
 
 
-@pytest.fixture(params=FAMILIES, ids=lambda f: f.name)
+@pytest.fixture(params=FAMILIES, ids=lambda f: f.many)
 def family(request: pytest.FixtureRequest) -> Family:
     family: Family = request.param
     return family
@@ -252,7 +251,7 @@ def test_family_pages_through_three_pages(repository: Repository, family: Family
     made = [family.make(i) for i in (5, 2, 7, 1, 3, 6, 4)]
     for obj in made:
         family.create(repository, A, obj)
-    family.create(repository, B, family.make(8)) if family.name != "numbers" else None
+    family.create(repository, B, family.make(8)) if family.many != "numbers" else None
 
     listed, pages = all_pages(lambda cursor: family.list(repository, A, 3, cursor))
     assert pages == 3

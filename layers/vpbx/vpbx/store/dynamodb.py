@@ -13,7 +13,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -22,7 +21,6 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from vpbx.domain.directory import CallerList, Schedule, Subscriber
 from vpbx.domain.errors import (
     AlreadyExists,
     Conflict,
@@ -35,6 +33,20 @@ from vpbx.domain.errors import (
 from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
 from vpbx.store.codec import bounded_call, published_refs, ref_token
+from vpbx.store.common import (
+    NUMBERS,
+    SCENARIOS,
+    Family,
+    VersionedFamilies,
+    call_is_live,
+    calls_time_range,
+    check_call_owner,
+    check_version,
+    first_version,
+    new_scenario_version,
+    next_version,
+    stale_version,
+)
 from vpbx.store.models import (
     ApiKey,
     CallRecord,
@@ -47,7 +59,6 @@ from vpbx.store.models import (
     Versioned,
 )
 from vpbx.store.paging import ListScope, clamp_limit, decode_cursor, encode_cursor
-from vpbx.store.ports import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -150,22 +161,7 @@ def _storage_error(exc: ClientError) -> VpbxError:
     return Unavailable("the database rejected the request; retry later")
 
 
-@dataclass(frozen=True)
-class _Family:
-    """A versioned directory family: its sort-key prefix, its model and how error messages name it."""
-
-    prefix: str
-    model: type[BaseModel]
-    label: str
-
-
-SUBSCRIBERS = _Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber")
-SCHEDULES = _Family(keys.SCHEDULE_PREFIX, Schedule, "schedule")
-CALLER_LISTS = _Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list")
-NUMBERS = _Family(keys.NUMBER_PREFIX, PhoneNumber, "number")
-
-
-class DynamoRepository(Repository):
+class DynamoRepository(VersionedFamilies):
     def __init__(
         self,
         table_name: str,
@@ -338,21 +334,16 @@ class DynamoRepository(Repository):
             raise NotFound(f"tenant {tenant_id} not found")
         return Tenant.model_validate_json(item["data"]["S"])
 
-    def _api_key_items(self, key: ApiKey) -> tuple[Item, Item]:
+    def _write_api_key(self, key: ApiKey, condition: str) -> None:
+        """Both items of a key (the tenant's listing and the authorizer's by-hash lookup), on one condition."""
         data = _s(key.model_dump_json())
         listing = {**_key(keys.tenant_pk(key.tenant_id), keys.API_KEY_PREFIX + key.id), "data": data}
         by_hash = {**_key(keys.api_key_hash_pk(key.key_hash), keys.API_KEY_HASH_SK), "data": data}
-        return listing, by_hash
+        self._transact([{"Put": {"Item": item, "ConditionExpression": condition}} for item in (listing, by_hash)])
 
     def put_api_key(self, key: ApiKey) -> ApiKey:
-        listing, by_hash = self._api_key_items(key)
         try:
-            self._transact(
-                [
-                    {"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {"Put": {"Item": by_hash, "ConditionExpression": "attribute_not_exists(PK)"}},
-                ]
-            )
+            self._write_api_key(key, "attribute_not_exists(PK)")
         except _TransactionCanceled:
             raise AlreadyExists(f"API key {key.id} already exists") from None
         return key
@@ -374,14 +365,8 @@ class DynamoRepository(Repository):
         if key.revoked_at is not None:
             return key
         revoked = key.model_copy(update={"revoked_at": at})
-        listing, by_hash = self._api_key_items(revoked)
         try:
-            self._transact(
-                [
-                    {"Put": {"Item": listing, "ConditionExpression": "attribute_exists(PK)"}},
-                    {"Put": {"Item": by_hash, "ConditionExpression": "attribute_exists(PK)"}},
-                ]
-            )
+            self._write_api_key(revoked, "attribute_exists(PK)")
         except _TransactionCanceled:
             raise NotFound(f"API key {key_id} not found") from None
         return revoked
@@ -407,115 +392,76 @@ class DynamoRepository(Repository):
     def _raise_stale(self, stored: Item | None, expected_version: int, what: str) -> NoReturn:
         if not stored:
             raise NotFound(f"{what} not found")
-        current = _int(stored, "version")
-        raise VersionMismatch(f"{what} is at version {current}, not {expected_version}")
+        raise stale_version(what, _int(stored, "version"), expected_version)
 
-    def _create(self, tenant_id: str, family: _Family, ident: str, item: BaseModel) -> Versioned[Any]:
+    def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
         now = self._clock()
         stored = self._versioned_item(keys.tenant_pk(tenant_id), family.prefix + ident, item, 1, now)
         try:
             self._conditional("put_item", Item=stored, ConditionExpression="attribute_not_exists(PK)")
         except _ConditionFailed:
-            raise AlreadyExists(f"{family.label} {ident} already exists") from None
-        return Versioned[Any](item=item, version=1, created_at=now, updated_at=now)
+            raise AlreadyExists(f"{family.what(ident)} already exists") from None
+        return first_version(item, now)
 
-    def _read(self, tenant_id: str, family: _Family, ident: str) -> Versioned[Any]:
+    def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]:
         item = self._get_item(keys.tenant_pk(tenant_id), family.prefix + ident)
         if item is None:
-            raise NotFound(f"{family.label} {ident} not found")
+            raise NotFound(f"{family.what(ident)} not found")
         return self._decode_versioned(item, family.model)
 
-    def _list(self, tenant_id: str, family: _Family, limit: int, cursor: str | None) -> Page[Any]:
+    def _list_in(self, tenant_id: str, family: Family, limit: int, cursor: str | None) -> Page[Any]:
         scope = ListScope(keys.tenant_pk(tenant_id), family.prefix)
         items, next_cursor = self._query_page(tenant_id, scope, limit, cursor)
         return Page[Any](items=[self._decode_versioned(i, family.model) for i in items], next_cursor=next_cursor)
 
-    def _update_params(self, item: BaseModel, expected_version: int) -> dict[str, Any]:
+    def _version_condition(self, expected_version: int) -> dict[str, Any]:
+        """The condition of every versioned write: the item exists and is still at `expected_version`."""
         return {
-            "UpdateExpression": "SET #data = :data, #version = :next, updated_at = :now",
             "ConditionExpression": "attribute_exists(PK) AND #version = :expected",
-            "ExpressionAttributeNames": {"#data": "data", "#version": "version"},
-            "ExpressionAttributeValues": {
-                ":data": _s(item.model_dump_json()),
-                ":next": _n(expected_version + 1),
-                ":expected": _n(expected_version),
-                ":now": _s(self._clock().isoformat()),
-            },
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": _n(expected_version)},
         }
 
-    def _update(
-        self, tenant_id: str, family: _Family, ident: str, item: BaseModel, expected_version: int
-    ) -> Versioned[Any]:
+    def _update_params(self, assignments: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
+        """SET the given attributes, bump the version and updated_at, on the version condition."""
+        params = self._version_condition(expected_version)
+        names = {f"#a{i}": name for i, name in enumerate(assignments)}
+        values = {f":a{i}": value for i, value in enumerate(assignments.values())}
+        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments)))
+        params["UpdateExpression"] = f"SET {sets}, #version = :next, updated_at = :now"
+        params["ExpressionAttributeNames"].update(names)
+        params["ExpressionAttributeValues"].update(
+            {**values, ":next": _n(expected_version + 1), ":now": _s(self._clock().isoformat())}
+        )
+        return params
+
+    def _guarded_update(self, key: Item, assignments: Mapping[str, Any], expected_version: int, what: str) -> Item:
+        """UpdateItem on the version condition; the item as stored afterwards."""
         try:
             response = self._conditional(
-                "update_item",
-                Key=_key(keys.tenant_pk(tenant_id), family.prefix + ident),
-                ReturnValues="ALL_NEW",
-                **self._update_params(item, expected_version),
+                "update_item", Key=key, ReturnValues="ALL_NEW", **self._update_params(assignments, expected_version)
             )
         except _ConditionFailed as failed:
-            self._raise_stale(failed.item, expected_version, f"{family.label} {ident}")
-        return self._decode_versioned(response["Attributes"], family.model)
+            self._raise_stale(failed.item, expected_version, what)
+        attributes: Item = response["Attributes"]
+        return attributes
 
-    def _delete_guarded(self, tenant_id: str, family: _Family, ident: str, expected_version: int) -> None:
+    def _guarded_delete(self, key: Item, expected_version: int, what: str) -> None:
         try:
-            self._conditional(
-                "delete_item",
-                Key=_key(keys.tenant_pk(tenant_id), family.prefix + ident),
-                ConditionExpression="attribute_exists(PK) AND #version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues={":expected": _n(expected_version)},
-            )
+            self._conditional("delete_item", Key=key, **self._version_condition(expected_version))
         except _ConditionFailed as failed:
-            self._raise_stale(failed.item, expected_version, f"{family.label} {ident}")
+            self._raise_stale(failed.item, expected_version, what)
 
-    # ------------------------------------------------------------------------------------------ directory
-    def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
-        return self._create(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber)
+    def _update_in(
+        self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
+    ) -> Versioned[Any]:
+        key = _key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        stored = self._guarded_update(key, {"data": _s(item.model_dump_json())}, expected_version, family.what(ident))
+        return self._decode_versioned(stored, family.model)
 
-    def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]:
-        return self._read(tenant_id, SUBSCRIBERS, extension)
-
-    def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
-        return self._list(tenant_id, SUBSCRIBERS, limit, cursor)
-
-    def update_subscriber(self, tenant_id: str, subscriber: Subscriber, expected_version: int) -> Versioned[Subscriber]:
-        return self._update(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber, expected_version)
-
-    def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None:
-        self._delete_guarded(tenant_id, SUBSCRIBERS, extension, expected_version)
-
-    def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]:
-        return self._create(tenant_id, SCHEDULES, schedule.id, schedule)
-
-    def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]:
-        return self._read(tenant_id, SCHEDULES, schedule_id)
-
-    def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
-        return self._list(tenant_id, SCHEDULES, limit, cursor)
-
-    def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]:
-        return self._update(tenant_id, SCHEDULES, schedule.id, schedule, expected_version)
-
-    def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None:
-        self._delete_guarded(tenant_id, SCHEDULES, schedule_id, expected_version)
-
-    def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]:
-        return self._create(tenant_id, CALLER_LISTS, caller_list.id, caller_list)
-
-    def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]:
-        return self._read(tenant_id, CALLER_LISTS, list_id)
-
-    def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
-        return self._list(tenant_id, CALLER_LISTS, limit, cursor)
-
-    def update_caller_list(
-        self, tenant_id: str, caller_list: CallerList, expected_version: int
-    ) -> Versioned[CallerList]:
-        return self._update(tenant_id, CALLER_LISTS, caller_list.id, caller_list, expected_version)
-
-    def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
-        self._delete_guarded(tenant_id, CALLER_LISTS, list_id, expected_version)
+    def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
+        key = _key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        self._guarded_delete(key, expected_version, family.what(ident))
 
     # ------------------------------------------------------------------------------------------ phone numbers
     def _number_guard(self, tenant_id: str, number: PhoneNumber) -> Item:
@@ -556,19 +502,12 @@ class DynamoRepository(Repository):
             )
         except _TransactionCanceled:
             raise AlreadyExists(f"number {number.number} is already taken") from None
-        return Versioned[Any](item=number, version=1, created_at=now, updated_at=now)
-
-    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
-        return self._read(tenant_id, NUMBERS, number)
-
-    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
-        return self._list(tenant_id, NUMBERS, limit, cursor)
+        return first_version(number, now)
 
     def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]:
         current = self.get_number(tenant_id, number.number)
-        if current.version != expected_version:
-            raise VersionMismatch(f"number {number.number} is at version {current.version}, not {expected_version}")
-        update = self._update_params(number, expected_version)
+        check_version(NUMBERS.what(number.number), current.version, expected_version)
+        update = self._update_params({"data": _s(number.model_dump_json())}, expected_version)
         now = datetime.fromisoformat(update["ExpressionAttributeValues"][":now"]["S"])
         try:
             self._transact(
@@ -581,7 +520,7 @@ class DynamoRepository(Repository):
             if canceled.failed(0):
                 self._raise_stale(canceled.item(0), expected_version, f"number {number.number}")
             raise NotFound(f"number {number.number} not found") from None
-        return Versioned[Any](item=number, version=expected_version + 1, created_at=current.created_at, updated_at=now)
+        return next_version(current, number, now)
 
     def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None:
         try:
@@ -590,9 +529,7 @@ class DynamoRepository(Repository):
                     {
                         "Delete": {
                             "Key": _key(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number),
-                            "ConditionExpression": "attribute_exists(PK) AND #version = :expected",
-                            "ExpressionAttributeNames": {"#version": "version"},
-                            "ExpressionAttributeValues": {":expected": _n(expected_version)},
+                            **self._version_condition(expected_version),
                         }
                     },
                     {
@@ -666,36 +603,11 @@ class DynamoRepository(Repository):
     def update_scenario(
         self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
     ) -> Versioned[ScenarioDraft]:
-        try:
-            response = self._conditional(
-                "update_item",
-                Key=self._draft_key(tenant_id, scenario_id),
-                UpdateExpression="SET body = :body, #version = :next, updated_at = :now",
-                ConditionExpression="attribute_exists(PK) AND #version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues={
-                    ":body": _b(_pack(scenario)),
-                    ":next": _n(expected_version + 1),
-                    ":expected": _n(expected_version),
-                    ":now": _s(self._clock().isoformat()),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except _ConditionFailed as failed:
-            self._raise_stale(failed.item, expected_version, f"scenario {scenario_id}")
-        return self._decode_draft(response["Attributes"])
+        key, what = self._draft_key(tenant_id, scenario_id), SCENARIOS.what(scenario_id)
+        return self._decode_draft(self._guarded_update(key, {"body": _b(_pack(scenario))}, expected_version, what))
 
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
-        try:
-            self._conditional(
-                "delete_item",
-                Key=self._draft_key(tenant_id, scenario_id),
-                ConditionExpression="attribute_exists(PK) AND #version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues={":expected": _n(expected_version)},
-            )
-        except _ConditionFailed as failed:
-            self._raise_stale(failed.item, expected_version, f"scenario {scenario_id}")
+        self._guarded_delete(self._draft_key(tenant_id, scenario_id), expected_version, SCENARIOS.what(scenario_id))
         self._delete_versions(tenant_id, scenario_id)
 
     def _delete_versions(self, tenant_id: str, scenario_id: str) -> None:
@@ -759,17 +671,9 @@ class DynamoRepository(Repository):
         by: str | None,
     ) -> ScenarioVersion:
         draft = self._decode_draft(self._read_draft(tenant_id, scenario_id))
-        if draft.version != expected_version:
-            raise VersionMismatch(f"scenario {scenario_id} is at version {draft.version}, not {expected_version}")
-        number = draft.item.latest_version + 1
-        version = ScenarioVersion(
-            scenario_id=scenario_id,
-            number=number,
-            scenario=draft.item.scenario,
-            directory=snapshot,
-            published_at=at,
-            published_by=by,
-        )
+        check_version(SCENARIOS.what(scenario_id), draft.version, expected_version)
+        version = new_scenario_version(draft.item, snapshot, at, by)
+        number = version.number
         refs_clause, refs_values = self._refs_update(published_refs(version))
         version_item = {
             **_key(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, number)),
@@ -809,15 +713,15 @@ class DynamoRepository(Repository):
     ) -> Versioned[ScenarioDraft]:
         target = self.get_scenario_version(tenant_id, scenario_id, version)
         refs_clause, refs_values = self._refs_update(published_refs(target))
+        params = self._version_condition(expected_version)
+        params["ExpressionAttributeValues"].update({":n": _n(version), **refs_values})
         try:
             response = self._conditional(
                 "update_item",
                 Key=self._draft_key(tenant_id, scenario_id),
                 UpdateExpression=f"SET published_version = :n{refs_clause}",
-                ConditionExpression="attribute_exists(PK) AND #version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues={":n": _n(version), ":expected": _n(expected_version), **refs_values},
                 ReturnValues="ALL_NEW",
+                **params,
             )
         except _ConditionFailed as failed:
             self._raise_stale(failed.item, expected_version, f"scenario {scenario_id}")
@@ -863,15 +767,11 @@ class DynamoRepository(Repository):
             "data": _s(call.model_dump_json()),
         }
 
-    def _check_owner(self, tenant_id: str, call: CallRecord) -> None:
-        if call.tenant_id != tenant_id:
-            raise InvalidInput(f"call {call.state.call.call_id} belongs to another tenant than {tenant_id}")
-
     def _now_epoch(self) -> dict[str, str]:
         return _n(int(self._clock().timestamp()))
 
     def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
-        self._check_owner(tenant_id, call)
+        check_call_owner(tenant_id, call)
         stored = bounded_call(call)
         try:
             self._request(
@@ -888,12 +788,12 @@ class DynamoRepository(Repository):
 
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
         item = self._get_item(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
-        if item is None or int(item["expires_at"]["N"]) <= self._clock().timestamp():
+        if item is None or not call_is_live(int(item["expires_at"]["N"]), self._clock()):
             raise NotFound(f"call {call_id} not found")
         return CallRecord.model_validate_json(item["data"]["S"])
 
     def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
-        self._check_owner(tenant_id, call)
+        check_call_owner(tenant_id, call)
         stored = bounded_call(call)
         call_id = call.state.call.call_id
         try:
@@ -905,7 +805,7 @@ class DynamoRepository(Repository):
             )
         except _ConditionFailed as failed:
             current = failed.item
-            if not current or int(current["expires_at"]["N"]) <= self._clock().timestamp():
+            if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
                 raise NotFound(f"call {call_id} not found") from None
             raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
         return stored
@@ -931,10 +831,7 @@ class DynamoRepository(Repository):
             limit,
             cursor,
             descending=True,
-            sort_range=(
-                keys.sortable_time(since) if since else None,
-                keys.sortable_time(until) if until else None,
-            ),
+            sort_range=calls_time_range(since, until),
             filter_expression=" AND ".join(conditions),
             filter_values=values,
         )

@@ -7,13 +7,27 @@ test sees exactly what it would see against DynamoDB, minus the network.
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from vpbx.domain.directory import CallerList, Schedule, Subscriber
-from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, VersionMismatch
+from pydantic import BaseModel
+
+from vpbx.domain.errors import AlreadyExists, Conflict, NotFound, VersionMismatch
 from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
 from vpbx.store.codec import bounded_call, published_refs, ref_token
+from vpbx.store.common import (
+    NUMBERS,
+    SCENARIOS,
+    Family,
+    VersionedFamilies,
+    call_is_live,
+    calls_time_range,
+    check_call_owner,
+    check_version,
+    first_version,
+    new_scenario_version,
+    next_version,
+)
 from vpbx.store.models import (
     ApiKey,
     CallRecord,
@@ -26,9 +40,7 @@ from vpbx.store.models import (
     Versioned,
 )
 from vpbx.store.paging import ListScope, clamp_limit, decode_cursor, encode_cursor
-from vpbx.store.ports import Repository
 
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 Row = tuple[dict[str, str], Any]
 
@@ -37,7 +49,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class InMemoryRepository(Repository):
+class InMemoryRepository(VersionedFamilies):
     def __init__(self, clock: Clock = utc_now) -> None:
         self._clock = clock
         self._lock = threading.RLock()
@@ -85,42 +97,45 @@ class InMemoryRepository(Repository):
         next_cursor = encode_cursor(tenant_id, taken[size - 1][0]) if len(taken) > size else None
         return Page[Any](items=[value for _, value in taken[:size]], next_cursor=next_cursor)
 
-    # -------------------------------------------------------------------------------- versioned directory objects
-    def _create_versioned(self, pk: str, sk: str, item: T, what: str) -> Versioned[T]:
+    # ------------------------------------------------------------------------------------------ versioned items
+    def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
+        pk, sk = keys.tenant_pk(tenant_id), family.prefix + ident
         with self._lock:
             if self._get(pk, sk) is not None:
-                raise AlreadyExists(f"{what} already exists")
-            now = self._clock()
-            stored = Versioned[Any](item=item, version=1, created_at=now, updated_at=now)
+                raise AlreadyExists(f"{family.what(ident)} already exists")
+            stored = first_version(item, self._clock())
             self._put(pk, sk, stored)
             return stored
 
-    def _get_versioned(self, pk: str, sk: str, what: str) -> Versioned[Any]:
+    def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]:
         with self._lock:
-            stored = self._get(pk, sk)
+            stored = self._get(keys.tenant_pk(tenant_id), family.prefix + ident)
             if stored is None:
-                raise NotFound(f"{what} not found")
+                raise NotFound(f"{family.what(ident)} not found")
             return stored
 
-    def _check_version(self, stored: Versioned[Any], expected_version: int, what: str) -> None:
-        if stored.version != expected_version:
-            raise VersionMismatch(f"{what} is at version {stored.version}, not {expected_version}")
-
-    def _update_versioned(self, pk: str, sk: str, item: T, expected_version: int, what: str) -> Versioned[T]:
+    def _list_in(self, tenant_id: str, family: Family, limit: int, cursor: str | None) -> Page[Any]:
+        pk = keys.tenant_pk(tenant_id)
         with self._lock:
-            stored = self._get_versioned(pk, sk, what)
-            self._check_version(stored, expected_version, what)
-            updated = Versioned[Any](
-                item=item, version=stored.version + 1, created_at=stored.created_at, updated_at=self._clock()
-            )
-            self._put(pk, sk, updated)
+            return self._page(tenant_id, ListScope(pk, family.prefix), self._rows(pk, family.prefix), limit, cursor)
+
+    def _read_at(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> Versioned[Any]:
+        stored = self._read_in(tenant_id, family, ident)
+        check_version(family.what(ident), stored.version, expected_version)
+        return stored
+
+    def _update_in(
+        self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
+    ) -> Versioned[Any]:
+        with self._lock:
+            updated = next_version(self._read_at(tenant_id, family, ident, expected_version), item, self._clock())
+            self._put(keys.tenant_pk(tenant_id), family.prefix + ident, updated)
             return updated
 
-    def _delete_versioned(self, pk: str, sk: str, expected_version: int, what: str) -> None:
+    def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
         with self._lock:
-            stored = self._get_versioned(pk, sk, what)
-            self._check_version(stored, expected_version, what)
-            self._delete(pk, sk)
+            self._read_at(tenant_id, family, ident, expected_version)
+            self._delete(keys.tenant_pk(tenant_id), family.prefix + ident)
 
     # -------------------------------------------------------------------------------------------- tenants and keys
     def create_tenant(self, tenant: Tenant) -> Tenant:
@@ -171,104 +186,21 @@ class InMemoryRepository(Repository):
                 self._put(pk, sk, key)
             return key
 
-    # ------------------------------------------------------------------------------------------------- directory
-    def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
-        sk = keys.SUBSCRIBER_PREFIX + subscriber.extension
-        return self._create_versioned(keys.tenant_pk(tenant_id), sk, subscriber, f"extension {subscriber.extension}")
-
-    def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]:
-        sk = keys.SUBSCRIBER_PREFIX + extension
-        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"subscriber {extension}")
-
-    def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
-        return self._list_family(tenant_id, keys.SUBSCRIBER_PREFIX, limit, cursor)
-
-    def update_subscriber(self, tenant_id: str, subscriber: Subscriber, expected_version: int) -> Versioned[Subscriber]:
-        sk = keys.SUBSCRIBER_PREFIX + subscriber.extension
-        return self._update_versioned(
-            keys.tenant_pk(tenant_id), sk, subscriber, expected_version, f"subscriber {subscriber.extension}"
-        )
-
-    def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None:
-        sk = keys.SUBSCRIBER_PREFIX + extension
-        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"subscriber {extension}")
-
-    def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]:
-        sk = keys.SCHEDULE_PREFIX + schedule.id
-        return self._create_versioned(keys.tenant_pk(tenant_id), sk, schedule, f"schedule {schedule.id}")
-
-    def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]:
-        sk = keys.SCHEDULE_PREFIX + schedule_id
-        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"schedule {schedule_id}")
-
-    def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
-        return self._list_family(tenant_id, keys.SCHEDULE_PREFIX, limit, cursor)
-
-    def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]:
-        sk = keys.SCHEDULE_PREFIX + schedule.id
-        return self._update_versioned(
-            keys.tenant_pk(tenant_id), sk, schedule, expected_version, f"schedule {schedule.id}"
-        )
-
-    def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None:
-        sk = keys.SCHEDULE_PREFIX + schedule_id
-        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"schedule {schedule_id}")
-
-    def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]:
-        sk = keys.CALLER_LIST_PREFIX + caller_list.id
-        return self._create_versioned(keys.tenant_pk(tenant_id), sk, caller_list, f"caller list {caller_list.id}")
-
-    def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]:
-        sk = keys.CALLER_LIST_PREFIX + list_id
-        return self._get_versioned(keys.tenant_pk(tenant_id), sk, f"caller list {list_id}")
-
-    def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
-        return self._list_family(tenant_id, keys.CALLER_LIST_PREFIX, limit, cursor)
-
-    def update_caller_list(
-        self, tenant_id: str, caller_list: CallerList, expected_version: int
-    ) -> Versioned[CallerList]:
-        sk = keys.CALLER_LIST_PREFIX + caller_list.id
-        return self._update_versioned(
-            keys.tenant_pk(tenant_id), sk, caller_list, expected_version, f"caller list {caller_list.id}"
-        )
-
-    def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
-        sk = keys.CALLER_LIST_PREFIX + list_id
-        self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"caller list {list_id}")
-
-    def _list_family(self, tenant_id: str, prefix: str, limit: int, cursor: str | None) -> Page[Any]:
-        pk = keys.tenant_pk(tenant_id)
-        with self._lock:
-            return self._page(tenant_id, ListScope(pk, prefix), self._rows(pk, prefix), limit, cursor)
-
     # --------------------------------------------------------------------------------------------- phone numbers
     def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]:
         with self._lock:
             if number.number in self._number_owner:
                 raise AlreadyExists(f"number {number.number} is already taken")
-            created = self._create_versioned(
-                keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number.number, number, f"number {number.number}"
-            )
+            created = self._create_in(tenant_id, NUMBERS, number.number, number)
             self._number_owner[number.number] = tenant_id
             return created
 
-    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
-        return self._get_versioned(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number, f"number {number}")
-
-    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
-        return self._list_family(tenant_id, keys.NUMBER_PREFIX, limit, cursor)
-
     def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]:
-        sk = keys.NUMBER_PREFIX + number.number
-        return self._update_versioned(
-            keys.tenant_pk(tenant_id), sk, number, expected_version, f"number {number.number}"
-        )
+        return self._update_in(tenant_id, NUMBERS, number.number, number, expected_version)
 
     def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None:
         with self._lock:
-            sk = keys.NUMBER_PREFIX + number
-            self._delete_versioned(keys.tenant_pk(tenant_id), sk, expected_version, f"number {number}")
+            self._delete_in(tenant_id, NUMBERS, number, expected_version)
             self._number_owner.pop(number, None)
 
     def route_number(self, number: str) -> tuple[str, PhoneNumber] | None:
@@ -280,37 +212,38 @@ class InMemoryRepository(Repository):
             return tenant_id, stored.item
 
     # ------------------------------------------------------------------------------------------------- scenarios
-    def _draft_key(self, tenant_id: str, scenario_id: str) -> tuple[str, str]:
-        return keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id
-
     def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
-        draft = ScenarioDraft(id=scenario_id, scenario=scenario)
-        return self._create_versioned(pk, sk, draft, f"scenario {scenario_id}")
+        return self._create_in(tenant_id, SCENARIOS, scenario_id, ScenarioDraft(id=scenario_id, scenario=scenario))
 
     def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
-        return self._get_versioned(pk, sk, f"scenario {scenario_id}")
+        return self._read_in(tenant_id, SCENARIOS, scenario_id)
 
     def list_scenarios(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]:
-        return self._list_family(tenant_id, keys.SCENARIO_PREFIX, limit, cursor)
+        return self._list_in(tenant_id, SCENARIOS, limit, cursor)
 
     def update_scenario(
         self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
     ) -> Versioned[ScenarioDraft]:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
         with self._lock:
-            stored = self.get_scenario(tenant_id, scenario_id)
-            draft = stored.item.model_copy(update={"scenario": scenario})
-            return self._update_versioned(pk, sk, draft, expected_version, f"scenario {scenario_id}")
+            draft = self.get_scenario(tenant_id, scenario_id).item.model_copy(update={"scenario": scenario})
+            return self._update_in(tenant_id, SCENARIOS, scenario_id, draft, expected_version)
 
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
+        pk = keys.tenant_pk(tenant_id)
         with self._lock:
-            self._delete_versioned(pk, sk, expected_version, f"scenario {scenario_id}")
+            self._delete_in(tenant_id, SCENARIOS, scenario_id, expected_version)
             for row_key, _ in list(self._rows(pk, keys.scenario_versions_prefix(scenario_id))):
                 self._delete(pk, row_key["SK"])
             self._refs.pop((tenant_id, scenario_id), None)
+
+    def _point_draft(
+        self, tenant_id: str, stored: Versioned[ScenarioDraft], target: ScenarioVersion, **update: int
+    ) -> Versioned[ScenarioDraft]:
+        """Re-point the published pointer without touching the draft's version (publish and rollback)."""
+        pointed = stored.model_copy(update={"item": stored.item.model_copy(update=update)})
+        self._put(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + stored.item.id, pointed)
+        self._refs[(tenant_id, stored.item.id)] = published_refs(target)
+        return pointed
 
     def publish_scenario(
         self,
@@ -321,26 +254,16 @@ class InMemoryRepository(Repository):
         at: datetime,
         by: str | None,
     ) -> ScenarioVersion:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
         with self._lock:
-            stored = self.get_scenario(tenant_id, scenario_id)
-            self._check_version(stored, expected_version, f"scenario {scenario_id}")
-            number = stored.item.latest_version + 1
-            version = ScenarioVersion(
-                scenario_id=scenario_id,
-                number=number,
-                scenario=stored.item.scenario,
-                directory=snapshot,
-                published_at=at,
-                published_by=by,
+            stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
+            version = new_scenario_version(stored.item, snapshot, at, by)
+            version_sk = keys.scenario_version_sk(scenario_id, version.number)
+            if self._get(keys.tenant_pk(tenant_id), version_sk) is not None:
+                raise VersionMismatch(f"scenario {scenario_id} version {version.number} was published concurrently")
+            self._put(keys.tenant_pk(tenant_id), version_sk, version)
+            self._point_draft(
+                tenant_id, stored, version, published_version=version.number, latest_version=version.number
             )
-            version_sk = keys.scenario_version_sk(scenario_id, number)
-            if self._get(pk, version_sk) is not None:
-                raise VersionMismatch(f"scenario {scenario_id} version {number} was published concurrently")
-            self._put(pk, version_sk, version)
-            draft = stored.item.model_copy(update={"published_version": number, "latest_version": number})
-            self._put(pk, sk, stored.model_copy(update={"item": draft}))
-            self._refs[(tenant_id, scenario_id)] = published_refs(version)
             return version
 
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
@@ -349,16 +272,10 @@ class InMemoryRepository(Repository):
     def rollback_scenario(
         self, tenant_id: str, scenario_id: str, version: int, expected_version: int
     ) -> Versioned[ScenarioDraft]:
-        pk, sk = self._draft_key(tenant_id, scenario_id)
         with self._lock:
-            stored = self.get_scenario(tenant_id, scenario_id)
-            self._check_version(stored, expected_version, f"scenario {scenario_id}")
+            stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
             target = self.get_scenario_version(tenant_id, scenario_id, version)
-            draft = stored.item.model_copy(update={"published_version": version})
-            rolled = stored.model_copy(update={"item": draft})
-            self._put(pk, sk, rolled)
-            self._refs[(tenant_id, scenario_id)] = published_refs(target)
-            return rolled
+            return self._point_draft(tenant_id, stored, target, published_version=version)
 
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:
         with self._lock:
@@ -385,25 +302,22 @@ class InMemoryRepository(Repository):
             return sorted(sid for (tid, sid), refs in self._refs.items() if tid == tenant_id and token in refs)
 
     # ----------------------------------------------------------------------------------------------------- calls
-    def _check_owner(self, tenant_id: str, call: CallRecord) -> None:
-        if call.tenant_id != tenant_id:
-            raise InvalidInput(f"call {call.state.call.call_id} belongs to another tenant than {tenant_id}")
-
     def _live_call(self, tenant_id: str, call_id: str) -> CallRecord | None:
         stored: CallRecord | None = self._get(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
-        if stored is None or stored.expires_at <= self._clock().timestamp():
-            return None  # DynamoDB deletes expired items lazily; both repositories hide them at once
+        return stored if stored is not None and call_is_live(stored.expires_at, self._clock()) else None
+
+    def _store_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+        stored = bounded_call(call)
+        self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call.state.call.call_id, stored)
         return stored
 
     def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
-        self._check_owner(tenant_id, call)
+        check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
             if self._live_call(tenant_id, call_id) is not None:
                 raise AlreadyExists(f"call {call_id} already exists")
-            stored = bounded_call(call)
-            self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id, stored)
-            return stored
+            return self._store_call(tenant_id, call)
 
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
         with self._lock:
@@ -413,15 +327,13 @@ class InMemoryRepository(Repository):
             return stored
 
     def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
-        self._check_owner(tenant_id, call)
+        check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
             current = self.get_call(tenant_id, call_id)
             if current.state.seq != expected_seq:
                 raise Conflict(f"call {call_id} is at sequence {current.state.seq}, not {expected_seq}")
-            stored = bounded_call(call)
-            self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id, stored)
-            return stored
+            return self._store_call(tenant_id, call)
 
     def list_calls(
         self,
@@ -435,9 +347,8 @@ class InMemoryRepository(Repository):
         """Newest first; `number` is the dialed number; since <= started_at < until."""
         pk = keys.tenant_pk(tenant_id)
         scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
-        low = keys.sortable_time(since) if since else None
-        high = keys.sortable_time(until) if until else None
-        now = self._clock().timestamp()
+        low, high = calls_time_range(since, until)
+        now = self._clock()
 
         def rows() -> Iterator[Row]:
             for row_key, call in self._rows(pk, keys.CALL_PREFIX):
@@ -447,7 +358,7 @@ class InMemoryRepository(Repository):
                     yield {**row_key, "GSI1PK": scope.partition, "GSI1SK": gsi_sk}, call
 
         def wanted(call: CallRecord) -> bool:
-            return call.expires_at > now and (number is None or call.state.call.dialed == number)
+            return call_is_live(call.expires_at, now) and (number is None or call.state.call.dialed == number)
 
         with self._lock:
             return self._page(tenant_id, scope, rows(), limit, cursor, descending=True, where=wanted)

@@ -1,0 +1,174 @@
+"""What both repositories do the same way, written once: the versioned directory families and their port methods,
+version checks, the records a write produces, and the rules of calls (ownership, expiry, listing time range).
+
+An implementation inherits VersionedFamilies and supplies five storage primitives (create, read, list, update,
+delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
+"""
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from vpbx.domain.directory import CallerList, Schedule, Subscriber
+from vpbx.domain.errors import InvalidInput, VersionMismatch
+from vpbx.store import keys
+from vpbx.store.models import (
+    CallRecord,
+    DirectorySnapshot,
+    Page,
+    PhoneNumber,
+    ScenarioDraft,
+    ScenarioVersion,
+    Versioned,
+)
+from vpbx.store.ports import Repository
+
+
+@dataclass(frozen=True)
+class Family:
+    """A versioned family of tenant-owned items: its sort-key prefix, its model and how error messages name it."""
+
+    prefix: str
+    model: type[BaseModel]
+    label: str
+
+    def what(self, ident: str) -> str:
+        return f"{self.label} {ident}"
+
+
+SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber")
+SCHEDULES = Family(keys.SCHEDULE_PREFIX, Schedule, "schedule")
+CALLER_LISTS = Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list")
+NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number")
+SCENARIOS = Family(keys.SCENARIO_PREFIX, ScenarioDraft, "scenario")
+
+
+# ---------------------------------------------------------------------------------------------- versions
+def stale_version(what: str, current: int | None, expected: int) -> VersionMismatch:
+    return VersionMismatch(f"{what} is at version {current}, not {expected}")
+
+
+def check_version(what: str, current: int, expected: int) -> None:
+    if current != expected:
+        raise stale_version(what, current, expected)
+
+
+def first_version(item: Any, at: datetime) -> Versioned[Any]:
+    return Versioned[Any](item=item, version=1, created_at=at, updated_at=at)
+
+
+def next_version(stored: Versioned[Any], item: Any, at: datetime) -> Versioned[Any]:
+    return Versioned[Any](item=item, version=stored.version + 1, created_at=stored.created_at, updated_at=at)
+
+
+def new_scenario_version(
+    draft: ScenarioDraft, snapshot: DirectorySnapshot, at: datetime, by: str | None
+) -> ScenarioVersion:
+    """The version a publish writes: the draft's scenario as number latest+1, with the frozen directory."""
+    return ScenarioVersion(
+        scenario_id=draft.id,
+        number=draft.latest_version + 1,
+        scenario=draft.scenario,
+        directory=snapshot,
+        published_at=at,
+        published_by=by,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- calls
+def check_call_owner(tenant_id: str, call: CallRecord) -> None:
+    if call.tenant_id != tenant_id:
+        raise InvalidInput(f"call {call.state.call.call_id} belongs to another tenant than {tenant_id}")
+
+
+def call_is_live(expires_at: int, now: datetime) -> bool:
+    """DynamoDB deletes expired items lazily; both repositories hide them from the moment they expire."""
+    return expires_at > now.timestamp()
+
+
+def calls_time_range(since: datetime | None, until: datetime | None) -> tuple[str | None, str | None]:
+    """GSI1SK bounds of a calls listing: since <= started_at < until."""
+    return (keys.sortable_time(since) if since else None, keys.sortable_time(until) if until else None)
+
+
+# ---------------------------------------------------------------------------------------------- families
+class VersionedFamilies(Repository, abc.ABC):
+    """The directory families' port methods, once, over five primitives each repository implements."""
+
+    @abc.abstractmethod
+    def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
+        """Version 1 of a new item; AlreadyExists when the id is taken."""
+
+    @abc.abstractmethod
+    def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]:
+        """The stored item; NotFound when it does not exist."""
+
+    @abc.abstractmethod
+    def _list_in(self, tenant_id: str, family: Family, limit: int, cursor: str | None) -> Page[Any]: ...
+
+    @abc.abstractmethod
+    def _update_in(
+        self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
+    ) -> Versioned[Any]:
+        """Replace the item and bump its version; NotFound or VersionMismatch."""
+
+    @abc.abstractmethod
+    def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
+        """Delete the item at `expected_version`; NotFound or VersionMismatch."""
+
+    def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
+        return self._create_in(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber)
+
+    def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]:
+        return self._read_in(tenant_id, SUBSCRIBERS, extension)
+
+    def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
+        return self._list_in(tenant_id, SUBSCRIBERS, limit, cursor)
+
+    def update_subscriber(self, tenant_id: str, subscriber: Subscriber, expected_version: int) -> Versioned[Subscriber]:
+        return self._update_in(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber, expected_version)
+
+    def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None:
+        self._delete_in(tenant_id, SUBSCRIBERS, extension, expected_version)
+
+    def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]:
+        return self._create_in(tenant_id, SCHEDULES, schedule.id, schedule)
+
+    def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]:
+        return self._read_in(tenant_id, SCHEDULES, schedule_id)
+
+    def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
+        return self._list_in(tenant_id, SCHEDULES, limit, cursor)
+
+    def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]:
+        return self._update_in(tenant_id, SCHEDULES, schedule.id, schedule, expected_version)
+
+    def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None:
+        self._delete_in(tenant_id, SCHEDULES, schedule_id, expected_version)
+
+    def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]:
+        return self._create_in(tenant_id, CALLER_LISTS, caller_list.id, caller_list)
+
+    def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]:
+        return self._read_in(tenant_id, CALLER_LISTS, list_id)
+
+    def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
+        return self._list_in(tenant_id, CALLER_LISTS, limit, cursor)
+
+    def update_caller_list(
+        self, tenant_id: str, caller_list: CallerList, expected_version: int
+    ) -> Versioned[CallerList]:
+        return self._update_in(tenant_id, CALLER_LISTS, caller_list.id, caller_list, expected_version)
+
+    def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
+        self._delete_in(tenant_id, CALLER_LISTS, list_id, expected_version)
+
+    # numbers also keep a platform-wide guard, so each repository writes them itself; reads are plain family reads
+    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
+        return self._read_in(tenant_id, NUMBERS, number)
+
+    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
+        return self._list_in(tenant_id, NUMBERS, limit, cursor)

@@ -10,35 +10,11 @@ import pytest
 import requests
 
 from tests.e2e.conftest import LocalServer
+from tests.helpers.http import Client, create_tenant, issue_key
+from tests.helpers.scenarios import seed_scenario
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 30
 CALLER = "+79161234567"
-
-
-class Client:
-    def __init__(self, server: LocalServer, key: str) -> None:
-        self.base_url = server.base_url
-        self.key = key
-
-    def __call__(self, method: str, path: str, json: Any = None, if_match: str | None = None) -> requests.Response:
-        headers = {"X-Api-Key": self.key}
-        if if_match is not None:
-            headers["If-Match"] = if_match
-        return requests.request(method, self.base_url + path, json=json, headers=headers, timeout=TIMEOUT)
-
-
-def seed_scenario(second: str = "102") -> dict[str, Any]:
-    """The seed's element: ring 101 with the wait limited to 20 s, then the next element (rings until answered)."""
-    return {
-        "name": "Seed",
-        "elements": [
-            {"id": "start", "type": "incoming_call"},
-            {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
-            {"id": "next", "type": "internal_subscriber", "extension": second},
-        ],
-        "connections": [{"from": "start", "to": "mgr"}, {"from": "mgr", "exit": "no_answer", "to": "next"}],
-    }
 
 
 @dataclass
@@ -67,16 +43,7 @@ class Tenant:
 
 def new_tenant(server: LocalServer) -> Tenant:
     tenant_id = f"e2e-calls-{uuid.uuid4().hex[:8]}"
-    operator = Client(server, server.operator_key)
-    created = operator("POST", "/v1/tenants", {"id": tenant_id, "name": "Calls"})
-    assert created.status_code == 201, created.text
-    admin = Client(server, created.json()["admin_key"]["secret"])
-
-    def key(role: str) -> Client:
-        issued = admin("POST", f"/v1/tenants/{tenant_id}/keys", {"role": role, "name": role})
-        assert issued.status_code == 201, issued.text
-        return Client(server, issued.json()["secret"])
-
+    admin = create_tenant(Client(server.base_url, server.operator_key), tenant_id, "Calls")
     for extension in ("101", "102", "103"):
         made = admin("POST", "/v1/subscribers", {"extension": extension, "name": f"Employee {extension}"})
         assert made.status_code == 201, made.text
@@ -87,7 +54,8 @@ def new_tenant(server: LocalServer) -> Tenant:
     number = f"+7495{random.randrange(10**6, 10**7)}"  # Moscow numbers; unique per test with overwhelming odds
     assigned = admin("POST", "/v1/numbers", {"number": number, "scenario_id": "main"})
     assert assigned.status_code == 201, assigned.text
-    return Tenant(tenant_id, admin, key("viewer"), key("telephony"), number, draft.headers["ETag"])
+    viewer, telephony = (issue_key(admin, tenant_id, role) for role in ("viewer", "telephony"))
+    return Tenant(tenant_id, admin, viewer, telephony, number, draft.headers["ETag"])
 
 
 @pytest.fixture

@@ -1,60 +1,24 @@
 """Real HTTP against `vpbx serve`: the whole tenant journey from an empty directory to a rolled-back scenario."""
 
 import uuid
-from typing import Any
 
 import pytest
-import requests
 
 from tests.e2e.conftest import LocalServer
+from tests.helpers.http import Client, create_tenant, issue_key
+from tests.helpers.scenarios import OFFICE_HOURS, main_line
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 30
 MONDAY_10_MSK = "2026-11-23T10:00:00+03:00"
 MONDAY_20_MSK = "2026-11-23T20:00:00+03:00"
-
-
-class Client:
-    def __init__(self, server: LocalServer, key: str) -> None:
-        self.base_url = server.base_url
-        self.key = key
-
-    def __call__(self, method: str, path: str, json: Any = None, if_match: str | None = None) -> requests.Response:
-        headers = {"X-Api-Key": self.key}
-        if if_match is not None:
-            headers["If-Match"] = if_match
-        return requests.request(method, self.base_url + path, json=json, headers=headers, timeout=TIMEOUT)
 
 
 @pytest.fixture
 def tenant(local_server: LocalServer) -> tuple[Client, Client]:
     """(admin, viewer) clients of a fresh tenant."""
     tenant_id = f"e2e-walk-{uuid.uuid4().hex[:8]}"
-    operator = Client(local_server, local_server.operator_key)
-    created = operator("POST", "/v1/tenants", {"id": tenant_id, "name": "Walkthrough"})
-    assert created.status_code == 201, created.text
-    admin = Client(local_server, created.json()["admin_key"]["secret"])
-    viewer_key = admin("POST", f"/v1/tenants/{tenant_id}/keys", {"role": "viewer", "name": "read only"})
-    assert viewer_key.status_code == 201, viewer_key.text
-    return admin, Client(local_server, viewer_key.json()["secret"])
-
-
-def scenario(name: str = "Main line") -> dict[str, Any]:
-    return {
-        "name": name,
-        "elements": [
-            {"id": "start", "type": "incoming_call"},
-            {"id": "hours", "type": "schedule", "schedule_id": "office"},
-            {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
-            {"id": "vm", "type": "voicemail", "mailbox": "101"},
-        ],
-        "connections": [
-            {"from": "start", "to": "hours"},
-            {"from": "hours", "exit": "open", "to": "mgr"},
-            {"from": "hours", "exit": "closed", "to": "vm"},
-            {"from": "mgr", "exit": "no_answer", "to": "vm"},
-        ],
-    }
+    admin = create_tenant(Client(local_server.base_url, local_server.operator_key), tenant_id, "Walkthrough")
+    return admin, issue_key(admin, tenant_id, "viewer", "read only")
 
 
 def test_walkthrough(tenant: tuple[Client, Client]) -> None:
@@ -64,10 +28,9 @@ def test_walkthrough(tenant: tuple[Client, Client]) -> None:
     assert subscriber.status_code == 201, subscriber.text
     assert subscriber.headers["ETag"] == '"1"'
 
-    office = {"id": "office", "name": "Office", "timezone": "Europe/Moscow", "weekly": {"mon": ["09:00-18:00"]}}
-    assert api("POST", "/v1/schedules", office).status_code == 201
+    assert api("POST", "/v1/schedules", OFFICE_HOURS).status_code == 201
 
-    draft = api("POST", "/v1/scenarios", {"id": "main", **scenario()})
+    draft = api("POST", "/v1/scenarios", {"id": "main", **main_line()})
     assert draft.status_code == 201, draft.text
     assert draft.json()["validation"]["ok"] is True
     etag = draft.headers["ETag"]
@@ -88,7 +51,7 @@ def test_walkthrough(tenant: tuple[Client, Client]) -> None:
     assert diagram.json()["highlight"] == ["start", "hours", "vm"]
     assert diagram.json()["mermaid"].startswith("flowchart TD")
 
-    edited = api("PUT", "/v1/scenarios/main", scenario("Second"), if_match=etag)
+    edited = api("PUT", "/v1/scenarios/main", main_line("Second"), if_match=etag)
     assert edited.status_code == 200, edited.text
     assert api("POST", "/v1/scenarios/main/publish", if_match=edited.headers["ETag"]).status_code == 201
 
@@ -124,12 +87,12 @@ def test_stale_if_match_loses(tenant: tuple[Client, Client]) -> None:
 def test_mass_assignment_is_rejected(tenant: tuple[Client, Client], field: str) -> None:
     api, _ = tenant
     api("POST", "/v1/subscribers", {"extension": "101", "name": "Anna"})
-    api("POST", "/v1/scenarios", {"id": "main", **scenario()})
+    api("POST", "/v1/scenarios", {"id": "main", **main_line()})
 
     attempts = [
         api("POST", "/v1/subscribers", {"extension": "102", "name": "B", field: "x"}),
         api("PUT", "/v1/subscribers/101", {"name": "B", field: "x"}, if_match='"1"'),
-        api("PUT", "/v1/scenarios/main", {**scenario(), field: "x"}, if_match='"1"'),
+        api("PUT", "/v1/scenarios/main", {**main_line(), field: "x"}, if_match='"1"'),
     ]
 
     assert [response.status_code for response in attempts] == [422, 422, 422]

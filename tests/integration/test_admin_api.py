@@ -1,44 +1,26 @@
 """Tenants and keys through the admin Lambda handler, with API Gateway events, on a moto table from template.yaml."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from vpbx.api import deps
 from vpbx.api.keys import hash_secret
 from vpbx.store.dynamodb import DynamoRepository
 from vpbx.store.models import OPERATOR_TENANT
 
 from tests.helpers.apigw import api_event, authorizer_context, lambda_context, response_header, response_json
 from tests.helpers.functions import load_function
-from tests.helpers.tables import module_table, wipe
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 OPERATOR = authorizer_context(OPERATOR_TENANT, key_id="kOperator", role="operator")
 
 
-@pytest.fixture(scope="module")
-def module_table_name(moto_server: str) -> Iterator[str]:
-    yield from module_table(moto_server)
-
-
 @pytest.fixture
-def dynamo_table(moto_server: str, module_table_name: str) -> Iterator[tuple[str, str]]:
-    """This module's table, emptied after each test (shadows the per-test table of the shared conftest)."""
-    yield moto_server, module_table_name
-    wipe(moto_server, module_table_name)
-
-
-@pytest.fixture
-def repository(dynamo_table: tuple[str, str]) -> Iterator[DynamoRepository]:
-    endpoint, table_name = dynamo_table
-    repository = DynamoRepository(table_name, endpoint_url=endpoint)
-    deps.set_repository(repository)
-    yield repository
-    deps.set_repository(None)
+def repository(handler_repository: DynamoRepository) -> DynamoRepository:
+    """The handlers' repository on this module's table (instead of the contract tests' memory/DynamoDB pair)."""
+    return handler_repository
 
 
 def call(method: str, path: str, authorizer: dict[str, Any] | None, **kwargs: Any) -> dict[str, Any]:
@@ -68,7 +50,7 @@ def test_sample_event_creates_a_tenant(repository: DynamoRepository) -> None:
 
 
 def test_first_admin_key_is_shown_once_and_stored_only_as_its_hash(
-    repository: DynamoRepository, dynamo_table: tuple[str, str]
+    repository: DynamoRepository, module_dynamo_table: tuple[str, str]
 ) -> None:
     created = create_tenant("acme")
     secret = created["admin_key"]["secret"]
@@ -77,7 +59,7 @@ def test_first_admin_key_is_shown_once_and_stored_only_as_its_hash(
     stored = repository.find_api_key(hash_secret(secret))
     assert stored is not None
     assert (stored.tenant_id, stored.role) == ("acme", "admin")
-    endpoint, table_name = dynamo_table
+    endpoint, table_name = module_dynamo_table
     client = boto3.client("dynamodb", endpoint_url=endpoint)
     everything = json.dumps(client.scan(TableName=table_name)["Items"])
     assert secret not in everything

@@ -1,13 +1,11 @@
 """The REQUEST authorizer handler: API Gateway events in, IAM policies with the caller's context out (moto table)."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from vpbx.api import deps
 from vpbx.api.keys import issue_key
 from vpbx.api.settings import get_settings
 from vpbx.service import admin
@@ -15,31 +13,15 @@ from vpbx.store.dynamodb import DynamoRepository
 
 from tests.helpers.apigw import lambda_context
 from tests.helpers.functions import load_function
-from tests.helpers.tables import module_table, wipe
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "authorizer_request.json").read_text())
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def module_table_name(moto_server: str) -> Iterator[str]:
-    yield from module_table(moto_server)
-
-
 @pytest.fixture
-def dynamo_table(moto_server: str, module_table_name: str) -> Iterator[tuple[str, str]]:
-    """This module's table, emptied after each test (shadows the per-test table of the shared conftest)."""
-    yield moto_server, module_table_name
-    wipe(moto_server, module_table_name)
-
-
-@pytest.fixture
-def repository(dynamo_table: tuple[str, str]) -> Iterator[DynamoRepository]:
-    endpoint, table_name = dynamo_table
-    repository = DynamoRepository(table_name, endpoint_url=endpoint)
-    deps.set_repository(repository)
-    yield repository
-    deps.set_repository(None)
+def repository(handler_repository: DynamoRepository) -> DynamoRepository:
+    """The handlers' repository on this module's table (instead of the contract tests' memory/DynamoDB pair)."""
+    return handler_repository
 
 
 def authorize(api_key: str | None, header: str = "X-Api-Key") -> dict[str, Any]:

@@ -9,23 +9,23 @@ scanned for leaked internals (tests.security.audit).
 import json
 import secrets
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from vpbx.api import deps
 from vpbx.api.settings import get_settings
 from vpbx.local.gateway import LocalGateway
 from vpbx.local.template import local_api
 from vpbx.service import admin
-from vpbx.store import schema
 from vpbx.store.dynamodb import DynamoRepository
 
-from tests.conftest import dynamodb_client
+from tests.helpers.scenarios import seed_scenario
+from tests.helpers.tables import dynamodb_client, installed_repository, temporary_table
 from tests.security.audit import AUDIT
 
 PROCESS_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"}
@@ -53,14 +53,11 @@ class ApiResponse:
         return str(body["error"]["code"])
 
 
-@dataclass
-class InProcessApi:
-    gateway: LocalGateway
-    repository: DynamoRepository
-    endpoint: str
-    table_name: str
+class Api(ABC):
+    """What the world builder and the suites need: the API in-process or `vpbx serve` over HTTP. Every response
+    body is scanned for leaked internals."""
+
     operator_key: str
-    requests: int = 0
 
     def request(
         self,
@@ -73,19 +70,34 @@ class InProcessApi:
         headers: dict[str, str] | None = None,
     ) -> ApiResponse:
         all_headers: dict[str, str] = {}
-        body = b""
-        if raw_body is not None:
-            body = raw_body
-            all_headers["Content-Type"] = "application/json"
-        elif json_body is not None:
+        body = raw_body
+        if body is None and json_body is not None:
             body = json.dumps(json_body).encode()
+        if body is not None:
             all_headers["Content-Type"] = "application/json"
         if key is not None:
             all_headers["X-Api-Key"] = key
         all_headers.update(headers or {})
-        response = self.gateway.handle(method, path, list(all_headers.items()), body)
-        self.requests += 1
+        response = self._send(method, path, all_headers, body)
         AUDIT.scan(response.status, response.body, f"{method} {path}")
+        return response
+
+    @abstractmethod
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> ApiResponse: ...
+
+
+@dataclass
+class InProcessApi(Api):
+    gateway: LocalGateway
+    repository: DynamoRepository
+    endpoint: str
+    table_name: str
+    operator_key: str
+    requests: int = 0
+
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> ApiResponse:
+        response = self.gateway.handle(method, path, list(headers.items()), body or b"")
+        self.requests += 1
         return ApiResponse(response.status, {name.lower(): value for name, value in response.headers}, response.body)
 
     def items(self) -> list[dict[str, Any]]:
@@ -97,49 +109,17 @@ class InProcessApi:
         return found
 
 
-class Api(Protocol):
-    """What the world builder needs: the in-process API or `vpbx serve` over HTTP."""
-
-    operator_key: str
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        key: str | None = None,
-        json_body: Any = None,
-        *,
-        raw_body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> ApiResponse: ...
-
-
 @dataclass
-class HttpApi:
-    """The same interface over real HTTP (vpbx serve); every body is leak-scanned too."""
+class HttpApi(Api):
+    """The same interface over real HTTP (vpbx serve)."""
 
     base_url: str
     operator_key: str
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        key: str | None = None,
-        json_body: Any = None,
-        *,
-        raw_body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> ApiResponse:
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> ApiResponse:
         import requests
 
-        all_headers = {"X-Api-Key": key} if key else {}
-        all_headers.update(headers or {})
-        data = raw_body if raw_body is not None else (json.dumps(json_body).encode() if json_body is not None else None)
-        if data is not None:
-            all_headers.setdefault("Content-Type", "application/json")
-        response = requests.request(method, self.base_url + path, data=data, headers=all_headers, timeout=60)
-        AUDIT.scan(response.status_code, response.content, f"{method} {path}")
+        response = requests.request(method, self.base_url + path, data=body, headers=headers, timeout=60)
         return ApiResponse(
             response.status_code, {name.lower(): value for name, value in response.headers.items()}, response.content
         )
@@ -148,39 +128,30 @@ class HttpApi:
 @contextmanager
 def in_process_api(endpoint: str) -> Iterator[InProcessApi]:
     """A fresh table, the repository installed for every handler, an operator key; torn down afterwards."""
-    table_name = f"vpbx-sec-{uuid.uuid4().hex[:12]}"
-    client = dynamodb_client(endpoint)
-    schema.create_table(client, table_name)
-    with pytest.MonkeyPatch.context() as patch:
+    with (
+        temporary_table(endpoint, "vpbx-sec") as table_name,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         for name, value in PROCESS_ENV.items():
             patch.setenv(name, value)
         get_settings.cache_clear()
-        repository = DynamoRepository(table_name, endpoint_url=endpoint)
-        deps.set_repository(repository)
-        operator_key = "vpbx_" + secrets.token_urlsafe(32)
-        admin.ensure_operator_key(repository, operator_key, datetime.now(UTC), name="security suite")
         try:
-            yield InProcessApi(LocalGateway(local_api()), repository, endpoint, table_name, operator_key)
+            with installed_repository(endpoint, table_name) as repository:
+                operator_key = "vpbx_" + secrets.token_urlsafe(32)
+                admin.ensure_operator_key(repository, operator_key, datetime.now(UTC), name="security suite")
+                yield InProcessApi(LocalGateway(local_api()), repository, endpoint, table_name, operator_key)
         finally:
-            deps.set_repository(None)
             get_settings.cache_clear()
-            client.delete_table(TableName=table_name)
+
+
+@pytest.fixture(scope="module")
+def api(moto_server: str) -> Iterator[InProcessApi]:
+    """The in-process API on a table of the test module's own (the security and reliability suites' fixture)."""
+    with in_process_api(moto_server) as built:
+        yield built
 
 
 # ------------------------------------------------------------------------------------------------ a tenant's world
-
-
-def seed_scenario(first: str, second: str) -> dict[str, Any]:
-    """The seed element: ring `first` with the wait limited to 20 s, then `second`."""
-    return {
-        "name": "Seed",
-        "elements": [
-            {"id": "start", "type": "incoming_call"},
-            {"id": "mgr", "type": "internal_subscriber", "extension": first, "limit_wait": True, "wait_seconds": 20},
-            {"id": "next", "type": "internal_subscriber", "extension": second},
-        ],
-        "connections": [{"from": "start", "to": "mgr"}, {"from": "mgr", "exit": "no_answer", "to": "next"}],
-    }
 
 
 def path_number(number: str) -> str:

@@ -24,6 +24,8 @@ from vpbx.store.memory import InMemoryRepository
 from vpbx.store.models import CallRecord, DirectorySnapshot, PhoneNumber, Tenant
 from vpbx.store.ports import Repository
 
+from tests.helpers.scenarios import seed_scenario
+
 TENANT = "acme"
 OTHER = "globex"
 MAIN_NUMBER = "+74951234567"
@@ -32,19 +34,6 @@ CALLER = "+79161234567"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 SUBSCRIBERS = [Subscriber(extension=ext, name=f"Employee {ext}") for ext in ("101", "102", "103")]
-
-
-def seed_scenario(second: str = "102") -> dict[str, Any]:
-    """The seed: ring 101 for 20 s; no answer goes to the next element, which rings until answered."""
-    return {
-        "name": "Main line",
-        "elements": [
-            {"id": "start", "type": "incoming_call"},
-            {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
-            {"id": "next", "type": "internal_subscriber", "extension": second},
-        ],
-        "connections": [{"from": "start", "to": "mgr"}, {"from": "mgr", "exit": "no_answer", "to": "next"}],
-    }
 
 
 @dataclass

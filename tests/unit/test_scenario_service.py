@@ -17,26 +17,13 @@ from vpbx.service.scenarios import (
 )
 from vpbx.store.memory import InMemoryRepository
 
+from tests.helpers.scenarios import OFFICE_HOURS, main_line
+
 TENANT = "acme"
 MONDAY_10_MSK = datetime.fromisoformat("2026-11-23T10:00:00+03:00")
 MONDAY_20_MSK = datetime.fromisoformat("2026-11-23T20:00:00+03:00")
 
-MAIN: dict[str, Any] = {
-    "id": "main",
-    "name": "Main line",
-    "elements": [
-        {"id": "start", "type": "incoming_call"},
-        {"id": "hours", "type": "schedule", "schedule_id": "office"},
-        {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
-        {"id": "vm", "type": "voicemail", "mailbox": "101"},
-    ],
-    "connections": [
-        {"from": "start", "to": "hours"},
-        {"from": "hours", "exit": "open", "to": "mgr"},
-        {"from": "hours", "exit": "closed", "to": "vm"},
-        {"from": "mgr", "exit": "no_answer", "to": "vm"},
-    ],
-}
+MAIN: dict[str, Any] = {"id": "main", **main_line()}
 
 
 @pytest.fixture
@@ -44,9 +31,7 @@ def repository() -> InMemoryRepository:
     repository = InMemoryRepository()
     directory = DirectoryService(repository, TENANT)
     directory.create_subscriber(SubscriberCreate(extension="101", name="Anna"))
-    directory.create_schedule(
-        ScheduleCreate(id="office", name="Office", timezone="Europe/Moscow", weekly={"mon": ["09:00-18:00"]})
-    )
+    directory.create_schedule(ScheduleCreate.model_validate(OFFICE_HOURS))
     return repository
 
 

@@ -18,23 +18,23 @@ Runs interleave function and floor so that machine noise hits both alike; value 
 Goal: precompiled function ÷ floor ≤ 1.15.
 """
 
-import argparse
 import compileall
 import json
 import os
 import py_compile
 import shutil
 import stat
-import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common
+
+from bench.common import ROOT, Row, main, medians, ratio_row
+
 PACKAGE = ROOT / "layers" / "vpbx" / "vpbx"
 FUNCTIONS = ("authorizer", "admin", "directory", "scenarios", "calls")
 GOAL_RATIO = 1.15
@@ -169,51 +169,24 @@ def measure(quick: bool) -> dict[str, dict[str, float]]:
                 ):
                     for clock, ms in import_ms(tree, function, module).items():
                         samples[function].setdefault(f"{variant} {clock}", []).append(ms)
-    return {f: {key: statistics.median(values) for key, values in by_key.items()} for f, by_key in samples.items()}
+    return {function: medians(by_key) for function, by_key in samples.items()}
 
 
-def row(figure: str, value: float, floor: float, goal: float | None) -> dict[str, Any]:
-    ratio = value / floor
-    return {
-        "figure": figure,
-        "value": round(value, 1),
-        "unit": "ms",
-        "floor": round(floor, 1),
-        "ratio": round(ratio, 3),
-        "goal": f"ratio <= {goal}" if goal else None,
-        "pass": ratio <= goal if goal else None,
-    }
-
-
-def run(quick: bool) -> list[dict[str, Any]]:
+def run(quick: bool) -> list[Row]:
     """Per function: precompiled CPU time (the goal: CPU time is what a shared machine's noise disturbs least),
     precompiled wall time, and source-only CPU time."""
     results = measure(quick)
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     for function in FUNCTIONS:
         ms = results[function]
         name = f"cold import {function}"
-        rows.append(row(f"{name}, precompiled (CPU)", ms["precompiled cpu"], ms["floor cpu"], GOAL_RATIO))
-        rows.append(row(f"{name}, precompiled (wall)", ms["precompiled wall"], ms["floor wall"], None))
-        rows.append(row(f"{name}, source only (CPU)", ms["source cpu"], ms["floor cpu"], None))
+        rows.append(
+            ratio_row(f"{name}, precompiled (CPU)", ms["precompiled cpu"], ms["floor cpu"], GOAL_RATIO, digits=1)
+        )
+        rows.append(ratio_row(f"{name}, precompiled (wall)", ms["precompiled wall"], ms["floor wall"], None, digits=1))
+        rows.append(ratio_row(f"{name}, source only (CPU)", ms["source cpu"], ms["floor cpu"], None, digits=1))
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="one run per figure: prove the benchmark runs")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    args = parser.parse_args()
-    rows = run(quick=args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for item in rows:
-        verdict = "" if item["pass"] is None else ("  PASS" if item["pass"] else "  FAIL")
-        floor = f"floor {item['floor']:>7} ms  ratio {item['ratio']}"
-        print(f"{item['figure']:<45} {item['value']:>8} ms  {floor}{verdict}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run, __doc__))

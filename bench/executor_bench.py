@@ -11,13 +11,12 @@ alike; every advance is timed on its own. `value` is the median µs per advance,
 Goals: 1,000 elements ≤ 25 µs; 10,000 ÷ 10 ≤ 1.2.
 """
 
-import argparse
 import gc
-import json
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -25,6 +24,10 @@ from vpbx.domain.calls import CallInfo, CallState, Outcome
 from vpbx.domain.directory import Directory, Schedule, Subscriber
 from vpbx.domain.executor import Executor, compile_scenario
 from vpbx.domain.scenario import Connection, Element, Scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common
+
+from bench.common import Row, main, row
 
 SIZES = (10, 1_000, 10_000)
 GOAL_US_AT_1000 = 25.0
@@ -130,54 +133,39 @@ def measure(quick: bool) -> dict[int, tuple[float, float]]:
     return {size: (statistics.median(samples[size]), min(round_medians[size])) for size in SIZES}
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
+def run(quick: bool) -> list[Row]:
     results = measure(quick)
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     for size in SIZES:
         value, floor = results[size]
         goal = GOAL_US_AT_1000 if size == 1_000 else None
         rows.append(
-            {
-                "figure": f"executor advance, {size:,} elements",
-                "value": round(value, 2),
-                "unit": "µs",
-                "floor": round(floor, 2),
-                "ratio": round(value / goal, 3) if goal else None,
-                "goal": goal,
-                "pass": value <= goal if goal else None,
-            }
+            row(
+                f"executor advance, {size:,} elements",
+                value,
+                "µs",
+                floor=floor,
+                ratio=value / goal if goal else None,
+                goal=goal,
+                passed=value <= goal if goal else None,
+            )
         )
     ratio = results[10_000][0] / results[10][0]
     floor_ratio = results[10_000][1] / results[10][1]
     rows.append(
-        {
-            "figure": "executor advance, 10,000 ÷ 10 elements",
-            "value": round(ratio, 3),
-            "unit": "×",
-            "floor": round(floor_ratio, 3),
-            "ratio": round(ratio / GOAL_RATIO, 3),
-            "goal": GOAL_RATIO,
-            "pass": ratio <= GOAL_RATIO,
-        }
+        row(
+            "executor advance, 10,000 ÷ 10 elements",
+            ratio,
+            "×",
+            floor=floor_ratio,
+            ratio=ratio / GOAL_RATIO,
+            goal=GOAL_RATIO,
+            passed=ratio <= GOAL_RATIO,
+            digits=3,
+        )
     )
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few iterations: prove the benchmark runs")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    args = parser.parse_args()
-    rows = run(quick=args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for row in rows:
-        verdict = "" if row["pass"] is None else ("  PASS" if row["pass"] else "  FAIL")
-        goal = f" (goal ≤ {row['goal']} {row['unit']})" if row["goal"] is not None else ""
-        print(f"{row['figure']:<42} {row['value']:>9} {row['unit']:<2} floor {row['floor']:>8}{goal}{verdict}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run, __doc__))

@@ -20,129 +20,50 @@ moto's Query sorts the whole partition and walks to the start key on every call 
 not; the bare-Query floors show how much of a deep page's time is moto's.
 """
 
-import argparse
-import contextlib
-import importlib.util
-import io
 import json
-import logging
-import os
-import statistics
 import sys
 import time
-import uuid
-import warnings
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common, tests.helpers
+
+from bench.common import (
+    RequestCounter,
+    Row,
+    count_row,
+    handler_repository,
+    invoke,
+    main,
+    medians,
+    moto_endpoint,
+    ms_since,
+    ratio_row,
+)
+from tests.helpers.apigw import api_event, authorizer_context
+from tests.helpers.functions import load_function
+
 PAGE = 50
 GOAL_RATIO = 1.5
 SMALL, LARGE = "small", "large"
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}
-
-
-def load_function(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_function_{name}", ROOT / "functions" / name / "app.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load functions/{name}/app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def list_event(tenant_id: str, cursor: str | None) -> dict[str, Any]:
-    query = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
-    headers = {"Accept": "application/json"}
-    return {
-        "resource": "/v1/subscribers",
-        "path": "/v1/subscribers",
-        "httpMethod": "GET",
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/v1/subscribers",
-            "httpMethod": "GET",
-            "path": "/v1/v1/subscribers",
-            "stage": "v1",
-            "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": {"tenant_id": tenant_id, "key_id": "bench-key", "role": "admin", "principalId": "bench"},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-class Context:
-    function_name = "directory-bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:directory-bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@contextlib.contextmanager
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    for name, value in FAKE_AWS.items():
-        os.environ.setdefault(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 class Bench:
     def __init__(self, endpoint: str) -> None:
-        from vpbx.api.deps import set_repository
-        from vpbx.store import schema
-        from vpbx.store.dynamodb import DynamoRepository
         from vpbx.store.models import Tenant
 
-        self.table = f"vpbx-bench-{uuid.uuid4().hex[:8]}"
-        self.repository = DynamoRepository(self.table, endpoint_url=endpoint)
+        self.repository = handler_repository(endpoint)
+        self.table = self.repository.table_name
         self.client = self.repository.client
-        schema.create_table(self.client, self.table)
         now = datetime.now(UTC)
         for tenant in (SMALL, LARGE):
             record = Tenant(id=tenant, name=tenant, sip_domain=f"{tenant}.example", created_at=now)
             self.repository.create_tenant(record)
-        set_repository(self.repository)
-        self.handler = load_function("directory").handler
-        self.requests = 0
-        self.items_read = 0
-        self.client.meta.events.register("before-call.dynamodb", self._count_request, unique_id="list-bench-before")
-        self.client.meta.events.register("after-call.dynamodb", self._count_items, unique_id="list-bench-after")
-
-    def _count_request(self, **_: Any) -> None:
-        self.requests += 1
-
-    def _count_items(self, parsed: dict[str, Any], **_: Any) -> None:
-        self.items_read += int(parsed.get("ScannedCount", 0))
+        self.handler = load_function("DirectoryFunction").handler
+        self.counter = RequestCounter(self.client, "list-bench")
 
     def seed(self, tenant_id: str, count: int) -> float:
         """Writes `count` subscribers (extensions 100000…) in batches of 25 on 4 threads; returns seconds taken."""
@@ -173,15 +94,12 @@ class Bench:
 
     def page(self, tenant_id: str, cursor: str | None) -> tuple[float, dict[str, Any]]:
         """(ms, body) of one GET /v1/subscribers?limit=50[&cursor=…] through the handler."""
-        event = list_event(tenant_id, cursor)
-        self.requests = self.items_read = 0
+        query = urlencode({"limit": str(PAGE), **({"cursor": cursor} if cursor else {})})
+        event = api_event("GET", f"/v1/subscribers?{query}", authorizer=authorizer_context(tenant_id, "bench-key"))
+        self.counter.reset()
         started = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # EMF blobs, "no metrics"
-            warnings.simplefilter("ignore")
-            response = self.handler(event, Context())
-        took = (time.perf_counter() - started) * 1000
-        if response["statusCode"] != 200:
-            raise RuntimeError(f"handler answered {response['statusCode']}: {response['body']}")
+        response = invoke(self.handler, event)
+        took = ms_since(started)
         body: dict[str, Any] = json.loads(response["body"])
         if len(body["items"]) != PAGE:
             raise RuntimeError(f"a page of {len(body['items'])} items, expected {PAGE}")
@@ -215,7 +133,7 @@ class Bench:
             params["ExclusiveStartKey"] = {name: {"S": value} for name, value in start.items()}
         started = time.perf_counter()
         self.client.query(**params)
-        return (time.perf_counter() - started) * 1000
+        return ms_since(started)
 
 
 def measure(quick: bool) -> dict[str, Any]:
@@ -235,12 +153,11 @@ def measure(quick: bool) -> dict[str, Any]:
         for _ in range(rounds):
             for name, tenant, cursor in (("small", SMALL, None), ("large", LARGE, None), ("deep", LARGE, deep_cursor)):
                 samples.setdefault(name, []).append(bench.page(tenant, cursor)[0])
-                requests.append(bench.requests)
-                items_read.append(bench.items_read)
+                requests.append(bench.counter.requests)
+                items_read.append(bench.counter.items_read)
                 samples.setdefault(f"floor {name}", []).append(bench.bare_query(tenant, cursor))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
-        **medians,
+        **medians(samples),
         "requests": max(requests),
         "items_read": max(items_read),
         "large_count": large_count,
@@ -249,55 +166,22 @@ def measure(quick: bool) -> dict[str, Any]:
     }
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
+def run(quick: bool) -> list[Row]:
     figures = measure(quick)
     large = f"{figures['large_count']:,}"
     print(f"# seeded {figures['large_count'] + 100:,} subscribers in {figures['seed_seconds']:.1f} s", file=sys.stderr)
-
-    def row(figure: str, value: float, floor: float | None, goal: float | None, unit: str = "ms") -> dict[str, Any]:
-        ratio = value / floor if floor else None
-        return {
-            "figure": figure,
-            "value": round(value, 2),
-            "unit": unit,
-            "floor": round(floor, 2) if floor else None,
-            "ratio": round(ratio, 3) if ratio else None,
-            "goal": f"ratio <= {goal}" if goal else None,
-            "pass": ratio <= goal if goal and ratio else None,
-        }
-
-    small, deep, floor_large = figures["small"], f"page {figures['deep_page']}", figures["floor large"]
+    small, deep = figures["small"], f"page {figures['deep_page']}"
+    floor_large, floor_deep = figures["floor large"], figures["floor deep"]
     return [
-        row("list subscribers, first page, 100 (floor: bare Query)", small, figures["floor small"], None),
-        row(f"list subscribers, first page, {large} (floor: 100)", figures["large"], small, GOAL_RATIO),
-        row(f"list subscribers, {deep}, {large} (floor: 100)", figures["deep"], small, GOAL_RATIO),
-        row(f"list subscribers, first page, {large} (floor: bare Query)", figures["large"], floor_large, None),
-        row(f"list subscribers, {deep}, {large} (floor: bare Query)", figures["deep"], figures["floor deep"], None),
+        ratio_row("list subscribers, first page, 100 (floor: bare Query)", small, figures["floor small"], None),
+        ratio_row(f"list subscribers, first page, {large} (floor: 100)", figures["large"], small, GOAL_RATIO),
+        ratio_row(f"list subscribers, {deep}, {large} (floor: 100)", figures["deep"], small, GOAL_RATIO),
+        ratio_row(f"list subscribers, first page, {large} (floor: bare Query)", figures["large"], floor_large, None),
+        ratio_row(f"list subscribers, {deep}, {large} (floor: bare Query)", figures["deep"], floor_deep, None),
         count_row("DynamoDB requests per list page", figures["requests"], "requests", 1),
         count_row("DynamoDB items read per list page", figures["items_read"], "items", PAGE + 1),
     ]
 
 
-def count_row(figure: str, value: int, unit: str, limit: int) -> dict[str, Any]:
-    return {"figure": figure, "value": value, "unit": unit, "floor": None, "ratio": None, "goal": f"<= {limit}",
-            "pass": value <= limit}  # fmt: skip
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a small tenant and few rounds: prove the bench runs")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    args = parser.parse_args()
-    rows = run(quick=args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for item in rows:
-        verdict = "" if item["pass"] is None else ("  PASS" if item["pass"] else "  FAIL")
-        ratio = f"  ratio {item['ratio']} (floor {item['floor']} ms)" if item["ratio"] is not None else ""
-        print(f"{item['figure']:<60} {item['value']:>8} {item['unit']}{ratio}{verdict}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run, __doc__))

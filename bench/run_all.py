@@ -7,16 +7,15 @@ Each bench module exposes `run(quick: bool) -> list[dict]` with rows
 the benchmarks run; the goals are judged from a full run on a quiet machine (docs/PERFORMANCE.md).
 """
 
-import argparse
 import importlib.util
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common
+
+from bench.common import Row, main
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -35,8 +34,8 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def run_all(quick: bool) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def run_all(quick: bool) -> list[Row]:
+    rows: list[Row] = []
     for path in bench_modules():
         started = time.perf_counter()
         module_rows = load(path).run(quick=quick)
@@ -46,49 +45,5 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "PASS" if value else "FAIL"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ["figure", "value", "unit", "floor", "ratio", "goal", "pass"]
-    table = [[fmt(row.get(h)) for h in headers] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)]
-    print(" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("-+-".join("-" * w for w in widths))
-    for r in table:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    failed = sum(1 for row in rows if row.get("pass") is False)
-    print(f"\n{len(rows)} figures, {failed} below goal; machine: {machine()}")
-
-
-def machine() -> str:
-    """What docs/PERFORMANCE.md names the machine by: kernel, architecture, CPU count, Python."""
-    uname = platform.uname()
-    return (
-        f"{uname.system} {uname.release} {uname.machine}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()} ({sys.executable})"
-    )
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few iterations: prove the benchmarks run")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    args = parser.parse_args()
-    rows = run_all(quick=args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print_table(rows)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run_all, __doc__))

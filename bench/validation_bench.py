@@ -1,6 +1,6 @@
 """Validation speed: a realistic 1,000-element scenario against the 10 ms goal.
 
-Usage: .venv/bin/python bench/validation_bench.py [--quick]
+Usage: .venv/bin/python bench/validation_bench.py [--quick] [--json]
 
 The scenario is what a large tenant could publish: 99 department blocks (schedule, caller list, CRM routing,
 greeting, IVR menu, subscriber, sequential group with a mobile member, mobile forward, fax, voicemail) chained by a
@@ -9,16 +9,20 @@ of the timed runs, `floor` the fastest one, `ratio` = value / goal. The machine 
 waiting for a core while other processes run, so the thread's CPU time is reported beside it.
 """
 
-import argparse
 import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import MAX_ELEMENTS
 from vpbx.domain.validation import validate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common
+
+from bench.common import Row, main, row
 
 GOAL_MS = 10.0
 BLOCKS = 99
@@ -108,7 +112,7 @@ def build_directory() -> Directory:
     return Directory.of(subscribers, schedules, [vip])
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
+def run(quick: bool) -> list[Row]:
     raw, directory = build_scenario(), build_directory()
     first = validate(raw, directory)  # also warms phonenumbers' lazily loaded metadata
     if first.problems or first.scenario is None:
@@ -124,31 +128,19 @@ def run(quick: bool) -> list[dict[str, Any]]:
     return [_row(f"{label} (wall clock)", wall), _row(f"{label} (CPU time of the thread)", cpu)]
 
 
-def _row(figure: str, timings_ms: list[float]) -> dict[str, Any]:
+def _row(figure: str, timings_ms: list[float]) -> Row:
     median = statistics.median(timings_ms)
-    return {
-        "figure": figure,
-        "value": round(median, 2),
-        "unit": "ms",
-        "floor": round(min(timings_ms), 2),
-        "ratio": round(median / GOAL_MS, 2),
-        "goal": f"<= {GOAL_MS:g} ms",
-        "pass": median <= GOAL_MS,
-    }
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="few iterations: prove the benchmark runs")
-    args = parser.parse_args()
-    for row in run(quick=args.quick):
-        verdict = "PASS" if row["pass"] else "FAIL"
-        print(
-            f"{row['figure']}: median {row['value']} {row['unit']} (fastest {row['floor']}), "
-            f"{row['ratio']}× the {row['goal']} goal — {verdict}"
-        )
-    return 0
+    return row(
+        figure,
+        median,
+        "ms",
+        floor=min(timings_ms),
+        ratio=median / GOAL_MS,
+        goal=f"<= {GOAL_MS:g} ms",
+        passed=median <= GOAL_MS,
+        ratio_digits=2,
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run, __doc__))

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -44,12 +44,37 @@ from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound="DomainBody")
+R = TypeVar("R", bound="DomainBody")
+D = TypeVar("D", bound=BaseModel)  # a domain object of the directory
 
 # ------------------------------------------------------------------------------------------------ input models
 
 
-class SubscriberReplace(StrictModel):
+class DomainBody(StrictModel):
+    """A request body that becomes a domain object once its key (from the path, the body or generated) is known."""
+
+    key_field: ClassVar[str]
+    domain_model: ClassVar[type[BaseModel] | None] = None  # when set, its own rules run on the body at parse time
+    placeholder_key: ClassVar[str] = "x"  # a valid key for that parse-time check
+
+    @model_validator(mode="after")
+    def _valid_as_domain_object(self) -> Self:
+        if self.domain_model is not None:
+            check_against(self.domain_model, self.domain_data(self.placeholder_key))
+        return self
+
+    def domain_data(self, key: str) -> dict[str, Any]:
+        """The fields of the domain object: the body's, with the key in place of any key the body carried."""
+        return {**self.model_dump(exclude={self.key_field}), self.key_field: key}
+
+
+class SubscriberReplace(DomainBody):
     """Body of `PUT /v1/subscribers/{extension}`: the whole subscriber except its extension (taken from the path)."""
+
+    key_field = "extension"
+    domain_model = Subscriber
+    placeholder_key = "0"
 
     name: Name
     kind: SubscriberKind = "internal"
@@ -60,14 +85,6 @@ class SubscriberReplace(StrictModel):
     )
     enabled: bool = True
 
-    @model_validator(mode="after")
-    def _valid_as_subscriber(self) -> Self:
-        check_against(Subscriber, {**self.model_dump(exclude={"extension"}), "extension": "0"})
-        return self
-
-    def to_subscriber(self, extension: str) -> Subscriber:
-        return build(Subscriber, {**self.model_dump(exclude={"extension"}), "extension": extension})
-
 
 class SubscriberCreate(SubscriberReplace):
     """Body of `POST /v1/subscribers`."""
@@ -75,8 +92,10 @@ class SubscriberCreate(SubscriberReplace):
     extension: Extension
 
 
-class NumberReplace(StrictModel):
+class NumberReplace(DomainBody):
     """Body of `PUT /v1/numbers/{number}`: which scenario answers the number, and a label for people."""
+
+    key_field = "number"
 
     scenario_id: ResourceId | None = Field(default=None, description="Scenario that answers calls to this number")
     label: str | None = Field(default=None, max_length=200)
@@ -88,22 +107,17 @@ class NumberCreate(NumberReplace):
     number: str = Field(max_length=32, description="E.164, e.g. +74951234567; unique across the platform")
 
 
-class ScheduleReplace(StrictModel):
+class ScheduleReplace(DomainBody):
     """Body of `PUT /v1/schedules/{id}`."""
+
+    key_field = "id"
+    domain_model = Schedule
 
     name: Name
     timezone: str = Field(max_length=64, description="IANA time zone, e.g. Europe/Moscow")
     weekly: dict[Weekday, list[Interval]] = Field(default_factory=dict, description="Open hours per day, HH:MM-HH:MM")
     holidays: HolidayCalendar | None = None
     overrides: list[DateOverride] = Field(default_factory=list, max_length=366)
-
-    @model_validator(mode="after")
-    def _valid_as_schedule(self) -> Self:
-        check_against(Schedule, {**self.model_dump(exclude={"id"}), "id": "x"})
-        return self
-
-    def to_schedule(self, schedule_id: str) -> Schedule:
-        return build(Schedule, {**self.model_dump(exclude={"id"}), "id": schedule_id})
 
 
 class ScheduleCreate(ScheduleReplace):
@@ -112,14 +126,13 @@ class ScheduleCreate(ScheduleReplace):
     id: ResourceId | None = None
 
 
-class CallerListReplace(StrictModel):
+class CallerListReplace(DomainBody):
     """Body of `PUT /v1/caller-lists/{id}`."""
+
+    key_field = "id"
 
     name: Name
     patterns: list[CallerPattern] = Field(default_factory=list, max_length=10_000)
-
-    def to_caller_list(self, list_id: str) -> CallerList:
-        return build(CallerList, {**self.model_dump(exclude={"id"}), "id": list_id})
 
 
 class CallerListCreate(CallerListReplace):
@@ -174,15 +187,20 @@ def every(fetch: Callable[[int, str | None], Page[T]]) -> Iterator[T]:
         cursor = page.next_cursor
 
 
+def body_number(text: str) -> str:
+    """The E.164 number of a request body's `number` field; not E.164 is a located InvalidInput."""
+    try:
+        return normalize_e164(text)
+    except InvalidPhoneNumber as exc:
+        raise InvalidInput(str(exc), details=[{"field": "number", "message": str(exc)}]) from None
+
+
 def path_number(raw: str) -> str:
     """The E.164 number from a URL path segment: `%2B7…` or `+7…`, a `+` turned into a space, or bare digits."""
     text = unquote(raw).strip()
     if text.isdigit():
         text = "+" + text
-    try:
-        return normalize_e164(text)
-    except InvalidPhoneNumber as exc:
-        raise InvalidInput(str(exc), details=[{"field": "number", "message": str(exc)}]) from None
+    return body_number(text)
 
 
 def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, what: str) -> None:
@@ -247,60 +265,171 @@ def _names_extension(repository: Repository, tenant_id: str, scenario_id: str, e
 # ------------------------------------------------------------------------------------------------ service
 
 
+@dataclass(frozen=True)
+class FamilyStore(Generic[D]):
+    """The repository's operations on one family, bound to nothing but the family (the tenant is passed in)."""
+
+    list: Callable[[str, int, str | None], Page[Versioned[D]]]
+    create: Callable[[str, D], Versioned[D]]
+    get: Callable[[str, str], Versioned[D]]
+    update: Callable[[str, D, int], Versioned[D]]
+    delete: Callable[[str, str, int], None]
+
+
+def _as_is(key: str) -> str:
+    return key
+
+
+@dataclass(frozen=True)
+class VersionedCrud(Generic[D, C, R]):
+    """List, create, get, replace and delete one family of a tenant's directory, with optimistic locking.
+
+    The hooks carry what differs between families; the order of the checks is the same for all: an unknown key is
+    404 before a rule about other objects (`check_refs`: 404 for a missing scenario, `refuse_if_used`: 409) speaks.
+    """
+
+    tenant_id: str
+    store: FamilyStore[D]
+    domain: type[D]
+    new_key: Callable[[C], str]  # the key of a created object: from the body, normalized, or generated
+    parse_key: Callable[[str], str] = _as_is  # the key from a URL path segment
+    check_refs: Callable[[D], None] | None = None
+    refuse_if_used: Callable[[str], None] | None = None
+
+    def list(self, limit: int, cursor: str | None) -> Page[Versioned[D]]:
+        return self.store.list(self.tenant_id, limit, cursor)
+
+    def create(self, body: C) -> Versioned[D]:
+        item = build(self.domain, body.domain_data(self.new_key(body)))
+        if self.check_refs is not None:
+            self.check_refs(item)
+        return self.store.create(self.tenant_id, item)
+
+    def get(self, raw_key: str) -> Versioned[D]:
+        return self.store.get(self.tenant_id, self.parse_key(raw_key))
+
+    def replace(self, raw_key: str, body: R, expected_version: int) -> Versioned[D]:
+        key = self.parse_key(raw_key)
+        item = build(self.domain, body.domain_data(key))
+        if self.check_refs is not None:
+            self.store.get(self.tenant_id, key)
+            self.check_refs(item)
+        return self.store.update(self.tenant_id, item, expected_version)
+
+    def delete(self, raw_key: str, expected_version: int) -> None:
+        key = self.parse_key(raw_key)
+        if self.refuse_if_used is not None:
+            self.store.get(self.tenant_id, key)
+            self.refuse_if_used(key)
+        self.store.delete(self.tenant_id, key, expected_version)
+
+
 class DirectoryService:
     """Directory operations for one tenant (the tenant comes from the authorizer, never from the request body)."""
 
     def __init__(self, repository: Repository, tenant_id: str) -> None:
         self.repository = repository
         self.tenant_id = tenant_id
+        r = repository
+        self.subscribers = VersionedCrud[Subscriber, SubscriberCreate, SubscriberReplace](
+            tenant_id,
+            FamilyStore(
+                r.list_subscribers, r.create_subscriber, r.get_subscriber, r.update_subscriber, r.delete_subscriber
+            ),
+            Subscriber,
+            new_key=lambda body: body.extension,
+            refuse_if_used=lambda extension: self._refuse_if_used("extension", extension, f"subscriber {extension}"),
+        )
+        self.numbers = VersionedCrud[PhoneNumber, NumberCreate, NumberReplace](
+            tenant_id,
+            FamilyStore(r.list_numbers, r.create_number, r.get_number, r.update_number, r.delete_number),
+            PhoneNumber,
+            new_key=lambda body: body_number(body.number),
+            parse_key=path_number,
+            check_refs=lambda number: self._require_scenario(number.scenario_id),
+        )
+        self.schedules = VersionedCrud[Schedule, ScheduleCreate, ScheduleReplace](
+            tenant_id,
+            FamilyStore(r.list_schedules, r.create_schedule, r.get_schedule, r.update_schedule, r.delete_schedule),
+            Schedule,
+            new_key=lambda body: body.id or new_id("sch"),
+            refuse_if_used=lambda schedule_id: self._refuse_if_used(
+                "schedule", schedule_id, f"schedule {schedule_id!r}"
+            ),
+        )
+        self.caller_lists = VersionedCrud[CallerList, CallerListCreate, CallerListReplace](
+            tenant_id,
+            FamilyStore(
+                r.list_caller_lists, r.create_caller_list, r.get_caller_list, r.update_caller_list, r.delete_caller_list
+            ),
+            CallerList,
+            new_key=lambda body: body.id or new_id("lst"),
+            refuse_if_used=lambda list_id: self._refuse_if_used("caller_list", list_id, f"caller list {list_id!r}"),
+        )
 
-    # ------------------------------------------------------------------------ subscribers
+    # The named operations other modules and tests call; each family's rules live in its VersionedCrud above.
     def list_subscribers(self, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
-        return self.repository.list_subscribers(self.tenant_id, limit, cursor)
+        return self.subscribers.list(limit, cursor)
 
     def create_subscriber(self, body: SubscriberCreate) -> Versioned[Subscriber]:
-        subscriber = body.to_subscriber(body.extension)
-        return self.repository.create_subscriber(self.tenant_id, subscriber)
+        return self.subscribers.create(body)
 
     def get_subscriber(self, extension: str) -> Versioned[Subscriber]:
-        return self.repository.get_subscriber(self.tenant_id, extension)
+        return self.subscribers.get(extension)
 
-    def replace_subscriber(
-        self, extension: str, body: SubscriberReplace, expected_version: int
-    ) -> Versioned[Subscriber]:
-        subscriber = body.to_subscriber(extension)
-        return self.repository.update_subscriber(self.tenant_id, subscriber, expected_version)
+    def replace_subscriber(self, extension: str, body: SubscriberReplace, version: int) -> Versioned[Subscriber]:
+        return self.subscribers.replace(extension, body, version)
 
     def delete_subscriber(self, extension: str, expected_version: int) -> None:
-        self.repository.get_subscriber(self.tenant_id, extension)  # 404 before 409
-        refuse_if_used(self.repository, self.tenant_id, "extension", extension, f"subscriber {extension}")
-        self.repository.delete_subscriber(self.tenant_id, extension, expected_version)
+        self.subscribers.delete(extension, expected_version)
 
-    # ------------------------------------------------------------------------ phone numbers
     def list_numbers(self, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
-        return self.repository.list_numbers(self.tenant_id, limit, cursor)
+        return self.numbers.list(limit, cursor)
 
     def create_number(self, body: NumberCreate) -> Versioned[PhoneNumber]:
-        try:
-            number = normalize_e164(body.number)
-        except InvalidPhoneNumber as exc:
-            raise InvalidInput(str(exc), details=[{"field": "number", "message": str(exc)}]) from None
-        self._require_scenario(body.scenario_id)
-        record = PhoneNumber(number=number, scenario_id=body.scenario_id, label=body.label)
-        return self.repository.create_number(self.tenant_id, record)
+        return self.numbers.create(body)
 
     def get_number(self, raw_number: str) -> Versioned[PhoneNumber]:
-        return self.repository.get_number(self.tenant_id, path_number(raw_number))
+        return self.numbers.get(raw_number)
 
-    def replace_number(self, raw_number: str, body: NumberReplace, expected_version: int) -> Versioned[PhoneNumber]:
-        number = path_number(raw_number)
-        self.repository.get_number(self.tenant_id, number)  # 404 for an unknown number before 422 for its body
-        self._require_scenario(body.scenario_id)
-        record = PhoneNumber(number=number, scenario_id=body.scenario_id, label=body.label)
-        return self.repository.update_number(self.tenant_id, record, expected_version)
+    def replace_number(self, raw_number: str, body: NumberReplace, version: int) -> Versioned[PhoneNumber]:
+        return self.numbers.replace(raw_number, body, version)
 
     def delete_number(self, raw_number: str, expected_version: int) -> None:
-        self.repository.delete_number(self.tenant_id, path_number(raw_number), expected_version)
+        self.numbers.delete(raw_number, expected_version)
+
+    def list_schedules(self, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
+        return self.schedules.list(limit, cursor)
+
+    def create_schedule(self, body: ScheduleCreate) -> Versioned[Schedule]:
+        return self.schedules.create(body)
+
+    def get_schedule(self, schedule_id: str) -> Versioned[Schedule]:
+        return self.schedules.get(schedule_id)
+
+    def replace_schedule(self, schedule_id: str, body: ScheduleReplace, version: int) -> Versioned[Schedule]:
+        return self.schedules.replace(schedule_id, body, version)
+
+    def delete_schedule(self, schedule_id: str, expected_version: int) -> None:
+        self.schedules.delete(schedule_id, expected_version)
+
+    def list_caller_lists(self, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
+        return self.caller_lists.list(limit, cursor)
+
+    def create_caller_list(self, body: CallerListCreate) -> Versioned[CallerList]:
+        return self.caller_lists.create(body)
+
+    def get_caller_list(self, list_id: str) -> Versioned[CallerList]:
+        return self.caller_lists.get(list_id)
+
+    def replace_caller_list(self, list_id: str, body: CallerListReplace, version: int) -> Versioned[CallerList]:
+        return self.caller_lists.replace(list_id, body, version)
+
+    def delete_caller_list(self, list_id: str, expected_version: int) -> None:
+        self.caller_lists.delete(list_id, expected_version)
+
+    def _refuse_if_used(self, kind: str, ref: str, what: str) -> None:
+        refuse_if_used(self.repository, self.tenant_id, kind, ref, what)
 
     def _require_scenario(self, scenario_id: str | None) -> None:
         if scenario_id is None:
@@ -310,46 +439,6 @@ class DirectoryService:
         except NotFound:
             message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
             raise NotFound(message, details=[{"field": "scenario_id", "message": message}]) from None
-
-    # ------------------------------------------------------------------------ schedules
-    def list_schedules(self, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]:
-        return self.repository.list_schedules(self.tenant_id, limit, cursor)
-
-    def create_schedule(self, body: ScheduleCreate) -> Versioned[Schedule]:
-        schedule = body.to_schedule(body.id or new_id("sch"))
-        return self.repository.create_schedule(self.tenant_id, schedule)
-
-    def get_schedule(self, schedule_id: str) -> Versioned[Schedule]:
-        return self.repository.get_schedule(self.tenant_id, schedule_id)
-
-    def replace_schedule(self, schedule_id: str, body: ScheduleReplace, expected_version: int) -> Versioned[Schedule]:
-        return self.repository.update_schedule(self.tenant_id, body.to_schedule(schedule_id), expected_version)
-
-    def delete_schedule(self, schedule_id: str, expected_version: int) -> None:
-        self.repository.get_schedule(self.tenant_id, schedule_id)
-        refuse_if_used(self.repository, self.tenant_id, "schedule", schedule_id, f"schedule {schedule_id!r}")
-        self.repository.delete_schedule(self.tenant_id, schedule_id, expected_version)
-
-    # ------------------------------------------------------------------------ caller lists
-    def list_caller_lists(self, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
-        return self.repository.list_caller_lists(self.tenant_id, limit, cursor)
-
-    def create_caller_list(self, body: CallerListCreate) -> Versioned[CallerList]:
-        caller_list = body.to_caller_list(body.id or new_id("lst"))
-        return self.repository.create_caller_list(self.tenant_id, caller_list)
-
-    def get_caller_list(self, list_id: str) -> Versioned[CallerList]:
-        return self.repository.get_caller_list(self.tenant_id, list_id)
-
-    def replace_caller_list(
-        self, list_id: str, body: CallerListReplace, expected_version: int
-    ) -> Versioned[CallerList]:
-        return self.repository.update_caller_list(self.tenant_id, body.to_caller_list(list_id), expected_version)
-
-    def delete_caller_list(self, list_id: str, expected_version: int) -> None:
-        self.repository.get_caller_list(self.tenant_id, list_id)
-        refuse_if_used(self.repository, self.tenant_id, "caller_list", list_id, f"caller list {list_id!r}")
-        self.repository.delete_caller_list(self.tenant_id, list_id, expected_version)
 
 
 # ------------------------------------------------------------------------------------------------ output models

@@ -13,18 +13,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
-from vpbx.api.context import current_caller, etag, expected_version
+from vpbx.api.context import current_caller, expected_version
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
 from vpbx.api.models import Cursor, Limit, PageOf
-from vpbx.api.routes.directory import (
-    CREATE_ERRORS,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    deleted_docs,
-    documented,
-    error_doc,
-)
+from vpbx.api.resources import CollectionHandlers, ResourceFamily, Summaries, register_collection, versioned_response
+from vpbx.api.responses import READ_ERRORS, WRITE_ERRORS, documented, error_doc
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -63,69 +57,64 @@ def _service() -> ScenarioService:
 def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.OK) -> Response[ScenarioOut]:
     """The draft as stored now, validated against the current directory, with its ETag."""
     record, report = service.validate_draft(scenario_id)
-    headers = {"ETag": etag(record.version)}
-    if status == HTTPStatus.CREATED:
-        headers["Location"] = f"/v1/scenarios/{scenario_id}"
-    return Response(status, JSON_CONTENT_TYPE, scenario_out(record, report), headers)
+    location = DRAFTS.location(scenario_id) if status == HTTPStatus.CREATED else None
+    return versioned_response(scenario_out(record, report), record.version, status, location)
 
 
 # ------------------------------------------------------------------------------------------------ drafts
 
-
-@router.get(
-    "/v1/scenarios",
-    summary="List scenarios (summaries without elements)",
-    tags=TAGS,
-    responses=documented(200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False),
+DRAFTS = ResourceFamily(
+    collection="/v1/scenarios",
+    key="scenario_id",
+    key_type=ScenarioIdPath,
+    singular="scenario",
+    plural="scenarios",
+    tag=TAGS[0],
+    create_body=ScenarioCreate,
+    replace_body=ScenarioReplace,
+    item_out=ScenarioOut,
+    list_item_out=ScenarioSummary,
+    summaries=Summaries(
+        list="List scenarios (summaries without elements)",
+        create="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
+        get="Get a scenario draft with its validation summary",
+        replace="Replace a scenario draft (If-Match required); published versions are not affected",
+        delete="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
+    ),
+    page_description="A page of scenarios",
+    item_description="The draft",
+    delete_errors={**WRITE_ERRORS, 409: IN_USE},
 )
-def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScenarioSummary]:
+
+
+def _list_drafts(limit: int, cursor: str | None) -> PageOf[ScenarioSummary]:
     page = _service().list_drafts(limit, cursor)
     return PageOf(items=[scenario_summary(record) for record in page.items], next_cursor=page.next_cursor)
 
 
-@router.post(
-    "/v1/scenarios",
-    summary="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
-    tags=TAGS,
-    responses=documented(201, ScenarioOut, "Created", CREATE_ERRORS),
-)
-def create_scenario(body: Annotated[ScenarioCreate, Body()]) -> Response[ScenarioOut]:
+def _create_draft(body: ScenarioCreate) -> Response[ScenarioOut]:
     service = _service()
     record = service.create(body)
     return _draft(service, record.item.id, HTTPStatus.CREATED)
 
 
-@router.get(
-    "/v1/scenarios/<scenario_id>",
-    summary="Get a scenario draft with its validation summary",
-    tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS),
-)
-def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
+def _get_draft(scenario_id: str) -> Response[ScenarioOut]:
     return _draft(_service(), scenario_id)
 
 
-@router.put(
-    "/v1/scenarios/<scenario_id>",
-    summary="Replace a scenario draft (If-Match required); published versions are not affected",
-    tags=TAGS,
-    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS),
-)
-def replace_scenario(scenario_id: ScenarioIdPath, body: Annotated[ScenarioReplace, Body()]) -> Response[ScenarioOut]:
+def _replace_draft(scenario_id: str, body: ScenarioReplace, expected: int) -> Response[ScenarioOut]:
     service = _service()
-    service.replace(scenario_id, body, expected_version(router))
+    service.replace(scenario_id, body, expected)
     return _draft(service, scenario_id)
 
 
-@router.delete(
-    "/v1/scenarios/<scenario_id>",
-    summary="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
-    tags=TAGS,
-    responses=deleted_docs({**WRITE_ERRORS, 409: IN_USE}),
+def _delete_draft(scenario_id: str, expected: int) -> None:
+    _service().delete(scenario_id, expected)
+
+
+register_collection(
+    router, DRAFTS, CollectionHandlers(_list_drafts, _create_draft, _get_draft, _replace_draft, _delete_draft)
 )
-def delete_scenario(scenario_id: ScenarioIdPath) -> Response[None]:
-    _service().delete(scenario_id, expected_version(router))
-    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -139,7 +128,7 @@ def delete_scenario(scenario_id: ScenarioIdPath) -> Response[None]:
 )
 def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
     record, report = _service().validate_draft(scenario_id)
-    return Response(200, JSON_CONTENT_TYPE, validation_out(record, report), {"ETag": etag(record.version)})
+    return versioned_response(validation_out(record, report), record.version)
 
 
 @router.post(

@@ -17,7 +17,8 @@ from botocore.retries.standard import ExponentialBackoff
 from vpbx.domain.calls import CallInfo, CallState, TraceStep
 from vpbx.domain.directory import CallerList, CallerPattern, Schedule, Subscriber
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unavailable, VersionMismatch
-from vpbx.domain.scenario import Scenario
+from vpbx.domain.scenario import InternalSubscriber, Scenario
+from vpbx.service.version_cache import VersionCache
 from vpbx.store import schema
 from vpbx.store.codec import MAX_TRACE_STEPS, TRACE_HEAD_STEPS
 from vpbx.store.dynamodb import DynamoRepository
@@ -544,6 +545,60 @@ def test_deleted_scenario_takes_its_versions_along(repository: Repository) -> No
         repository.get_scenario_version(A, "main", 1)
     repository.create_scenario(A, "main", scenario("New"))
     assert repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None).scenario.name == "New"
+
+
+def test_recreated_scenario_never_reuses_a_version_number(repository: Repository) -> None:
+    """Callers cache published versions by (tenant, scenario, version): a number must never name two contents."""
+    repository.create_scenario(A, "main", scenario("Old"))
+    repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None)
+    repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None)
+    repository.delete_scenario(A, "main", 1)
+
+    recreated = repository.create_scenario(A, "main", scenario("New"))
+    assert (recreated.version, recreated.item.published_version, recreated.item.latest_version) == (1, None, 2)
+    for old in (1, 2):
+        with pytest.raises(NotFound):
+            repository.get_scenario_version(A, "main", old)
+    assert repository.list_scenario_versions(A, "main", 10, None).items == []
+
+    first = repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None)
+    assert (first.number, first.scenario.name) == (3, "New")
+    assert repository.published_version_of(A, "main") == 3
+    assert [v.number for v in repository.list_scenario_versions(A, "main", 10, None).items] == [3]
+
+    repository.delete_scenario(A, "main", 1)  # and again: numbering goes on from 3
+    repository.create_scenario(A, "main", scenario("Newer"))
+    assert repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None).number == 4
+
+    repository.create_scenario(B, "main", scenario("Theirs"))  # another tenant's same id numbers on its own
+    assert repository.publish_scenario(B, "main", 1, DirectorySnapshot(), T0, None).number == 1
+
+
+def test_recreating_a_never_published_scenario_starts_at_zero(repository: Repository) -> None:
+    repository.create_scenario(A, "main", scenario("Draft"))
+    repository.delete_scenario(A, "main", 1)
+    assert repository.create_scenario(A, "main", scenario("Again")).item.latest_version == 0
+    assert repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None).number == 1
+
+
+def test_version_cache_never_serves_a_deleted_scenarios_version(repository: Repository) -> None:
+    repository.create_tenant(Tenant(id=A, name="Acme", created_at=T0))
+    cache = VersionCache()
+
+    def ringing() -> str:
+        version = repository.published_version_of(A, "main")
+        assert version is not None
+        ring = cache.compiled(repository, A, "main", version).elements["ring"]
+        assert isinstance(ring, InternalSubscriber)
+        return ring.extension
+
+    repository.create_scenario(A, "main", scenario(extension="101"))
+    repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None)
+    assert ringing() == "101"
+    repository.delete_scenario(A, "main", 1)
+    repository.create_scenario(A, "main", scenario(extension="102"))
+    repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None)
+    assert ringing() == "102"
 
 
 # ------------------------------------------------------------------------------------------------------ calls

@@ -576,21 +576,43 @@ class DynamoRepository(VersionedFamilies):
             raise NotFound(f"scenario {scenario_id} not found")
         return item
 
+    def _counter_key(self, tenant_id: str, scenario_id: str) -> Item:
+        return _key(keys.tenant_pk(tenant_id), keys.scenario_counter_sk(scenario_id))
+
     def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]:
-        now = self._clock().isoformat()
-        item = {
-            **self._draft_key(tenant_id, scenario_id),
-            "body": _b(_pack(scenario)),
-            "version": _n(1),
-            "latest_version": _n(0),
-            "created_at": _s(now),
-            "updated_at": _s(now),
-        }
-        try:
-            self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
-        except _ConditionFailed:
-            raise AlreadyExists(f"scenario {scenario_id} already exists") from None
-        return self._decode_draft(item)
+        """Numbering starts after a deleted predecessor's latest version, read from its counter item; the write is
+        conditional on that counter being unchanged, so a concurrent delete cannot slip an older number in."""
+        counter_key = self._counter_key(tenant_id, scenario_id)
+        for _ in range(TRANSACTION_ATTEMPTS):
+            counter = self._get_item(counter_key["PK"]["S"], counter_key["SK"]["S"])
+            seen = _int(counter, "latest_version") if counter else None
+            now = self._clock().isoformat()
+            item = {
+                **self._draft_key(tenant_id, scenario_id),
+                "body": _b(_pack(scenario)),
+                "version": _n(1),
+                "latest_version": _n(seen or 0),
+                "created_at": _s(now),
+                "updated_at": _s(now),
+            }
+            unchanged: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(PK)"}
+                if seen is None
+                else {"ConditionExpression": "latest_version = :seen", "ExpressionAttributeValues": {":seen": _n(seen)}}
+            )
+            try:
+                self._transact(
+                    [
+                        {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                        {"ConditionCheck": {"Key": counter_key, **unchanged}},
+                    ]
+                )
+            except _TransactionCanceled as canceled:
+                if canceled.failed(0):
+                    raise AlreadyExists(f"scenario {scenario_id} already exists") from None
+                continue  # the counter moved (a delete of a concurrent incarnation): read it again
+            return self._decode_draft(item)
+        raise Conflict(f"scenario {scenario_id} was deleted and re-created concurrently; retry")
 
     def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]:
         return self._decode_draft(self._read_draft(tenant_id, scenario_id))
@@ -607,11 +629,31 @@ class DynamoRepository(VersionedFamilies):
         return self._decode_draft(self._guarded_update(key, {"body": _b(_pack(scenario))}, expected_version, what))
 
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
-        self._guarded_delete(self._draft_key(tenant_id, scenario_id), expected_version, SCENARIOS.what(scenario_id))
-        self._delete_versions(tenant_id, scenario_id)
+        what = SCENARIOS.what(scenario_id)
+        for _ in range(TRANSACTION_ATTEMPTS):
+            latest = _int(self._read_draft(tenant_id, scenario_id, projection="latest_version"), "latest_version") or 0
+            condition = self._version_condition(expected_version)
+            condition["ConditionExpression"] += " AND latest_version = :latest"
+            condition["ExpressionAttributeValues"][":latest"] = _n(latest)
+            operations = [{"Delete": {"Key": self._draft_key(tenant_id, scenario_id), **condition}}]
+            if latest:  # the counter outlives the draft: a re-created scenario numbers its versions after it
+                counter = {**self._counter_key(tenant_id, scenario_id), "latest_version": _n(latest)}
+                operations.append({"Put": {"Item": counter}})
+            try:
+                self._transact(operations)
+            except _TransactionCanceled as canceled:
+                if not canceled.failed(0):
+                    raise Conflict(f"a concurrent change to {what} won; retry") from None
+                stored = canceled.item(0)
+                if not stored or _int(stored, "version") != expected_version:
+                    self._raise_stale(stored, expected_version, what)
+                continue  # a publish moved latest_version between the read and the delete
+            self._delete_versions(tenant_id, scenario_id)
+            return
+        raise Conflict(f"{what} was published while being deleted; retry")
 
     def _delete_versions(self, tenant_id: str, scenario_id: str) -> None:
-        """Versions go after their draft; a re-created scenario with the same id starts again at version 1."""
+        """Versions go after their draft (the counter item keeps their numbers from being reused)."""
         keys_to_delete = [
             {"PK": item["PK"], "SK": item["SK"]}
             for item in self._query_all(

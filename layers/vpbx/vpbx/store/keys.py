@@ -12,7 +12,11 @@
 | number guard/route | NUMBER#<e164>    | NUMBER                    |                                          |
 | scenario draft     | TENANT#<t>       | SCENARIO#<id>             |                                          |
 | scenario version   | TENANT#<t>       | SCNVER#<id>#<8-digit n>   |                                          |
+| scenario counter   | TENANT#<t>       | SCNSEQ#<id>               |                                          |
 | call               | TENANT#<t>       | CALL#<call id>            | TENANT#<t>#CALLS / <started_at>#<call id>|
+
+The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
+its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
 
 Ids never contain `#` (ResourceId, Extension and E.164 forbid it), so a prefix never matches a longer id.
 """
@@ -31,6 +35,7 @@ NUMBER_PREFIX = "NUM#"
 API_KEY_PREFIX = "KEY#"
 SCENARIO_PREFIX = "SCENARIO#"
 SCENARIO_VERSION_PREFIX = "SCNVER#"
+SCENARIO_COUNTER_PREFIX = "SCNSEQ#"
 CALL_PREFIX = "CALL#"
 
 
@@ -52,6 +57,10 @@ def scenario_versions_prefix(scenario_id: str) -> str:
 
 def scenario_version_sk(scenario_id: str, number: int) -> str:
     return f"{scenario_versions_prefix(scenario_id)}{number:08d}"
+
+
+def scenario_counter_sk(scenario_id: str) -> str:
+    return f"{SCENARIO_COUNTER_PREFIX}{scenario_id}"
 
 
 def calls_gsi_pk(tenant_id: str) -> str:

@@ -213,7 +213,10 @@ class InMemoryRepository(VersionedFamilies):
 
     # ------------------------------------------------------------------------------------------------- scenarios
     def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]:
-        return self._create_in(tenant_id, SCENARIOS, scenario_id, ScenarioDraft(id=scenario_id, scenario=scenario))
+        with self._lock:
+            latest = self._get(keys.tenant_pk(tenant_id), keys.scenario_counter_sk(scenario_id)) or 0
+            draft = ScenarioDraft(id=scenario_id, scenario=scenario, latest_version=latest)
+            return self._create_in(tenant_id, SCENARIOS, scenario_id, draft)
 
     def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]:
         return self._read_in(tenant_id, SCENARIOS, scenario_id)
@@ -231,7 +234,10 @@ class InMemoryRepository(VersionedFamilies):
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
         pk = keys.tenant_pk(tenant_id)
         with self._lock:
+            latest = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version).item.latest_version
             self._delete_in(tenant_id, SCENARIOS, scenario_id, expected_version)
+            if latest:
+                self._put(pk, keys.scenario_counter_sk(scenario_id), latest)
             for row_key, _ in list(self._rows(pk, keys.scenario_versions_prefix(scenario_id))):
                 self._delete(pk, row_key["SK"])
             self._refs.pop((tenant_id, scenario_id), None)

@@ -133,7 +133,9 @@ class Repository(abc.ABC):
     ) -> Versioned[ScenarioDraft]: ...
 
     @abc.abstractmethod
-    def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None: ...
+    def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
+        """Delete the draft and its versions; its latest_version is kept, so a scenario re-created under the same id
+        numbers its versions after it (a tenant's (scenario id, version) never names two contents)."""
 
     @abc.abstractmethod
     def publish_scenario(

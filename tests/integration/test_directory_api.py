@@ -76,8 +76,11 @@ def caller_of(function: str, tenant_id: str) -> Call:
         role: str = "admin",
         tenant: str | None = None,
         raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        headers = {} if if_match is None else {"If-Match": f'"{if_match}"' if isinstance(if_match, int) else if_match}
+        headers = dict(headers or {})
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match}"' if isinstance(if_match, int) else if_match
         event = api_event(
             method,
             path,
@@ -148,6 +151,38 @@ def test_writes_need_a_current_if_match(api: Call) -> None:
     assert stale_delete["statusCode"] == 412
     assert garbage["statusCode"] == 400
     assert response_json(api("GET", "/v1/subscribers/101"))["name"] == "B"
+
+
+def test_if_match_is_read_whatever_the_case_of_the_header_name(api: Call) -> None:
+    api("POST", "/v1/subscribers", {"extension": "101", "name": "Anna"})
+
+    def put(header: str, value: str) -> dict[str, Any]:
+        return api("PUT", "/v1/subscribers/101", {"name": "B"}, headers={header: value})
+
+    assert put("if-match", '"1"')["statusCode"] == 200
+    assert put("IF-MATCH", '"1"')["statusCode"] == 412
+    assert put("If-Match", "")["statusCode"] == 428
+
+
+def test_the_spec_declares_if_match_on_every_write_that_needs_it() -> None:
+    from vpbx.api.openapi import build_openapi
+
+    paths = build_openapi()["paths"]
+    needing = [
+        (method, path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "428" in operation["responses"]
+    ]
+    declared = {
+        (method, path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in operation.get("parameters", []))
+    }
+    assert len(needing) == 12  # PUT and DELETE of 5 versioned collections, publish, rollback
+    assert ("post", "/v1/scenarios/{scenario_id}/rollback") in needing
+    assert set(needing) == declared
 
 
 @pytest.mark.parametrize(

@@ -144,8 +144,12 @@ def etag(version: int) -> str:
 
 
 def expected_version(app: _HasCurrentEvent) -> int:
-    """The version a write expects, from `If-Match` (`"3"`, `W/"3"` or `3`); 428 when missing, 400 when malformed."""
-    value = app.current_event.headers.get("if-match")
+    """The version a write expects, from the request's `If-Match` header (see `version_from_if_match`)."""
+    return version_from_if_match(app.current_event.headers.get("if-match"))
+
+
+def version_from_if_match(value: str | None) -> int:
+    """The version in an `If-Match` value (`"3"`, `W/"3"` or `3`); 428 when missing, 400 when malformed."""
     if value is None or not value.strip():
         raise PreconditionRequired("Send If-Match with the ETag you last read to change or delete this resource")
     text = value.strip().removeprefix("W/").strip('"')

@@ -16,17 +16,29 @@ from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from vpbx.api.context import etag, expected_version
+from vpbx.api.context import etag, version_from_if_match
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import CREATE_ERRORS, DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, deleted_docs, documented
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Declared so that clients know about it, but optional to powertools: a missing If-Match must reach
+# version_from_if_match and answer our 428, not powertools' 422 for a missing required parameter.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='Required: the ETag you last read, e.g. "3" (W/"3" and 3 are accepted too). '
+        "Missing: 428 precondition_required; stale: 412 precondition_failed; not an ETag of this API: 400.",
+        examples=['"1"'],
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,7 @@ def versioned_response(
 def register_collection(router: Router, family: ResourceFamily, handlers: CollectionHandlers) -> None:
     """Add the list/create/get/replace/delete routes of `family` to `router`."""
     item_path = f"{family.collection}/<{family.key}>"
-    key = _param(family.key, family.key_type)
+    key, if_match = _param(family.key, family.key_type), _param("if_match", IfMatch, None)
     tags = [family.tag]
     summaries = family.summaries
     page_model, item_response = _of(PageOf, family.list_item_out), _of(Response, family.item_out)
@@ -102,11 +114,11 @@ def register_collection(router: Router, family: ResourceFamily, handlers: Collec
     def get_item(**path: str) -> Response[Any]:
         return handlers.get(path[family.key])
 
-    def replace_item(body: Any, **path: str) -> Response[Any]:
-        return handlers.replace(path[family.key], body, expected_version(router))
+    def replace_item(body: Any, if_match: str | None, **path: str) -> Response[Any]:
+        return handlers.replace(path[family.key], body, version_from_if_match(if_match))
 
-    def delete_item(**path: str) -> Response[None]:
-        handlers.delete(path[family.key], expected_version(router))
+    def delete_item(if_match: str | None, **path: str) -> Response[None]:
+        handlers.delete(path[family.key], version_from_if_match(if_match))
         return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
     router.get(
@@ -143,7 +155,7 @@ def register_collection(router: Router, family: ResourceFamily, handlers: Collec
         _named(
             replace_item,
             f"replace_{family.singular}",
-            [key, _body(family.replace_body)],
+            [key, _body(family.replace_body), if_match],
             item_response,
         )
     )
@@ -152,7 +164,7 @@ def register_collection(router: Router, family: ResourceFamily, handlers: Collec
         summary=summaries.delete,
         tags=tags,
         responses=deleted_docs(family.delete_errors or DELETE_ERRORS),
-    )(_named(delete_item, f"delete_{family.singular}", [key], Response[None]))
+    )(_named(delete_item, f"delete_{family.singular}", [key, if_match], Response[None]))
 
 
 def _of(generic: Any, argument: type[BaseModel]) -> Any:

@@ -13,11 +13,18 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
-from vpbx.api.context import current_caller, expected_version
+from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
 from vpbx.api.models import Cursor, Limit, PageOf
-from vpbx.api.resources import CollectionHandlers, ResourceFamily, Summaries, register_collection, versioned_response
+from vpbx.api.resources import (
+    CollectionHandlers,
+    IfMatch,
+    ResourceFamily,
+    Summaries,
+    register_collection,
+    versioned_response,
+)
 from vpbx.api.responses import READ_ERRORS, WRITE_ERRORS, documented, error_doc
 from vpbx.service.scenarios import (
     Diagram,
@@ -189,10 +196,10 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
         201, VersionOut, "Published; calls use it from now on", {**WRITE_ERRORS, 422: INVALID_SCENARIO}, False
     ),
 )
-def publish_scenario(scenario_id: ScenarioIdPath) -> Response[VersionOut]:
+def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch = None) -> Response[VersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id)
-    version = service.publish(scenario_id, expected_version(router), by=caller.key_id)
+    version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)
     location = f"/v1/scenarios/{scenario_id}/versions/{version.number}"
     return Response(201, JSON_CONTENT_TYPE, version_out(version, version.number), {"Location": location})
 
@@ -230,7 +237,9 @@ def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut
     tags=TAGS,
     responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
 )
-def rollback_scenario(scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()]) -> Response[ScenarioOut]:
+def rollback_scenario(
+    scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch = None
+) -> Response[ScenarioOut]:
     service = _service()
-    service.rollback(scenario_id, body.version, expected_version(router))
+    service.rollback(scenario_id, body.version, version_from_if_match(if_match))
     return _draft(service, scenario_id)

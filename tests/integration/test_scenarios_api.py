@@ -92,6 +92,10 @@ def test_draft_replace_needs_if_match_and_rejects_server_fields(api: Call) -> No
     api("POST", "/v1/scenarios", MAIN)
 
     assert api("PUT", "/v1/scenarios/main", DRAFT_BODY)["statusCode"] == 428
+    # A missing precondition is reported before the body's problems, in our shape with our code.
+    unconditional_bad = api("PUT", "/v1/scenarios/main", {**DRAFT_BODY, "version": 9})
+    assert unconditional_bad["statusCode"] == 428
+    assert response_json(unconditional_bad)["error"]["code"] == "precondition_required"
     for field, value in [("id", "other"), ("version", 9), ("tenant_id", "x"), ("published_version", 1)]:
         assert api("PUT", "/v1/scenarios/main", {**DRAFT_BODY, field: value}, if_match=1)["statusCode"] == 422
     renamed = api("PUT", "/v1/scenarios/main", {**DRAFT_BODY, "name": "Renamed"}, if_match=1)

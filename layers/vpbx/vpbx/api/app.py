@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vpbx.api.context import Caller, caller_from_event, check_access
+from vpbx.api.context import IF_MATCH, Caller, caller_from_event, check_access, if_match_missing
 from vpbx.api.errors import (
     JSON_CONTENT_TYPE,
     InvalidBody,
@@ -104,6 +104,8 @@ def _register_error_handlers(app: VpbxResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response:
+        if any(_is_missing_if_match(detail) for detail in error.errors()):
+            return known_error(if_match_missing())  # a precondition, not a malformed request: 428 before 422
         failure = RequestInvalid("The request is invalid", validation_details(error.errors()))
         return known_error(_reclassify_json_error(failure))
 
@@ -129,6 +131,11 @@ def _register_error_handlers(app: VpbxResolver) -> None:
         request_id = request_id_of(app.current_event.raw_event, app.lambda_context)
         app.logger.exception("Unhandled error", extra={"request_id": request_id})
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+
+def _is_missing_if_match(detail: Mapping[str, Any]) -> bool:
+    loc = [str(part).lower() for part in detail.get("loc", ())]
+    return detail.get("type") == "missing" and loc[:1] == ["header"] and loc[-1:] == [IF_MATCH.lower()]
 
 
 def _reclassify_json_error(failure: RequestInvalid) -> VpbxError:

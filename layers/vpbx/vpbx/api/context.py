@@ -148,10 +148,17 @@ def expected_version(app: _HasCurrentEvent) -> int:
     return version_from_if_match(app.current_event.headers.get("if-match"))
 
 
+IF_MATCH = "If-Match"
+
+
+def if_match_missing() -> PreconditionRequired:
+    return PreconditionRequired("Send If-Match with the ETag you last read to change or delete this resource")
+
+
 def version_from_if_match(value: str | None) -> int:
     """The version in an `If-Match` value (`"3"`, `W/"3"` or `3`); 428 when missing, 400 when malformed."""
     if value is None or not value.strip():
-        raise PreconditionRequired("Send If-Match with the ETag you last read to change or delete this resource")
+        raise if_match_missing()
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit() or len(text) > 12:
         raise InvalidInput(

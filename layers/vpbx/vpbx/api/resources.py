@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from vpbx.api.context import etag, version_from_if_match
+from vpbx.api.context import IF_MATCH, etag, version_from_if_match
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import CREATE_ERRORS, DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, deleted_docs, documented
@@ -28,13 +28,12 @@ from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Declared so that clients know about it, but optional to powertools: a missing If-Match must reach
-# version_from_if_match and answer our 428, not powertools' 422 for a missing required parameter.
+# Required: powertools' "missing" validation error for it becomes our 428 in vpbx.api.app (one error mapping).
 IfMatch = Annotated[
-    str | None,
+    str,
     Header(
-        alias="If-Match",
-        description='Required: the ETag you last read, e.g. "3" (W/"3" and 3 are accepted too). '
+        alias=IF_MATCH,
+        description='The ETag you last read, e.g. "3" (W/"3" and 3 are accepted too). '
         "Missing: 428 precondition_required; stale: 412 precondition_failed; not an ETag of this API: 400.",
         examples=['"1"'],
     ),
@@ -100,7 +99,7 @@ def versioned_response(
 def register_collection(router: Router, family: ResourceFamily, handlers: CollectionHandlers) -> None:
     """Add the list/create/get/replace/delete routes of `family` to `router`."""
     item_path = f"{family.collection}/<{family.key}>"
-    key, if_match = _param(family.key, family.key_type), _param("if_match", IfMatch, None)
+    key, if_match = _param(family.key, family.key_type), _param("if_match", IfMatch)
     tags = [family.tag]
     summaries = family.summaries
     page_model, item_response = _of(PageOf, family.list_item_out), _of(Response, family.item_out)
@@ -114,10 +113,10 @@ def register_collection(router: Router, family: ResourceFamily, handlers: Collec
     def get_item(**path: str) -> Response[Any]:
         return handlers.get(path[family.key])
 
-    def replace_item(body: Any, if_match: str | None, **path: str) -> Response[Any]:
+    def replace_item(body: Any, if_match: str, **path: str) -> Response[Any]:
         return handlers.replace(path[family.key], body, version_from_if_match(if_match))
 
-    def delete_item(if_match: str | None, **path: str) -> Response[None]:
+    def delete_item(if_match: str, **path: str) -> Response[None]:
         handlers.delete(path[family.key], version_from_if_match(if_match))
         return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 

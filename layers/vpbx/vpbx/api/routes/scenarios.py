@@ -196,7 +196,7 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
         201, VersionOut, "Published; calls use it from now on", {**WRITE_ERRORS, 422: INVALID_SCENARIO}, False
     ),
 )
-def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch = None) -> Response[VersionOut]:
+def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[VersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id)
     version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)
@@ -238,7 +238,7 @@ def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut
     responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
 )
 def rollback_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch = None
+    scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch
 ) -> Response[ScenarioOut]:
     service = _service()
     service.rollback(scenario_id, body.version, version_from_if_match(if_match))

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from vpbx.domain.errors import AlreadyExists, InUse, InvalidInput, NotFound, VersionMismatch
+from vpbx.domain.scenario import references_of
 from vpbx.service.directory import (
     CallerListCreate,
     DirectoryService,
@@ -14,7 +15,6 @@ from vpbx.service.directory import (
     ScheduleReplace,
     SubscriberCreate,
     SubscriberReplace,
-    references_of,
     subscriber_out,
 )
 from vpbx.service.scenarios import ScenarioCreate, ScenarioService

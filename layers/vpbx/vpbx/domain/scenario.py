@@ -1,5 +1,6 @@
 """The scenario graph: element types, their exits, connections (DESIGN.md §2, the public contract)."""
 
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -232,6 +233,35 @@ class Scenario(StrictModel):
 
     def dump(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class References:
+    """The directory objects a scenario names."""
+
+    extensions: frozenset[str] = frozenset()
+    schedules: frozenset[str] = frozenset()
+    caller_lists: frozenset[str] = frozenset()
+    any_extension: bool = False  # external_routing lets the tenant's CRM pick any subscriber at call time
+
+
+def references_of(scenario: Scenario) -> References:
+    extensions: set[str] = set()
+    schedules: set[str] = set()
+    caller_lists: set[str] = set()
+    any_extension = False
+    for element in scenario.elements:
+        if isinstance(element, InternalSubscriber | Fax):
+            extensions.add(element.extension)
+        elif isinstance(element, Group):
+            extensions.update(element.members)
+        elif isinstance(element, ScheduleCheck):
+            schedules.add(element.schedule_id)
+        elif isinstance(element, CallerListCheck):
+            caller_lists.add(element.list_id)
+        elif isinstance(element, ExternalRouting):
+            any_extension = True
+    return References(frozenset(extensions), frozenset(schedules), frozenset(caller_lists), any_extension)
 
 
 def exit_of(connection: Connection, element: ElementBase) -> str | None:

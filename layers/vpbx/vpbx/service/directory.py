@@ -8,7 +8,7 @@ uniqueness and optimistic locking to the repository.
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import unquote
@@ -30,15 +30,7 @@ from vpbx.domain.directory import (
 )
 from vpbx.domain.errors import InUse, InvalidInput, NotFound
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
-from vpbx.domain.scenario import (
-    CallerListCheck,
-    ExternalRouting,
-    Fax,
-    Group,
-    InternalSubscriber,
-    Scenario,
-    ScheduleCheck,
-)
+from vpbx.domain.scenario import references_of
 from vpbx.store.models import Page, PhoneNumber, Versioned
 from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
 
@@ -215,35 +207,6 @@ def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, 
 
 
 # ------------------------------------------------------------------------------------------------ references
-
-
-@dataclass(frozen=True)
-class References:
-    """The directory objects a scenario names."""
-
-    extensions: frozenset[str] = field(default_factory=frozenset)
-    schedules: frozenset[str] = field(default_factory=frozenset)
-    caller_lists: frozenset[str] = field(default_factory=frozenset)
-    any_extension: bool = False  # external_routing lets the tenant's CRM pick any subscriber at call time
-
-
-def references_of(scenario: Scenario) -> References:
-    extensions: set[str] = set()
-    schedules: set[str] = set()
-    caller_lists: set[str] = set()
-    any_extension = False
-    for element in scenario.elements:
-        if isinstance(element, InternalSubscriber | Fax):
-            extensions.add(element.extension)
-        elif isinstance(element, Group):
-            extensions.update(element.members)
-        elif isinstance(element, ScheduleCheck):
-            schedules.add(element.schedule_id)
-        elif isinstance(element, CallerListCheck):
-            caller_lists.add(element.list_id)
-        elif isinstance(element, ExternalRouting):
-            any_extension = True
-    return References(frozenset(extensions), frozenset(schedules), frozenset(caller_lists), any_extension)
 
 
 def _names_extension(repository: Repository, tenant_id: str, scenario_id: str, extension: str) -> bool:

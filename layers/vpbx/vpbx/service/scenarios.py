@@ -24,10 +24,11 @@ from vpbx.domain.scenario import (
     ElementId,
     ExternalRouting,
     Scenario,
+    references_of,
 )
 from vpbx.domain.simulation import SimulationOutcome, SimulationResult, SimulationStep, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
-from vpbx.service.directory import VersionMeta, every, new_id, references_of
+from vpbx.service.directory import VersionMeta, every, new_id
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
 from vpbx.store.ports import Repository
 

@@ -1,7 +1,7 @@
 """Behaviour both repositories share: what a published scenario refers to, and the bounded call trace."""
 
 from vpbx.domain.errors import InvalidInput
-from vpbx.domain.scenario import CallerListCheck, Fax, Group, InternalSubscriber, ScheduleCheck
+from vpbx.domain.scenario import references_of
 from vpbx.store.models import CallRecord, ScenarioVersion
 
 REF_KINDS: tuple[str, ...] = ("extension", "schedule", "caller_list")
@@ -20,16 +20,10 @@ def ref_token(kind: str, ref: str) -> str:
 
 def published_refs(version: ScenarioVersion) -> frozenset[str]:
     """Directory objects a published version uses: those its elements name and those frozen in its snapshot."""
-    tokens: set[str] = set()
-    for element in version.scenario.elements:
-        if isinstance(element, InternalSubscriber | Fax):
-            tokens.add(ref_token("extension", element.extension))
-        elif isinstance(element, Group):
-            tokens.update(ref_token("extension", member) for member in element.members)
-        elif isinstance(element, ScheduleCheck):
-            tokens.add(ref_token("schedule", element.schedule_id))
-        elif isinstance(element, CallerListCheck):
-            tokens.add(ref_token("caller_list", element.list_id))
+    named = references_of(version.scenario)
+    tokens = {ref_token("extension", extension) for extension in named.extensions}
+    tokens.update(ref_token("schedule", schedule_id) for schedule_id in named.schedules)
+    tokens.update(ref_token("caller_list", list_id) for list_id in named.caller_lists)
     snapshot = version.directory
     tokens.update(ref_token("extension", s.extension) for s in snapshot.subscribers)
     tokens.update(ref_token("schedule", s.id) for s in snapshot.schedules)

@@ -6,18 +6,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from vpbx.domain.base import LazyModel
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 
 T = TypeVar("T")
 
 
-class RequestModel(BaseModel):
+class RequestModel(LazyModel):
     """Base of every request body: unknown fields are a 422, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=4096)
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(LazyModel):
     model_config = ConfigDict(extra="allow")
 
     loc: list[str] | None = Field(default=None, description="Where the problem is, e.g. ['body', 'elements', 2]")
@@ -25,19 +26,19 @@ class ErrorDetail(BaseModel):
     type: str | None = None
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(LazyModel):
     code: str = Field(description="Stable machine-readable code, e.g. not_found, validation_error")
     message: str
     details: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(LazyModel):
     """Every non-2xx response: `{"error": {"code", "message", "details"}}`."""
 
     error: ErrorInfo
 
 
-class PageOf(BaseModel, Generic[T]):
+class PageOf(LazyModel, Generic[T]):
     """A page of a list; pass `next_cursor` back as `cursor` to get the next one (null: no more)."""
 
     items: list[T]

@@ -3,12 +3,14 @@
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from vpbx.domain.base import LazyModel
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 
 
-class Settings(BaseModel):
+class Settings(LazyModel):
     model_config = ConfigDict(frozen=True)
 
     table_name: str = "vpbx"

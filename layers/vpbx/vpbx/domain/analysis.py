@@ -17,8 +17,9 @@ bound other than the executor's loop guard, and is reported as such with the ele
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from vpbx.domain.base import LazyModel
 from vpbx.domain.directory import Directory
 from vpbx.domain.phone import dial_delay_for_target
 from vpbx.domain.scenario import (
@@ -52,7 +53,7 @@ ASSUMPTIONS = (
 Edge = tuple[str, str]  # (exit, target id)
 
 
-class RouteEnd(BaseModel):
+class RouteEnd(LazyModel):
     """Where a call can end up: a terminal element, or an exit with no arrow (the call ends there)."""
 
     element_id: str
@@ -85,7 +86,7 @@ class RouteEnd(BaseModel):
         return f"{what} {verb} {when}"
 
 
-class ScheduleReach(BaseModel):
+class ScheduleReach(LazyModel):
     """Extensions that can ring after one schedule element's `open` branch versus its `closed` branch."""
 
     element_id: str
@@ -94,7 +95,7 @@ class ScheduleReach(BaseModel):
     closed_extensions: list[str]
 
 
-class Analysis(BaseModel):
+class Analysis(LazyModel):
     entry: str | None
     route_ends: list[RouteEnd] = Field(default_factory=list)
     worst_case_seconds: float | None = None  # the largest bounded figure; see `unbounded`

@@ -14,7 +14,15 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whit
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
 
 
-class StrictModel(BaseModel):
+class LazyModel(BaseModel):
+    """Base of every vpbx model. Its validator and serializer are built on first use, not when the class is defined:
+    a Lambda function defines ~100 models and a request uses a few, so building them all would tax every cold start
+    (bench/cold_start_bench.py measures it)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictModel(LazyModel):
     """Rejects unknown fields so that typos and mass-assignment attempts fail loudly."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails, PydanticSerializationError, to_json
 
-from vpbx.domain.base import Name, StrictModel
+from vpbx.domain.base import LazyModel, Name, StrictModel
 from vpbx.domain.directory import Directory, Subscriber
 from vpbx.domain.phone import InvalidPhoneNumber, dial_delay_for_target, is_sip_uri, normalize_e164
 from vpbx.domain.scenario import (
@@ -109,7 +109,7 @@ WARNING_CODES = frozenset(
 )
 
 
-class Problem(BaseModel):
+class Problem(LazyModel):
     """One finding, located as precisely as the input allows."""
 
     model_config = ConfigDict(frozen=True)
@@ -123,7 +123,7 @@ class Problem(BaseModel):
     element_index: int | None = None  # position in `elements`; locates elements without a usable id
 
 
-class ValidationReport(BaseModel):
+class ValidationReport(LazyModel):
     problems: list[Problem] = Field(default_factory=list)
     scenario: Scenario | None = Field(default=None, exclude=True)
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from vpbx.domain.base import Extension, Name, ResourceId, StrictModel
+from vpbx.domain.base import Extension, LazyModel, Name, ResourceId, StrictModel
 from vpbx.domain.directory import (
     CallerList,
     CallerPattern,
@@ -407,7 +407,7 @@ class DirectoryService:
 # ------------------------------------------------------------------------------------------------ output models
 
 
-class VersionMeta(BaseModel):
+class VersionMeta(LazyModel):
     version: int = Field(description="Optimistic-locking version; the ETag carries it, send it back in If-Match")
     created_at: datetime
     updated_at: datetime

@@ -9,10 +9,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from vpbx.domain.base import Extension, ResourceId, StrictModel
+from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
@@ -50,7 +50,7 @@ class ScenarioCreate(Scenario):
         return Scenario.model_validate(self.model_dump(by_alias=True, exclude={"id"}))
 
 
-class RollbackRequest(BaseModel):
+class RollbackRequest(LazyModel):
     """Body of `POST /v1/scenarios/{id}/rollback`: which published version calls should use from now on."""
 
     model_config = {"extra": "forbid"}
@@ -316,7 +316,7 @@ def _check_size(scenario: Scenario) -> None:
 # ------------------------------------------------------------------------------------------------ output models
 
 
-class ValidationSummary(BaseModel):
+class ValidationSummary(LazyModel):
     ok: bool = Field(description="No errors: the scenario can be published")
     error_count: int
     warning_count: int
@@ -329,7 +329,7 @@ def summary_of(report: ValidationReport) -> ValidationSummary:
     )
 
 
-class Simulation(BaseModel):
+class Simulation(LazyModel):
     """A simulated call: what ran, and what happened step by step."""
 
     scenario_id: str
@@ -339,7 +339,7 @@ class Simulation(BaseModel):
     result: SimulationResult
 
 
-class Diagram(BaseModel):
+class Diagram(LazyModel):
     scenario_id: str
     version: int | None = Field(description="The published version drawn; null for the draft")
     mermaid: str = Field(description="Mermaid `flowchart TD` source")
@@ -373,7 +373,7 @@ class ValidationOut(ValidationSummary):
     version: int = Field(description="The draft version that was checked (publish it with If-Match: this)")
 
 
-class VersionSummary(BaseModel):
+class VersionSummary(LazyModel):
     scenario_id: str
     version: int
     name: str
@@ -390,7 +390,7 @@ class VersionOut(VersionSummary):
     directory: DirectorySnapshot
 
 
-class SimulationOut(BaseModel):
+class SimulationOut(LazyModel):
     scenario_id: str
     version: int | None = Field(description="The published version that ran; null for the draft")
     at: datetime

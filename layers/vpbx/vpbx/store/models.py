@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import CallState, TraceStep
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
@@ -14,7 +15,7 @@ TENANT_ROLES: tuple[Role, ...] = ("admin", "editor", "viewer", "telephony")
 OPERATOR_TENANT = "_platform"  # the pseudo-tenant operator keys belong to
 
 
-class Record(BaseModel):
+class Record(LazyModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

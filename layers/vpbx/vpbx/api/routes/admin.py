@@ -14,7 +14,7 @@ from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.keys import IssuedKey
 from vpbx.api.models import ERROR_RESPONSES, Cursor, Limit, PageOf, RequestModel, created_response
 from vpbx.api.settings import get_settings
-from vpbx.domain.base import Name, ResourceId
+from vpbx.domain.base import LazyModel, Name, ResourceId
 from vpbx.service import admin
 from vpbx.store.models import ApiKey, Role, Tenant
 
@@ -45,7 +45,7 @@ class KeyCreate(RequestModel):
     name: Annotated[str, Field(max_length=200)] = ""
 
 
-class TenantView(BaseModel):
+class TenantView(LazyModel):
     id: str
     name: str
     sip_domain: str | None
@@ -57,7 +57,7 @@ class TenantView(BaseModel):
         return cls.model_validate(tenant, from_attributes=True)  # usage_key and version stay internal
 
 
-class KeyView(BaseModel):
+class KeyView(LazyModel):
     id: str
     tenant_id: str
     role: Role

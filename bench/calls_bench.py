@@ -9,7 +9,12 @@ Everything runs against one moto DynamoDB server on loopback, with the table bui
   item plus one conditional PutItem on its seq — median ms. Goal: event ÷ floor ≤ 1.3;
 - `requests per event` / `per start`: DynamoDB requests counted by a botocore `before-call.dynamodb` hook on the
   repository's client, warm function (goals ≤ 2 and ≤ 3); `per cold start` is reported without a goal (the first
-  call of a version also reads the version and the tenant's SIP domain).
+  call of a version also reads the version and the tenant's SIP domain);
+- `write units per call start` / `per call event`, for the table and for GSI1: from the PutItem requests the handler
+  sends (captured by a botocore `before-parameter-build.dynamodb.PutItem` hook), sized by DynamoDB's rules
+  (tests/helpers/item_size.py): a put that replaces an item costs ceil(max(old, new) / 1 KB) on the table; the index
+  entry (table keys + index keys + the projection DescribeTable reports, + 100 B) costs the same way on GSI1. One
+  call is measured: a start, then `no_answer` and `answered` (the event figure is the larger of the two).
 Rounds interleave handler and floor so that machine noise hits both alike.
 """
 
@@ -37,6 +42,7 @@ from bench.common import (
 )
 from tests.helpers.apigw import api_event, authorizer_context
 from tests.helpers.functions import load_function
+from tests.helpers.item_size import index_entry, index_entry_size, item_size, write_units
 from tests.helpers.scenarios import seed_scenario
 
 GOAL_RATIO = 1.3
@@ -45,6 +51,37 @@ GOAL_REQUESTS_PER_START = 3
 TENANT = "bench"
 NUMBER = "+74951234567"
 TELEPHONY = authorizer_context(TENANT, key_id="bench-key", role="telephony")
+TABLE_KEYS = ("PK", "SK")
+
+
+class WriteMeter:
+    """Write units of the PutItems a client sends, on the table and on each global secondary index."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        table = client.describe_table(TableName=table_name)["Table"]
+        self.indexes = {
+            index["IndexName"]: ([*TABLE_KEYS, *(k["AttributeName"] for k in index["KeySchema"])], index["Projection"])
+            for index in table.get("GlobalSecondaryIndexes", [])
+        }
+        self.stored: dict[tuple[str, ...], dict[str, Any]] = {}  # the last item put under each key
+        self.units: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}  # of the last item put, per table / index
+        client.meta.events.register("before-parameter-build.dynamodb.PutItem", self._put, unique_id="calls-bench-wru")
+
+    def reset(self) -> None:
+        self.units = {"table": 0, **dict.fromkeys(self.indexes, 0)}
+
+    def _put(self, params: dict[str, Any], **_: Any) -> None:
+        item = params["Item"]
+        key = tuple(item[name]["S"] for name in TABLE_KEYS)
+        before = self.stored.get(key, {})
+        self.stored[key] = item
+        self.sizes["table"] = item_size(item)
+        self.units["table"] = self.units.get("table", 0) + write_units(max(item_size(before), self.sizes["table"]))
+        for name, (key_attributes, projection) in self.indexes.items():
+            old = index_entry_size(index_entry(before, key_attributes, projection))
+            self.sizes[name] = index_entry_size(index_entry(item, key_attributes, projection))
+            self.units[name] = self.units.get(name, 0) + write_units(max(old, self.sizes[name]))
 
 
 class Bench:
@@ -63,6 +100,7 @@ class Bench:
         self.repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
         self.handler = load_function("CallsFunction").handler
         self.counter = RequestCounter(self.client, "calls-bench")
+        self.writes = WriteMeter(self.client, self.repository.table_name)
         self.calls = 0
 
     def timed(self, event: dict[str, Any]) -> tuple[float, int]:
@@ -78,9 +116,9 @@ class Bench:
         body = {"call_id": call_id, "from": "+79161234567", "to": NUMBER}
         return call_id, *self.timed(api_event("POST", "/v1/calls", body=body, authorizer=TELEPHONY))
 
-    def event(self, call_id: str) -> tuple[float, int]:
+    def event(self, call_id: str, seq: int = 1, outcome: str = "no_answer") -> tuple[float, int]:
         path, resource = f"/v1/calls/{call_id}/events", "/v1/calls/{call_id}/events"
-        body = {"seq": 1, "outcome": "no_answer"}
+        body = {"seq": seq, "outcome": outcome}
         return self.timed(api_event("POST", path, resource=resource, body=body, authorizer=TELEPHONY))
 
     def floor(self, call_id: str) -> float:
@@ -99,10 +137,28 @@ class Bench:
         return ms_since(started)
 
 
+def write_units_of_a_call(bench: Bench) -> dict[str, Any]:
+    """Write units of a start and of each event of one call (no answer, then answered), table and GSI1."""
+    bench.writes.reset()
+    call_id, _, _ = bench.start()
+    start_units, start_bytes, steps = dict(bench.writes.units), dict(bench.writes.sizes), []
+    for seq, outcome in enumerate(("no_answer", "answered"), start=1):
+        bench.writes.reset()
+        bench.event(call_id, seq, outcome)
+        steps.append(dict(bench.writes.units))
+    return {
+        "start_wru": start_units,
+        "event_wru": {name: max(step[name] for step in steps) for name in start_units},
+        "start_bytes": start_bytes,
+        "item_bytes": dict(bench.writes.sizes),
+    }
+
+
 def measure(quick: bool) -> dict[str, Any]:
     with moto_endpoint() as endpoint:
         bench = Bench(endpoint)
         _, _, cold_start_requests = bench.start()
+        writes = write_units_of_a_call(bench)
         rounds = 15 if quick else 300
         for _ in range(5 if quick else 30):  # warm-up: caches, connections, code paths
             call_id, _, _ = bench.start()
@@ -126,6 +182,7 @@ def measure(quick: bool) -> dict[str, Any]:
             "start_requests": max(start_requests),
             "cold_start_requests": cold_start_requests,
             "rounds": rounds,
+            **writes,
         }
 
 
@@ -147,7 +204,21 @@ def run(quick: bool) -> list[Row]:
         count_row(
             "DynamoDB requests per call start (cold version cache)", figures["cold_start_requests"], "requests", None
         ),
+        *write_unit_rows(figures),
     ]
+
+
+def write_unit_rows(figures: dict[str, Any]) -> list[Row]:
+    rows = []
+    for name in figures["start_wru"]:
+        where = "table" if name == "table" else f"index {name}"
+        rows += [
+            row(f"DynamoDB write units per call start ({where})", figures["start_wru"][name], "WRU", digits=0),
+            row(f"DynamoDB write units per call event ({where})", figures["event_wru"][name], "WRU", digits=0),
+            row(f"call item size after the start ({where})", figures["start_bytes"][name], "bytes", digits=0),
+            row(f"call item size after 2 events ({where})", figures["item_bytes"][name], "bytes", digits=0),
+        ]
+    return rows
 
 
 if __name__ == "__main__":

@@ -5,22 +5,29 @@ AlreadyExists on a uniqueness clash; reads of another tenant's object raise NotF
 `limit` capped at MAX_PAGE_LIMIT; cursors are opaque and bound to the tenant that got them.
 """
 
-import abc
-from datetime import datetime
+# Annotations stay strings: evaluating `Versioned[Subscriber]` and friends would build ~20 generic pydantic models
+# in every function's cold start, for a class nobody instantiates.
+from __future__ import annotations
 
-from vpbx.domain.directory import CallerList, Schedule, Subscriber
-from vpbx.domain.scenario import Scenario
-from vpbx.store.models import (
-    ApiKey,
-    CallRecord,
-    DirectorySnapshot,
-    Page,
-    PhoneNumber,
-    ScenarioDraft,
-    ScenarioVersion,
-    Tenant,
-    Versioned,
-)
+import abc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from vpbx.domain.directory import CallerList, Schedule, Subscriber
+    from vpbx.domain.scenario import Scenario
+    from vpbx.store.models import (
+        ApiKey,
+        CallRecord,
+        DirectorySnapshot,
+        Page,
+        PhoneNumber,
+        ScenarioDraft,
+        ScenarioVersion,
+        Tenant,
+        Versioned,
+    )
 
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 100

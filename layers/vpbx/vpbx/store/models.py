@@ -6,7 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import CallState, TraceStep
+from vpbx.domain.calls import CallState, CallStatus, TraceStep
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
 
@@ -108,6 +108,40 @@ class CallRecord(Record):
     first_decision: dict[str, Any] | None = None  # the start's decision, returned again to a duplicate start
     trace: list[TraceStep] = Field(default_factory=list)
     expires_at: int  # epoch seconds, DynamoDB TTL
+
+
+class CallSummary(Record):
+    """What a call listing shows, and all it reads: stored beside the call so the listing index need not hold the
+    whole record (its trace and decisions)."""
+
+    call_id: str
+    caller: str | None
+    dialed: str
+    scenario_id: str | None
+    version: int | None
+    status: CallStatus
+    result: str | None
+    seq: int
+    started_at: datetime
+    updated_at: datetime  # of the latest trace step, else the start
+    expires_at: int  # epoch seconds
+
+    @classmethod
+    def of(cls, call: CallRecord) -> "CallSummary":
+        state, info = call.state, call.state.call
+        return cls(
+            call_id=info.call_id,
+            caller=info.caller,
+            dialed=info.dialed,
+            scenario_id=state.scenario_id,
+            version=state.version,
+            status=state.status,
+            result=state.result,
+            seq=state.seq,
+            started_at=info.started_at,
+            updated_at=call.trace[-1].at if call.trace else info.started_at,
+            expires_at=call.expires_at,
+        )
 
 
 class Page(Record, Generic[T]):

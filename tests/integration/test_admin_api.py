@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 from vpbx.api.keys import hash_secret
+from vpbx.domain.tenancy import OPERATOR_TENANT
 from vpbx.store.dynamodb import DynamoRepository
-from vpbx.store.models import OPERATOR_TENANT
 
 from tests.helpers.apigw import api_event, authorizer_context, lambda_context, response_header, response_json
 from tests.helpers.functions import load_function

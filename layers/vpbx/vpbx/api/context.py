@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vpbx.domain.errors import Forbidden, InvalidInput, PreconditionRequired
-from vpbx.store.models import OPERATOR_TENANT, Role
+from vpbx.domain.tenancy import OPERATOR_TENANT, Role
 
 PUBLIC: frozenset[Role] = frozenset()  # marker: no caller needed (docs)
 OPERATOR: frozenset[Role] = frozenset({"operator"})

@@ -1,12 +1,17 @@
 """Process-wide collaborators every route and the authorizer use: built once from settings, swappable in tests."""
 
+# Builders import what they build: a function loads the CRM client, boto3 or usage plans only when it first uses them.
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from vpbx.api.settings import Settings, get_settings
-from vpbx.service.crm import CrmClient
-from vpbx.service.usage_plans import ApiGatewayUsagePlans, NoUsagePlans, UsagePlans
-from vpbx.store.ports import Repository
+
+if TYPE_CHECKING:
+    from vpbx.service.crm import CrmClient
+    from vpbx.service.usage_plans import UsagePlans
+    from vpbx.store.ports import Repository
 
 T = TypeVar("T")
 
@@ -28,7 +33,6 @@ class Provided(Generic[T]):
 
 
 def build_dynamo_repository(settings: Settings) -> Repository:
-    # Imported here so that handlers running on a fake never load boto3.
     from vpbx.store.dynamodb import DynamoRepository
 
     return DynamoRepository(table_name=settings.table_name, endpoint_url=settings.dynamodb_endpoint)
@@ -36,12 +40,16 @@ def build_dynamo_repository(settings: Settings) -> Repository:
 
 def build_usage_plans(settings: Settings) -> UsagePlans:
     """Per-tenant usage keys in API Gateway when USAGE_PLAN_ID is set, otherwise none (local server, tests)."""
+    from vpbx.service.usage_plans import ApiGatewayUsagePlans, NoUsagePlans
+
     if settings.usage_plan_id is None:
         return NoUsagePlans()
     return ApiGatewayUsagePlans(settings.usage_plan_id)
 
 
 def build_crm_client(settings: Settings) -> CrmClient:
+    from vpbx.service.crm import CrmClient
+
     return CrmClient(allow_insecure=settings.allow_insecure_crm)
 
 

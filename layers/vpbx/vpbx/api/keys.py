@@ -5,7 +5,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from vpbx.store.models import ApiKey, Role
+from vpbx.domain.tenancy import Role
+from vpbx.store.models import ApiKey
 
 SECRET_PREFIX = "vpbx_"  # noqa: S105 - not a secret: makes leaked keys easy to spot (secret scanners, logs)
 DISPLAY_PREFIX_LENGTH = len(SECRET_PREFIX) + 6

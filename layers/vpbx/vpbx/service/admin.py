@@ -9,8 +9,9 @@ from datetime import datetime
 from vpbx.api.context import Caller
 from vpbx.api.keys import IssuedKey, hash_secret, issue_key
 from vpbx.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from vpbx.domain.tenancy import OPERATOR_TENANT, TENANT_ROLES, Role
 from vpbx.service.usage_plans import NoUsagePlans, UsagePlans
-from vpbx.store.models import OPERATOR_TENANT, TENANT_ROLES, ApiKey, Page, Role, Tenant
+from vpbx.store.models import ApiKey, Page, Tenant
 from vpbx.store.ports import Repository
 
 FIRST_ADMIN_KEY_NAME = "first admin key"

@@ -1,7 +1,7 @@
 """Stored records. Tenant-owned records are read and written through repository methods that take tenant_id first."""
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ConfigDict, Field
 
@@ -9,10 +9,7 @@ from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import CallState, CallStatus, TraceStep
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
-
-Role = Literal["operator", "admin", "editor", "viewer", "telephony"]
-TENANT_ROLES: tuple[Role, ...] = ("admin", "editor", "viewer", "telephony")
-OPERATOR_TENANT = "_platform"  # the pseudo-tenant operator keys belong to
+from vpbx.domain.tenancy import Role
 
 
 class Record(LazyModel):

@@ -15,8 +15,9 @@ from vpbx.api.keys import IssuedKey
 from vpbx.api.models import ERROR_RESPONSES, Cursor, Limit, PageOf, RequestModel, created_response
 from vpbx.api.settings import get_settings
 from vpbx.domain.base import LazyModel, Name, ResourceId
+from vpbx.domain.tenancy import Role
 from vpbx.service import admin
-from vpbx.store.models import ApiKey, Role, Tenant
+from vpbx.store.models import ApiKey, Tenant
 
 router = Router()
 

@@ -1,5 +1,6 @@
 """Call-time vocabulary shared by the executor, the store and the calls API (DESIGN.md §3, public contract)."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -75,6 +76,15 @@ OUTCOME_KINDS: tuple[str, ...] = (
     "caller_hangup",
     "played",
 )
+
+
+RING_OUTCOMES = frozenset({"answered", "no_answer", "busy", "unavailable", "failed"})
+# `failed` fits every action: a prompt that cannot be played is skipped, a failed collect counts as a timeout.
+ACCEPTED_OUTCOMES: Mapping[str, frozenset[str]] = {
+    "ring": RING_OUTCOMES,
+    "play": frozenset({"played", "failed"}),
+    "collect": frozenset({"digits", "timeout", "failed"}),
+}
 
 
 class Outcome(StrictModel):

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vpbx.domain.calls import (
+    ACCEPTED_OUTCOMES,
     Action,
     CallInfo,
     CallState,
@@ -73,14 +74,6 @@ REASON_HANGUP_ELEMENT = "hangup_element"
 REASON_UNANSWERED = "unanswered"
 REASON_LOOP_GUARD = "loop_guard"
 REASON_NO_ENTRY = "no_entry"
-
-RING_OUTCOMES = frozenset({"answered", "no_answer", "busy", "unavailable", "failed"})
-# `failed` fits every action: a prompt that cannot be played is skipped, a failed collect counts as a timeout.
-ACCEPTED_OUTCOMES: Mapping[str, frozenset[str]] = {
-    "ring": RING_OUTCOMES,
-    "play": frozenset({"played", "failed"}),
-    "collect": frozenset({"digits", "timeout", "failed"}),
-}
 
 # ------------------------------------------------------------------------------------------------ step results
 

@@ -5,14 +5,17 @@ ring and the collect timeout after a menu timeout (greetings and answered calls 
 cross a schedule's boundary the way a real call would, and the same inputs always give the same result.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
 
 from vpbx.domain.base import StrictModel
 from vpbx.domain.calls import (
+    ACCEPTED_OUTCOMES,
     CallInfo,
     CallState,
     CollectAction,
@@ -24,14 +27,10 @@ from vpbx.domain.calls import (
 )
 from vpbx.domain.directory import Directory
 from vpbx.domain.errors import Conflict, InvalidInput
-from vpbx.domain.executor import (
-    ACCEPTED_OUTCOMES,
-    MAX_STEPS,
-    CrmLookup,
-    Executor,
-    compile_scenario,
-)
 from vpbx.domain.scenario import Scenario
+
+if TYPE_CHECKING:
+    from vpbx.domain.executor import CrmLookup
 
 OutcomeScript = Mapping[str, Sequence[str | Mapping[str, str]]]
 """Element id -> the outcomes it reports, one per action it asks for; the last one repeats once the list runs out."""
@@ -96,6 +95,10 @@ def simulate(
     call_id: str = "simulation",
 ) -> SimulationResult:
     """Run one call through `scenario` with scripted outcomes; InvalidInput (naming the element) for a bad script."""
+    # Imported on the first run: the scenarios function loads this module for the result models of its API schema
+    # at every cold start, and runs a simulation far less often.
+    from vpbx.domain.executor import MAX_STEPS, Executor, compile_scenario
+
     compiled = compile_scenario(scenario, directory, sip_domain=sip_domain)
     script = _Script(_parse_script(outcomes or {}, {e.id: e.type for e in scenario.elements}))
     clock = _Clock(at)

@@ -6,17 +6,18 @@ span objects (a number points at an existing scenario, a referenced object canno
 uniqueness and optimistic locking to the repository.
 """
 
-import uuid
-from collections.abc import Callable, Iterator
+# String annotations: the dataclasses' `Page[Versioned[D]]` fields would otherwise build generic models at import.
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from vpbx.domain.base import Extension, LazyModel, Name, ResourceId, StrictModel
+from vpbx.domain.base import Extension, Name, ResourceId, StrictModel
 from vpbx.domain.directory import (
     CallerList,
     CallerPattern,
@@ -31,8 +32,9 @@ from vpbx.domain.directory import (
 from vpbx.domain.errors import InUse, InvalidInput, NotFound
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import references_of
+from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.models import Page, PhoneNumber, Versioned
-from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
+from vpbx.store.ports import Repository
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -162,21 +164,6 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
         }
         for error in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def every(fetch: Callable[[int, str | None], Page[T]]) -> Iterator[T]:
-    """All items of a paginated listing, page by page."""
-    cursor: str | None = None
-    while True:
-        page = fetch(MAX_PAGE_LIMIT, cursor)
-        yield from page.items
-        if not page.next_cursor:
-            return
-        cursor = page.next_cursor
 
 
 def body_number(text: str) -> str:
@@ -405,12 +392,6 @@ class DirectoryService:
 
 
 # ------------------------------------------------------------------------------------------------ output models
-
-
-class VersionMeta(LazyModel):
-    version: int = Field(description="Optimistic-locking version; the ETag carries it, send it back in If-Match")
-    created_at: datetime
-    updated_at: datetime
 
 
 class SubscriberOut(VersionMeta, Subscriber):

@@ -5,9 +5,12 @@ snapshot of the directory objects it refers to, so calls, simulations of that ve
 what was validated at publish time.
 """
 
+# String annotations: `Page[Versioned[ScenarioDraft]]` in signatures would otherwise build generic models at import.
+from __future__ import annotations
+
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -16,7 +19,6 @@ from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
-from vpbx.domain.executor import CrmLookup
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import (
     MAX_ELEMENTS,
@@ -28,9 +30,12 @@ from vpbx.domain.scenario import (
 )
 from vpbx.domain.simulation import SimulationOutcome, SimulationResult, SimulationStep, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
-from vpbx.service.directory import VersionMeta, every, new_id
+from vpbx.service.versioned import VersionMeta, every, new_id
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
 from vpbx.store.ports import Repository
+
+if TYPE_CHECKING:
+    from vpbx.domain.executor import CrmLookup
 
 MAX_SCRIPTED_OUTCOMES = 1_000
 
@@ -191,7 +196,7 @@ class ScenarioService:
             raise NotFound(f"scenario {scenario_id!r} has no published version {version}") from None
 
     # ------------------------------------------------------------------------ simulation and diagrams
-    def simulate(self, scenario_id: str, request: SimulateRequest) -> "Simulation":
+    def simulate(self, scenario_id: str, request: SimulateRequest) -> Simulation:
         """Run one call: the draft on the live directory, or a published version on its snapshot."""
         scenario, directory, version = self._runnable(scenario_id, request.version)
         at = request.at or datetime.now(UTC)
@@ -208,7 +213,7 @@ class ScenarioService:
         )
         return Simulation(scenario_id=scenario_id, version=version, at=at, caller=request.caller, result=result)
 
-    def diagram(self, scenario_id: str, version: int | None, highlight: SimulateRequest | None = None) -> "Diagram":
+    def diagram(self, scenario_id: str, version: int | None, highlight: SimulateRequest | None = None) -> Diagram:
         """Mermaid text of the draft or a version; with `highlight`, the path that simulated call took, drawn bold."""
         scenario = self._scenario_of(scenario_id, version)
         path = []

@@ -15,7 +15,8 @@ Floor: a module that imports and builds what the function's dependencies need an
 `import boto3, pydantic`, the powertools Logger (authorizer), plus Metrics, Tracer (constructed: its X-Ray SDK import
 and patching are the dependency's own cost) and an APIGatewayRestResolver with validation (the API functions).
 Runs interleave function and floor so that machine noise hits both alike; value = median of the runs.
-Goal: precompiled function ÷ floor ≤ 1.15.
+Goal: precompiled function ÷ floor ≤ 1.15. A fourth import per run preloads the floor untimed and then times the
+function: the cost of vpbx's own code alone, reported (with its share of the floor) beside the goal.
 """
 
 import compileall
@@ -36,7 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from bench.common import ROOT, Row, main, medians, ratio_row
 
 PACKAGE = ROOT / "layers" / "vpbx" / "vpbx"
-FUNCTIONS = ("authorizer", "admin", "directory", "scenarios", "calls")
+ALL_FUNCTIONS = ("authorizer", "admin", "directory", "scenarios", "calls")
+# COLD_START_FUNCTIONS=scenarios,calls measures a subset (quicker while working on one function).
+FUNCTIONS = tuple(f for f in os.environ.get("COLD_START_FUNCTIONS", ",".join(ALL_FUNCTIONS)).split(",") if f)
 GOAL_RATIO = 1.15
 
 LOGGER_FLOOR = """\
@@ -55,8 +58,11 @@ app = APIGatewayRestResolver(enable_validation=True)
 """
 FLOORS = {"authorizer": LOGGER_FLOOR}  # the API functions use API_FLOOR
 
-# The child times only the import; the result line is the last thing it prints.
+# The child times only the import; the result line is the last thing it prints. `{preload}` is imported first,
+# untimed: with the floor preloaded, what is left is the cost of vpbx's own code (steadier than a difference of two
+# noisy totals).
 CHILD = """\
+{preload}
 import time
 started, started_cpu = time.perf_counter(), time.process_time()
 import {module}
@@ -130,14 +136,15 @@ def lambda_trees() -> Iterator[dict[str, Path]]:
             make_writable(Path(tmp))
 
 
-def import_ms(tree: Path, function: str, module: str) -> dict[str, float]:
-    """{"cpu", "wall"}: milliseconds a fresh interpreter spends importing `module` from the function's task root."""
+def import_ms(tree: Path, function: str, module: str, preload: str = "") -> dict[str, float]:
+    """{"cpu", "wall"}: milliseconds a fresh interpreter spends importing `module` from the function's task root
+    (after importing `preload`, untimed, when given)."""
     task = tree / f"task-{function}"
     env = lambda_environment(task, function)
     if tree.name == "source":
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     result = subprocess.run(
-        [sys.executable, "-c", CHILD.format(module=module)],
+        [sys.executable, "-c", CHILD.format(module=module, preload=f"import {preload}" if preload else "")],
         cwd=task,
         env=env,
         capture_output=True,
@@ -162,12 +169,13 @@ def measure(quick: bool) -> dict[str, dict[str, float]]:
             import_ms(trees["precompiled"], function, "app")
         for _ in range(runs):
             for function in FUNCTIONS:
-                for variant, tree, module in (
-                    ("floor", trees["precompiled"], "floor"),
-                    ("precompiled", trees["precompiled"], "app"),
-                    ("source", trees["source"], "app"),
+                for variant, tree, module, preload in (
+                    ("floor", trees["precompiled"], "floor", ""),
+                    ("precompiled", trees["precompiled"], "app", ""),
+                    ("source", trees["source"], "app", ""),
+                    ("own", trees["precompiled"], "app", "floor"),
                 ):
-                    for clock, ms in import_ms(tree, function, module).items():
+                    for clock, ms in import_ms(tree, function, module, preload).items():
                         samples[function].setdefault(f"{variant} {clock}", []).append(ms)
     return {function: medians(by_key) for function, by_key in samples.items()}
 
@@ -185,6 +193,9 @@ def run(quick: bool) -> list[Row]:
         )
         rows.append(ratio_row(f"{name}, precompiled (wall)", ms["precompiled wall"], ms["floor wall"], None, digits=1))
         rows.append(ratio_row(f"{name}, source only (CPU)", ms["source cpu"], ms["floor cpu"], None, digits=1))
+        rows.append(
+            ratio_row(f"{name}, vpbx code alone, floor preloaded (CPU)", ms["own cpu"], ms["floor cpu"], None, digits=1)
+        )
     return rows
 
 

@@ -269,6 +269,20 @@ def test_list_calls_with_filters_and_pages(api: Call, repository: DynamoReposito
     assert api("GET", "/v1/calls?since=yesterday", role="viewer")["statusCode"] == 422
 
 
+def test_listed_call_is_its_detail_without_action_and_trace(api: Call, repository: DynamoRepository) -> None:
+    """The listing reads GSI1's summaries, the detail the whole call item: both show the same fields, the same JSON."""
+    publish(repository, TENANT, SEED_SCENARIO)
+    api("POST", "/v1/calls", start_body("c1"))
+    api("POST", "/v1/calls/c1/events", {"seq": 1, "outcome": "no_answer"})
+    api("POST", "/v1/calls", start_body("c2", **{"from": None}))
+
+    listed = response_json(api("GET", "/v1/calls", role="viewer"))["items"]
+    details = [response_json(api("GET", f"/v1/calls/{call_id}", role="viewer")) for call_id in ("c2", "c1")]
+    summaries = [{name: value for name, value in d.items() if name not in ("action", "trace")} for d in details]
+    assert json.dumps(listed) == json.dumps(summaries)
+    assert [(c["call_id"], c["seq"], c["from"]) for c in listed] == [("c2", 1, None), ("c1", 2, CALLER)]
+
+
 # ---------------------------------------------------------------------------------------------- request budget
 
 

@@ -21,12 +21,13 @@ from vpbx.domain.scenario import InternalSubscriber, Scenario
 from vpbx.service.version_cache import VersionCache
 from vpbx.store import schema
 from vpbx.store.codec import MAX_TRACE_STEPS, TRACE_HEAD_STEPS
-from vpbx.store.dynamodb import DynamoRepository
-from vpbx.store.models import ApiKey, CallRecord, DirectorySnapshot, PhoneNumber, Tenant
+from vpbx.store.dynamodb import CALL_LISTING_ATTRIBUTES, DynamoRepository
+from vpbx.store.models import ApiKey, CallRecord, CallSummary, DirectorySnapshot, PhoneNumber, Tenant
 from vpbx.store.paging import encode_cursor
 from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
 
 from tests.conftest import dynamodb_client
+from tests.helpers.item_size import index_entry_size, item_size
 
 if TYPE_CHECKING:  # conftest is loaded by pytest itself; import it for the annotation only
     from tests.integration.conftest import ManualClock
@@ -642,17 +643,29 @@ def test_list_calls_newest_first_with_filters_and_paging(repository: Repository)
         repository.create_call(A, call_record(f"c{i}", T0 + timedelta(minutes=i), dialed=dialed))
 
     listed, pages = all_pages(lambda cursor: repository.list_calls(A, 3, cursor))
-    assert ([c.state.call.call_id for c in listed], pages) == ([f"c{i}" for i in range(6, -1, -1)], 3)
+    assert ([c.call_id for c in listed], pages) == ([f"c{i}" for i in range(6, -1, -1)], 3)
 
     by_number, _ = all_pages(lambda cursor: repository.list_calls(A, 2, cursor, number="+74951111111"))
-    assert [c.state.call.call_id for c in by_number] == ["c5", "c3", "c1"]
+    assert [c.call_id for c in by_number] == ["c5", "c3", "c1"]
 
     window = repository.list_calls(A, 10, None, since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=5))
-    assert [c.state.call.call_id for c in window.items] == ["c4", "c3", "c2"]
+    assert [c.call_id for c in window.items] == ["c4", "c3", "c2"]
     since_only = repository.list_calls(A, 10, None, since=T0 + timedelta(minutes=5))
-    assert [c.state.call.call_id for c in since_only.items] == ["c6", "c5"]
+    assert [c.call_id for c in since_only.items] == ["c6", "c5"]
     until_only = repository.list_calls(A, 10, None, until=T0 + timedelta(minutes=1))
-    assert [c.state.call.call_id for c in until_only.items] == ["c0"]
+    assert [c.call_id for c in until_only.items] == ["c0"]
+
+
+def test_listed_call_is_the_summary_of_its_latest_save(repository: Repository) -> None:
+    call = call_record("c1", T0)
+    repository.create_call(A, call)
+    ended = with_seq(call, 2, steps=3)
+    ended = ended.model_copy(update={"state": ended.state.model_copy(update={"status": "ended", "result": "hangup"})})
+    repository.save_call(A, ended, expected_seq=1)
+
+    (listed,) = repository.list_calls(A, 10, None).items
+    assert listed == CallSummary.of(repository.get_call(A, "c1"))
+    assert (listed.seq, listed.status, listed.result, listed.updated_at) == (2, "ended", "hangup", T0)
 
 
 def test_expired_call_is_gone_before_ttl_sweeps_it(repository: Repository, clock: "ManualClock") -> None:
@@ -793,6 +806,25 @@ def test_large_scenario_and_snapshot_fit_in_one_item(dynamo_repository: DynamoRe
     assert dynamo_repository.get_scenario(A, "big").item.scenario == big
 
 
+def test_calls_index_holds_only_the_listing_not_the_whole_call(dynamo_repository: DynamoRepository) -> None:
+    """GSI1 projects the summary, not `data`: an index write stays at 1 KB however long the trace grows."""
+    call = with_seq(call_record("c1", T0), 1, steps=MAX_TRACE_STEPS)
+    dynamo_repository.create_call(A, call)
+    client, table_name = dynamo_repository.client, dynamo_repository.table_name
+    key = {"PK": {"S": f"TENANT#{A}"}, "SK": {"S": "CALL#c1"}}
+    table_item = client.get_item(TableName=table_name, Key=key)["Item"]
+    (index_item,) = client.query(
+        TableName=table_name,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": table_item["GSI1PK"]},
+    )["Items"]
+
+    assert set(index_item) == {"PK", "SK", "GSI1PK", "GSI1SK", *CALL_LISTING_ATTRIBUTES}
+    assert index_entry_size(index_item) < 1024 < item_size(table_item)
+    assert CallSummary.model_validate_json(index_item["summary"]["S"]) == CallSummary.of(call)
+
+
 # ------------------------------------------------------------------------------------------------------ schema
 def test_table_is_built_from_the_template(dynamo_table: tuple[str, str]) -> None:
     endpoint, table_name = dynamo_table
@@ -801,6 +833,8 @@ def test_table_is_built_from_the_template(dynamo_table: tuple[str, str]) -> None
     properties = schema.table_properties()
     assert table["KeySchema"] == properties["KeySchema"]
     assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    projection = table["GlobalSecondaryIndexes"][0]["Projection"]
+    assert projection == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(CALL_LISTING_ATTRIBUTES)}
     ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 

@@ -25,7 +25,7 @@ from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
-from vpbx.store.models import CallRecord, Page
+from vpbx.store.models import CallRecord, CallSummary, Page
 from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
 
 logger = logging.getLogger(__name__)
@@ -138,30 +138,30 @@ class CallDetailOut(CallSummaryOut):
     trace: list[TraceStepOut]
 
 
-def summary_fields(record: CallRecord) -> dict[str, Any]:
-    state, info = record.state, record.state.call
+def summary_fields(summary: CallSummary) -> dict[str, Any]:
+    """The listing's fields; a call's detail shows the same, from the same CallSummary.of, plus its trace."""
     return {
-        "call_id": info.call_id,
-        "from_": info.caller,
-        "to": info.dialed,
-        "scenario_id": state.scenario_id,
-        "version": state.version,
-        "status": state.status,
-        "result": state.result,
-        "seq": state.seq,
-        "started_at": info.started_at,
-        "updated_at": record.trace[-1].at if record.trace else info.started_at,
-        "expires_at": datetime.fromtimestamp(record.expires_at, UTC),
+        "call_id": summary.call_id,
+        "from_": summary.caller,
+        "to": summary.dialed,
+        "scenario_id": summary.scenario_id,
+        "version": summary.version,
+        "status": summary.status,
+        "result": summary.result,
+        "seq": summary.seq,
+        "started_at": summary.started_at,
+        "updated_at": summary.updated_at,
+        "expires_at": datetime.fromtimestamp(summary.expires_at, UTC),
     }
 
 
-def call_summary(record: CallRecord) -> CallSummaryOut:
-    return CallSummaryOut(**summary_fields(record))
+def call_summary(summary: CallSummary) -> CallSummaryOut:
+    return CallSummaryOut(**summary_fields(summary))
 
 
 def call_detail(record: CallRecord) -> CallDetailOut:
     return CallDetailOut(
-        **summary_fields(record),
+        **summary_fields(CallSummary.of(record)),
         action=record.last_decision.get("action"),
         trace=[TraceStepOut(**step.model_dump()) for step in record.trace],
     )

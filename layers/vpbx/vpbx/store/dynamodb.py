@@ -50,6 +50,7 @@ from vpbx.store.common import (
 from vpbx.store.models import (
     ApiKey,
     CallRecord,
+    CallSummary,
     DirectorySnapshot,
     Page,
     PhoneNumber,
@@ -84,6 +85,7 @@ TRANSACTION_ATTEMPTS = 3
 MAX_QUERY_ROUNDS = 10  # a filtered listing reads at most this many DynamoDB pages before returning a short page
 FILTERED_ROUND_LIMIT = 50
 BATCH_WRITE_SIZE = 25
+CALL_LISTING_ATTRIBUTES = ("summary", "dialed", "expires_at")  # GSI1's NonKeyAttributes in template.yaml
 
 
 def utc_now() -> datetime:
@@ -105,6 +107,12 @@ def _b(value: bytes) -> dict[str, bytes]:
 
 def _key(pk: str, sk: str) -> Item:
     return {"PK": _s(pk), "SK": _s(sk)}
+
+
+def _call_summaries(items: list[Item]) -> list[CallSummary]:
+    """The listing's summaries; a call item written before summaries were stored (no `summary`) is left out: it
+    expires within the call TTL."""
+    return [CallSummary.model_validate_json(item["summary"]["S"]) for item in items if "summary" in item]
 
 
 def _int(item: Item, name: str) -> int | None:
@@ -798,6 +806,8 @@ class DynamoRepository(VersionedFamilies):
 
     # ------------------------------------------------------------------------------------------ calls
     def _call_item(self, tenant_id: str, call: CallRecord) -> Item:
+        """The call item. GSI1 projects only CALL_LISTING_ATTRIBUTES (template.yaml), so each write of the call
+        costs one write unit on the index however long `data` (the whole record with its trace) grows."""
         info = call.state.call
         return {
             **_key(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + info.call_id),
@@ -806,6 +816,7 @@ class DynamoRepository(VersionedFamilies):
             "seq": _n(call.state.seq),
             "dialed": _s(info.dialed),
             "expires_at": _n(call.expires_at),
+            "summary": _s(CallSummary.of(call).model_dump_json()),
             "data": _s(call.model_dump_json()),
         }
 
@@ -860,8 +871,9 @@ class DynamoRepository(VersionedFamilies):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> Page[CallRecord]:
-        """Newest first (GSI1); `number` is the dialed number; since <= started_at < until."""
+    ) -> Page[CallSummary]:
+        """Newest first (GSI1, which holds the calls' CALL_LISTING_ATTRIBUTES, not `data`); `number` is the dialed
+        number; since <= started_at < until."""
         scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
         conditions, values = ["expires_at > :now"], {":now": self._now_epoch()}
         if number is not None:
@@ -877,6 +889,4 @@ class DynamoRepository(VersionedFamilies):
             filter_expression=" AND ".join(conditions),
             filter_values=values,
         )
-        return Page[CallRecord](
-            items=[CallRecord.model_validate_json(i["data"]["S"]) for i in items], next_cursor=next_cursor
-        )
+        return Page[CallSummary](items=_call_summaries(items), next_cursor=next_cursor)

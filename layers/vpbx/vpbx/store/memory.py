@@ -31,6 +31,7 @@ from vpbx.store.common import (
 from vpbx.store.models import (
     ApiKey,
     CallRecord,
+    CallSummary,
     DirectorySnapshot,
     Page,
     PhoneNumber,
@@ -349,7 +350,7 @@ class InMemoryRepository(VersionedFamilies):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> Page[CallRecord]:
+    ) -> Page[CallSummary]:
         """Newest first; `number` is the dialed number; since <= started_at < until."""
         pk = keys.tenant_pk(tenant_id)
         scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
@@ -367,4 +368,5 @@ class InMemoryRepository(VersionedFamilies):
             return call_is_live(call.expires_at, now) and (number is None or call.state.call.dialed == number)
 
         with self._lock:
-            return self._page(tenant_id, scope, rows(), limit, cursor, descending=True, where=wanted)
+            page = self._page(tenant_id, scope, rows(), limit, cursor, descending=True, where=wanted)
+        return Page[CallSummary](items=[CallSummary.of(call) for call in page.items], next_cursor=page.next_cursor)

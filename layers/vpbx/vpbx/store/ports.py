@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from vpbx.store.models import (
         ApiKey,
         CallRecord,
+        CallSummary,
         DirectorySnapshot,
         Page,
         PhoneNumber,
@@ -215,5 +216,8 @@ class Repository(abc.ABC):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> Page[CallRecord]:
-        """Newest first; `number` filters on the dialed number; since <= started_at < until; expired calls hidden."""
+    ) -> Page[CallSummary]:
+        """Newest first; `number` filters on the dialed number; since <= started_at < until; expired calls hidden.
+
+        Summaries only (no trace, no decisions): the listing reads an index that does not hold whole calls.
+        """

@@ -4,10 +4,11 @@
 one so that a broken element becomes a located problem while the rest of the graph is still checked.
 """
 
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
@@ -142,16 +143,35 @@ class ValidationReport(LazyModel):
 
 def validate(raw: object, directory: Directory | None = None) -> ValidationReport:
     """Check a scenario and report every problem at once. Never raises, whatever `raw` is."""
-    problems = _Problems()
-    try:
-        scenario = _validate(raw, directory, problems)
-    except Exception as exc:  # the contract is "never raises": report instead of failing the caller
-        problems.add("internal_error", f"validation could not complete ({type(exc).__name__}); please report this")
-        scenario = None
-    return ValidationReport(problems=problems.items, scenario=scenario)
+    with _collector_paused():
+        problems = _Problems()
+        try:
+            scenario = _validate(raw, directory, problems)
+        except Exception as exc:  # the contract is "never raises": report instead of failing the caller
+            problems.add("internal_error", f"validation could not complete ({type(exc).__name__}); please report this")
+            scenario = None
+        return ValidationReport(problems=problems.items, scenario=scenario)
 
 
 # ------------------------------------------------------------------------------------------------------ plumbing
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of validation; it resumes afterwards if it was running.
+
+    A large scenario parses into tens of thousands of objects that stay alive until validation ends. Left on, the
+    collector scans them again and again while they are built (a few ms per call, plus a full-heap pass every few
+    calls) although none of them is cyclic garbage: they are freed by reference counting once dropped.
+    """
+    if not gc.isenabled():  # someone else manages it (or a concurrent validation paused it): leave it alone
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Problems:
@@ -194,12 +214,26 @@ class _Graph:
     successors: dict[str, list[str]] = field(default_factory=dict)
     used_exits: dict[str, set[str]] = field(default_factory=dict)
     exits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # element id -> its exits, default first
+    entries: list[ElementBase] = field(default_factory=list)  # the incoming_call elements, in order
 
 
-_ELEMENT: TypeAdapter[Any] = TypeAdapter(Element)
-# Whole-list adapters validate a clean scenario about twice as fast; on any error we re-parse item by item to locate it.
-_ELEMENTS: TypeAdapter[list[Element]] = TypeAdapter(list[Element])
-_CONNECTIONS: TypeAdapter[list[Connection]] = TypeAdapter(list[Connection])
+# Built on first use, not at import: building them costs a Lambda cold start ~10 ms, even in functions that never
+# validate. Whole-list adapters validate a clean list about twice as fast as item by item.
+@cache
+def _element_adapter() -> TypeAdapter[Element]:
+    return TypeAdapter(Element)
+
+
+@cache
+def _elements_adapter() -> TypeAdapter[list[Element]]:
+    return TypeAdapter(list[Element])
+
+
+@cache
+def _connections_adapter() -> TypeAdapter[list[Connection]]:
+    return TypeAdapter(list[Connection])
+
+
 _HEADER_FIELDS = ("name", "description", "elements", "connections")
 
 
@@ -217,13 +251,23 @@ def _validate(raw: object, directory: Directory | None, problems: _Problems) -> 
         if not _check_size(raw.elements, raw.connections, _serialized_size(raw), problems):
             return None
         graph = _Graph(elements=list(raw.elements), connections=list(enumerate(raw.connections)), directory=directory)
-        _check_graph(graph, _raw_ids(graph.elements), problems)
+        _check_graph(graph, None, problems)
         return raw
     if not isinstance(raw, Mapping):
         problems.add("not_an_object", f"a scenario must be a JSON object, got {_describe_type(raw)}")
         return None
     if not _check_size(raw.get("elements"), raw.get("connections"), _serialized_size(raw), problems):
         return None
+    parsed = _parse_whole(raw)
+    if parsed is not None:  # the common case: nothing to locate, only the graph to check
+        graph = _Graph(elements=parsed.elements, connections=list(enumerate(parsed.connections)), directory=directory)
+        _check_graph(graph, None, problems)
+        return Scenario.model_construct(
+            name=parsed.name,
+            description=parsed.description,
+            elements=parsed.elements,
+            connections=list(parsed.connections),
+        )
     header = _parse_header(raw, problems)
     graph = _Graph(elements=[], connections=[], directory=directory)
     ids = _parse_elements(_list_field(raw, "elements"), graph, problems)
@@ -239,6 +283,20 @@ def _validate(raw: object, directory: Directory | None, problems: _Problems) -> 
         elements=graph.elements,
         connections=[connection for _, connection in graph.connections],
     )
+
+
+def _parse_whole(raw: Mapping[Any, Any]) -> Scenario | None:
+    """One pass of pydantic over the whole scenario; None when anything is wrong, to be located part by part.
+
+    Only for input the part-by-part path reads the same way: it parses `elements` and `connections` only when they
+    are real lists, while pydantic would also accept, say, tuples.
+    """
+    if not isinstance(raw.get("elements"), list) or not isinstance(raw.get("connections", []), list):
+        return None
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError:
+        return None
 
 
 def _list_field(raw: Mapping[Any, Any], key: str) -> list[Any]:
@@ -301,7 +359,7 @@ def _parse_header(raw: Mapping[Any, Any], problems: _Problems) -> _Header | None
 def _parse_elements(items: list[Any], graph: _Graph, problems: _Problems) -> list[tuple[int, str]]:
     """Parse each element on its own; return every (index, id) seen, broken elements included."""
     try:
-        graph.elements = _ELEMENTS.validate_python(items)
+        graph.elements = _elements_adapter().validate_python(items)
         return _raw_ids(graph.elements)
     except ValidationError:
         pass  # fall through: locate every problem element by element
@@ -342,7 +400,7 @@ def _parse_element(item: Mapping[Any, Any], index: int, element_id: str | None, 
         )
         return None
     try:
-        element: Element = _ELEMENT.validate_python(item)
+        element: Element = _element_adapter().validate_python(item)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             where = _dotted(error["loc"][1:]) or None  # loc[0] is the union's tag, i.e. the type
@@ -359,7 +417,7 @@ def _parse_element(item: Mapping[Any, Any], index: int, element_id: str | None, 
 
 def _parse_connections(items: list[Any], graph: _Graph, problems: _Problems) -> None:
     try:
-        graph.connections = list(enumerate(_CONNECTIONS.validate_python(items)))
+        graph.connections = list(enumerate(_connections_adapter().validate_python(items)))
         return
     except ValidationError:
         pass  # fall through: locate every broken connection
@@ -423,13 +481,32 @@ def _raw_ids(elements: Iterable[ElementBase]) -> list[tuple[int, str]]:
 # ------------------------------------------------------------------------------------------------------ graph checks
 
 
-def _check_graph(graph: _Graph, ids: list[tuple[int, str]], problems: _Problems) -> None:
+def _check_graph(graph: _Graph, ids: list[tuple[int, str]] | None, problems: _Problems) -> None:
+    """`ids`: every (index, id) seen, broken elements included; None when every element parsed."""
     _index_elements(graph, ids, problems)
     for check in _GRAPH_CHECKS:
         check(graph, problems)
 
 
-def _index_elements(graph: _Graph, ids: list[tuple[int, str]], problems: _Problems) -> None:
+def _index_elements(graph: _Graph, ids: list[tuple[int, str]] | None, problems: _Problems) -> None:
+    """One pass over the elements builds every lookup the checks share (fresh objects are slow to touch twice)."""
+    if ids is not None:  # broken elements were dropped, but they still claim their ids
+        _report_duplicate_ids(ids, problems)
+    by_id, exits, successors, used_exits = graph.by_id, graph.exits, graph.successors, graph.used_exits
+    for element in graph.elements:
+        element_id = element.id
+        if element_id in by_id:
+            continue  # the first element with an id owns it
+        by_id[element_id] = element
+        exits[element_id] = element.exits()
+        successors[element_id] = []
+        used_exits[element_id] = set()
+    if ids is None and len(by_id) != len(graph.elements):
+        _report_duplicate_ids(_raw_ids(graph.elements), problems)
+    graph.entries = [element for element in graph.elements if isinstance(element, IncomingCall)]
+
+
+def _report_duplicate_ids(ids: list[tuple[int, str]], problems: _Problems) -> None:
     first_index: dict[str, int] = {}
     for index, element_id in ids:
         if element_id in first_index:
@@ -442,16 +519,10 @@ def _index_elements(graph: _Graph, ids: list[tuple[int, str]], problems: _Proble
             )
         else:
             first_index[element_id] = index
-    for element in graph.elements:
-        if element.id not in graph.by_id:
-            graph.by_id[element.id] = element
-            graph.exits[element.id] = element.exits()
-            graph.successors[element.id] = []
-            graph.used_exits[element.id] = set()
 
 
 def _check_entry(graph: _Graph, problems: _Problems) -> None:
-    entries = [e for e in graph.elements if isinstance(e, IncomingCall)]
+    entries = graph.entries
     # A broken incoming_call still counts as present: its own problem says what is wrong with it.
     if not entries and not graph.broken_entry:
         problems.add("missing_entry", "the scenario needs exactly one incoming_call element, where calls enter")
@@ -466,25 +537,31 @@ def _check_entry(graph: _Graph, problems: _Problems) -> None:
 def _check_connections(graph: _Graph, problems: _Problems) -> None:
     """Arrows: both ends exist, the exit exists on the source, and each exit carries at most one arrow.
 
-    The happy path stays inline (thousands of arrows); reporting lives in the helpers below.
+    The happy path stays inline and touches each arrow once (thousands of arrows); reporting lives in the helpers.
     """
     by_id, broken, exits_of = graph.by_id, graph.broken_ids, graph.exits
     successors, used_exits = graph.successors, graph.used_exits
     for index, connection in graph.connections:
-        source_id, target_id = connection.from_, connection.to
-        source, target = by_id.get(source_id), by_id.get(target_id)
+        source_id = connection.from_
+        target_id = connection.to
+        source = by_id.get(source_id)
+        target = by_id.get(target_id)
         if source is None or target is None or isinstance(target, IncomingCall):
             _report_endpoints(graph, index, connection, target, problems)
-        if source is None:
-            if source_id in broken and target is not None:
-                successors.setdefault(source_id, []).append(target_id)
-            continue
-        if target is not None or target_id in broken:
+            if source is None:
+                if source_id in broken and target is not None:
+                    successors.setdefault(source_id, []).append(target_id)
+                continue
+            if target is not None or target_id in broken:
+                successors[source_id].append(target_id)
+        else:
             successors[source_id].append(target_id)
         exits = exits_of[source_id]
-        exit_name = connection.exit if connection.exit is not None or not exits else exits[0]
+        exit_name = connection.exit
+        if exit_name is None and exits:
+            exit_name = exits[0]
         used = used_exits[source_id]
-        if exit_name is None or exit_name not in exits or exit_name in used:
+        if exit_name is None or exit_name in used or exit_name not in exits:
             _report_exit(index, source, exits, exit_name, problems)
         else:
             used.add(exit_name)
@@ -554,10 +631,12 @@ def _terminal_reason(element: ElementBase) -> str:
 
 
 def _check_reachable(graph: _Graph, problems: _Problems) -> None:
-    entries = [e.id for e in graph.elements if isinstance(e, IncomingCall)]
-    if not entries:
+    if not graph.entries:
         return  # missing_entry already says it; every element would be "unreachable"
+    entries = [entry.id for entry in graph.entries]
     reached = _reachable(entries, graph.successors)
+    if reached.issuperset(graph.by_id):
+        return
     for element in graph.by_id.values():
         if element.id not in reached:
             problems.add(
@@ -569,21 +648,20 @@ def _check_reachable(graph: _Graph, problems: _Problems) -> None:
 
 def _reachable(roots: Iterable[str], successors: Mapping[str, Sequence[str]]) -> set[str]:
     seen = set(roots)
-    queue = deque(seen)
-    while queue:
-        for child in successors.get(queue.popleft(), ()):
+    frontier = list(seen)
+    for node in frontier:  # grows while we walk it: a breadth-first search without a deque
+        for child in successors.get(node, ()):
             if child not in seen:
                 seen.add(child)
-                queue.append(child)
+                frontier.append(child)
     return seen
 
 
 def _check_endless_loops(graph: _Graph, problems: _Problems) -> None:
     """A cycle among elements that never wait for telephony would be evaluated forever inside one decision."""
     instant = {element_id for element_id, element in graph.by_id.items() if not element.waits}
-    instant_successors = {
-        node: [child for child in graph.successors.get(node, ()) if child in instant] for node in instant
-    }
+    successors = graph.successors
+    instant_successors = {node: [child for child in successors.get(node, ()) if child in instant] for node in instant}
     for component in strongly_connected_components(instant, instant_successors):
         if len(component) > 1 or component[0] in instant_successors[component[0]]:
             ordered = sorted(component)

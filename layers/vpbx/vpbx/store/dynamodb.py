@@ -2,7 +2,8 @@
 
 Low-level client with hand-written attribute maps (call events are on the hot path). Objects are stored as JSON in a
 `data` string attribute; scenarios and published versions as zlib-compressed JSON in a `body` binary attribute (a
-scenario is at most 256 KB serialized, an item at most 400 KB). Conditional writes give optimistic locking and
+scenario is at most 256 KB serialized, an item at most 400 KB), and so are calls (every event rewrites the call, and
+a write costs a unit per started KB). Conditional writes give optimistic locking and
 uniqueness; throttling and transient failures are retried by botocore's standard mode, then become Unavailable.
 """
 
@@ -86,6 +87,7 @@ MAX_QUERY_ROUNDS = 10  # a filtered listing reads at most this many DynamoDB pag
 FILTERED_ROUND_LIMIT = 50
 BATCH_WRITE_SIZE = 25
 CALL_LISTING_ATTRIBUTES = ("summary", "dialed", "expires_at")  # GSI1's NonKeyAttributes in template.yaml
+CALL_COMPRESSION_LEVEL = 6  # ~60 µs for a 2 KB call, which shrinks to about a third
 
 
 def utc_now() -> datetime:
@@ -107,6 +109,12 @@ def _b(value: bytes) -> dict[str, bytes]:
 
 def _key(pk: str, sk: str) -> Item:
     return {"PK": _s(pk), "SK": _s(sk)}
+
+
+def _decode_call(item: Item) -> CallRecord:
+    if "body" in item:
+        return CallRecord.model_validate_json(zlib.decompress(item["body"]["B"]))
+    return CallRecord.model_validate_json(item["data"]["S"])  # written before calls were compressed
 
 
 def _call_summaries(items: list[Item]) -> list[CallSummary]:
@@ -807,7 +815,7 @@ class DynamoRepository(VersionedFamilies):
     # ------------------------------------------------------------------------------------------ calls
     def _call_item(self, tenant_id: str, call: CallRecord) -> Item:
         """The call item. GSI1 projects only CALL_LISTING_ATTRIBUTES (template.yaml), so each write of the call
-        costs one write unit on the index however long `data` (the whole record with its trace) grows."""
+        costs one write unit on the index however long `body` (the whole record with its trace) grows."""
         info = call.state.call
         return {
             **_key(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + info.call_id),
@@ -817,7 +825,7 @@ class DynamoRepository(VersionedFamilies):
             "dialed": _s(info.dialed),
             "expires_at": _n(call.expires_at),
             "summary": _s(CallSummary.of(call).model_dump_json()),
-            "data": _s(call.model_dump_json()),
+            "body": _b(zlib.compress(call.model_dump_json().encode(), CALL_COMPRESSION_LEVEL)),
         }
 
     def _now_epoch(self) -> dict[str, str]:
@@ -843,7 +851,7 @@ class DynamoRepository(VersionedFamilies):
         item = self._get_item(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
         if item is None or not call_is_live(int(item["expires_at"]["N"]), self._clock()):
             raise NotFound(f"call {call_id} not found")
-        return CallRecord.model_validate_json(item["data"]["S"])
+        return _decode_call(item)
 
     def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
         check_call_owner(tenant_id, call)
@@ -872,8 +880,8 @@ class DynamoRepository(VersionedFamilies):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Page[CallSummary]:
-        """Newest first (GSI1, which holds the calls' CALL_LISTING_ATTRIBUTES, not `data`); `number` is the dialed
-        number; since <= started_at < until."""
+        """Newest first (GSI1: the calls' CALL_LISTING_ATTRIBUTES, not whole calls); `number` is the dialed number;
+        since <= started_at < until."""
         scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
         conditions, values = ["expires_at > :now"], {":now": self._now_epoch()}
         if number is not None:

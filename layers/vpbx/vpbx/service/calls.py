@@ -17,8 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, Outcome, OutcomeKind
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
@@ -44,7 +45,7 @@ def utc_now() -> datetime:
 # ------------------------------------------------------------------------------------------------ request models
 
 
-class _Body(BaseModel):
+class _Body(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=256)
 
 
@@ -97,7 +98,7 @@ class CallEvent(_Body):
 # ------------------------------------------------------------------------------------------------ response models
 
 
-class CallDecisionOut(BaseModel):
+class CallDecisionOut(LazyModel):
     """What telephony should do next. `action` is null once the call is connected (routing is over)."""
 
     call_id: str
@@ -106,7 +107,7 @@ class CallDecisionOut(BaseModel):
     status: CallStatus = Field(description="in_progress: report the outcome; connected/ended: routing is over")
 
 
-class TraceStepOut(BaseModel):
+class TraceStepOut(LazyModel):
     seq: int
     element_id: str
     element_type: str
@@ -117,7 +118,7 @@ class TraceStepOut(BaseModel):
     at: datetime
 
 
-class CallSummaryOut(BaseModel):
+class CallSummaryOut(LazyModel):
     call_id: str
     from_: str | None = Field(serialization_alias="from")
     to: str

@@ -5,6 +5,8 @@ An implementation inherits VersionedFamilies and supplies five storage primitive
 delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
 """
 
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
 import abc
 from dataclasses import dataclass
 from datetime import datetime

@@ -7,6 +7,8 @@ a write costs a unit per started KB). Conditional writes give optimistic locking
 uniqueness; throttling and transient failures are retried by botocore's standard mode, then become Unavailable.
 """
 
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
 import logging
 import os
 import random

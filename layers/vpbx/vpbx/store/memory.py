@@ -4,6 +4,8 @@ It keeps items under the same PK/SK layout (keys.py) and pages with the same cur
 test sees exactly what it would see against DynamoDB, minus the network.
 """
 
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime

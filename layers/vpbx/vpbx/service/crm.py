@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -128,8 +129,13 @@ class CrmClient:
     allow_insecure: bool = False
     resolver: Resolver = system_resolver
     connector: Connector = direct_connector
-    ssl_context: ssl.SSLContext = field(default_factory=ssl.create_default_context)
+    ssl_context: ssl.SSLContext | None = None  # None: the system trust store, loaded on the first HTTPS lookup
     max_response_bytes: int = MAX_RESPONSE_BYTES
+
+    @cached_property
+    def _tls(self) -> ssl.SSLContext:
+        # Loading the trust store takes ~15 ms: pay it on the first CRM lookup, not on every call function's start.
+        return self.ssl_context or ssl.create_default_context()
 
     def lookup(self, request: CrmRequest) -> str | None:
         """The extension the CRM names for the caller, or None on any failure (logged with its reason)."""
@@ -195,7 +201,7 @@ class CrmClient:
         timeout = _remaining(exchange.deadline)
         connection: http.client.HTTPConnection
         if scheme == "https":
-            connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self.ssl_context)
+            connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
         else:
             if not _is_loopback(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise CrmLookupFailed("plain http is allowed to loopback only")

@@ -19,7 +19,7 @@ from vpbx.domain.directory import CallerList, CallerPattern, Schedule, Subscribe
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unavailable, VersionMismatch
 from vpbx.domain.scenario import InternalSubscriber, Scenario
 from vpbx.service.version_cache import VersionCache
-from vpbx.store import keys, schema
+from vpbx.store import schema
 from vpbx.store.codec import MAX_TRACE_STEPS, TRACE_HEAD_STEPS
 from vpbx.store.dynamodb import CALL_LISTING_ATTRIBUTES, DynamoRepository
 from vpbx.store.models import ApiKey, CallRecord, CallSummary, DirectorySnapshot, PhoneNumber, Tenant
@@ -823,31 +823,6 @@ def test_calls_index_holds_only_the_listing_not_the_whole_call(dynamo_repository
     assert set(index_item) == {"PK", "SK", "GSI1PK", "GSI1SK", *CALL_LISTING_ATTRIBUTES}
     assert index_entry_size(index_item) < 1024 < item_size(table_item)
     assert CallSummary.model_validate_json(index_item["summary"]["S"]) == CallSummary.of(call)
-
-
-def test_call_written_before_summaries_and_compression_is_still_read(dynamo_repository: DynamoRepository) -> None:
-    """An item of the earlier layout (plain JSON in `data`, no `summary`) is read and advanced; until its next
-    save it has no summary to list."""
-    started = datetime.now(UTC)  # this repository's clock is the real one
-    call = call_record("old", started)
-    dynamo_repository.client.put_item(
-        TableName=dynamo_repository.table_name,
-        Item={
-            "PK": {"S": keys.tenant_pk(A)},
-            "SK": {"S": keys.CALL_PREFIX + "old"},
-            "GSI1PK": {"S": keys.calls_gsi_pk(A)},
-            "GSI1SK": {"S": keys.calls_gsi_sk(started, "old")},
-            "seq": {"N": "1"},
-            "dialed": {"S": call.state.call.dialed},
-            "expires_at": {"N": str(call.expires_at)},
-            "data": {"S": call.model_dump_json()},
-        },
-    )
-    assert dynamo_repository.get_call(A, "old") == call
-    assert dynamo_repository.list_calls(A, 10, None).items == []
-    saved = dynamo_repository.save_call(A, with_seq(call, 2), expected_seq=1)
-    assert dynamo_repository.get_call(A, "old") == saved
-    assert dynamo_repository.list_calls(A, 10, None).items == [CallSummary.of(saved)]
 
 
 # ------------------------------------------------------------------------------------------------------ schema

@@ -114,15 +114,7 @@ def _key(pk: str, sk: str) -> Item:
 
 
 def _decode_call(item: Item) -> CallRecord:
-    if "body" in item:
-        return CallRecord.model_validate_json(zlib.decompress(item["body"]["B"]))
-    return CallRecord.model_validate_json(item["data"]["S"])  # written before calls were compressed
-
-
-def _call_summaries(items: list[Item]) -> list[CallSummary]:
-    """The listing's summaries; a call item written before summaries were stored (no `summary`) is left out: it
-    expires within the call TTL."""
-    return [CallSummary.model_validate_json(item["summary"]["S"]) for item in items if "summary" in item]
+    return CallRecord.model_validate_json(zlib.decompress(item["body"]["B"]))
 
 
 def _int(item: Item, name: str) -> int | None:
@@ -899,4 +891,5 @@ class DynamoRepository(VersionedFamilies):
             filter_expression=" AND ".join(conditions),
             filter_values=values,
         )
-        return Page[CallSummary](items=_call_summaries(items), next_cursor=next_cursor)
+        summaries = [CallSummary.model_validate_json(item["summary"]["S"]) for item in items]
+        return Page[CallSummary](items=summaries, next_cursor=next_cursor)

@@ -20,12 +20,10 @@ function: the cost of vpbx's own code alone, reported (with its share of the flo
 """
 
 import compileall
-import json
 import os
 import py_compile
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -34,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common
 
-from bench.common import ROOT, Row, main, medians, ratio_row
+from bench.common import ROOT, Row, fresh_interpreter, main, medians, ratio_row
 
 PACKAGE = ROOT / "layers" / "vpbx" / "vpbx"
 ALL_FUNCTIONS = ("authorizer", "admin", "directory", "scenarios", "calls")
@@ -143,18 +141,8 @@ def import_ms(tree: Path, function: str, module: str, preload: str = "") -> dict
     env = lambda_environment(task, function)
     if tree.name == "source":
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD.format(module=module, preload=f"import {preload}" if preload else "")],
-        cwd=task,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"importing {module} of {function} failed:\n{result.stderr[-2000:]}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    script = CHILD.format(module=module, preload=f"import {preload}" if preload else "")
+    report = fresh_interpreter(script, cwd=task, env=env, what=f"importing {module} of {function}")
     if module == "app" and not str(report["vpbx"]).startswith(str(tree)):
         raise RuntimeError(f"{function} imported vpbx from {report['vpbx']}, not from the layer copy in {tree}")
     return {"cpu": float(report["cpu_ms"]), "wall": float(report["wall_ms"])}

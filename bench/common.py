@@ -106,6 +106,26 @@ def ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def fresh_interpreter(script: str, *args: str, cwd: Path, env: dict[str, str], what: str) -> dict[str, Any]:
+    """Run `script` in a fresh Python (the bench's own) and return the JSON object on its last line of output;
+    RuntimeError naming `what` with the end of its stderr when it fails."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{result.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
 def medians(samples: Mapping[Key, list[float]]) -> dict[Key, float]:
     import statistics
 

@@ -20,7 +20,6 @@ second (warm) request. No goal (the issue sets none): the figures show where the
 
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: bench.common, tests.helpers
 
 from bench.cold_start_bench import FUNCTIONS, lambda_environment, lambda_trees
-from bench.common import ROOT, Row, handler_repository, main, moto_endpoint, ratio_row, row
+from bench.common import ROOT, Row, fresh_interpreter, handler_repository, main, moto_endpoint, ratio_row, row
 from tests.helpers.apigw import api_event, authorizer_context
 from tests.helpers.scenarios import seed_scenario
 
@@ -90,6 +89,7 @@ def seed(endpoint: str) -> tuple[str, str]:
     from vpbx.domain.directory import Subscriber
     from vpbx.domain.scenario import Scenario
     from vpbx.service.admin import create_tenant
+    from vpbx.service.scenarios import ScenarioService
     from vpbx.store.models import PhoneNumber
 
     repository = handler_repository(endpoint)
@@ -98,8 +98,6 @@ def seed(endpoint: str) -> tuple[str, str]:
     for extension in ("101", "102"):
         repository.create_subscriber(TENANT, Subscriber(extension=extension, name=f"E{extension}"))
     draft = repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
-    from vpbx.service.scenarios import ScenarioService
-
     snapshot = ScenarioService(repository, TENANT).snapshot(draft.item.scenario)
     repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
     repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
@@ -158,19 +156,7 @@ def child(script: str, tree: Path, function: str, endpoint: str, table: str, eve
         "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines on stdout would mix with the result line
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(events)],
-        cwd=task,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{function}: {result.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
-    return figures
+    return fresh_interpreter(script, str(events), cwd=task, env=env, what=f"{function}'s first request")
 
 
 def run(quick: bool) -> list[Row]:

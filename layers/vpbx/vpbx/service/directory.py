@@ -36,7 +36,6 @@ from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.models import Page, PhoneNumber, Versioned
 from vpbx.store.ports import Repository
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C", bound="DomainBody")
 R = TypeVar("R", bound="DomainBody")

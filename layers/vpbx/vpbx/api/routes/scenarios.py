@@ -17,15 +17,8 @@ from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
 from vpbx.api.models import Cursor, Limit, PageOf
-from vpbx.api.resources import (
-    CollectionHandlers,
-    IfMatch,
-    ResourceFamily,
-    Summaries,
-    register_collection,
-    versioned_response,
-)
-from vpbx.api.responses import READ_ERRORS, WRITE_ERRORS, documented, error_doc
+from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
+from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, deleted_docs, documented, error_doc
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -50,6 +43,7 @@ from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
 TAGS = ["Scenarios"]
+SCENARIOS = "/v1/scenarios"
 
 ScenarioIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 VersionPath = Annotated[int, Path(ge=1, description="Published version number")]
@@ -64,64 +58,68 @@ def _service() -> ScenarioService:
 def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.OK) -> Response[ScenarioOut]:
     """The draft as stored now, validated against the current directory, with its ETag."""
     record, report = service.validate_draft(scenario_id)
-    location = DRAFTS.location(scenario_id) if status == HTTPStatus.CREATED else None
+    location = item_location(SCENARIOS, scenario_id) if status == HTTPStatus.CREATED else None
     return versioned_response(scenario_out(record, report), record.version, status, location)
 
 
 # ------------------------------------------------------------------------------------------------ drafts
 
-DRAFTS = ResourceFamily(
-    collection="/v1/scenarios",
-    key="scenario_id",
-    key_type=ScenarioIdPath,
-    singular="scenario",
-    plural="scenarios",
-    tag=TAGS[0],
-    create_body=ScenarioCreate,
-    replace_body=ScenarioReplace,
-    item_out=ScenarioOut,
-    list_item_out=ScenarioSummary,
-    summaries=Summaries(
-        list="List scenarios (summaries without elements)",
-        create="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
-        get="Get a scenario draft with its validation summary",
-        replace="Replace a scenario draft (If-Match required); published versions are not affected",
-        delete="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
-    ),
-    page_description="A page of scenarios",
-    item_description="The draft",
-    delete_errors={**WRITE_ERRORS, 409: IN_USE},
+
+@router.get(
+    SCENARIOS,
+    summary="List scenarios (summaries without elements)",
+    tags=TAGS,
+    responses=documented(200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False),
 )
+def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScenarioSummary]:
+    return page_of(_service().list_drafts(limit, cursor), scenario_summary)
 
 
-def _list_drafts(limit: int, cursor: str | None) -> PageOf[ScenarioSummary]:
-    page = _service().list_drafts(limit, cursor)
-    return PageOf(items=[scenario_summary(record) for record in page.items], next_cursor=page.next_cursor)
-
-
-def _create_draft(body: ScenarioCreate) -> Response[ScenarioOut]:
+@router.post(
+    SCENARIOS,
+    summary="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
+    tags=TAGS,
+    responses=documented(201, ScenarioOut, "Created", CREATE_ERRORS),
+)
+def create_scenario(body: Annotated[ScenarioCreate, Body()]) -> Response[ScenarioOut]:
     service = _service()
     record = service.create(body)
     return _draft(service, record.item.id, HTTPStatus.CREATED)
 
 
-def _get_draft(scenario_id: str) -> Response[ScenarioOut]:
+@router.get(
+    f"{SCENARIOS}/<scenario_id>",
+    summary="Get a scenario draft with its validation summary",
+    tags=TAGS,
+    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS),
+)
+def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
     return _draft(_service(), scenario_id)
 
 
-def _replace_draft(scenario_id: str, body: ScenarioReplace, expected: int) -> Response[ScenarioOut]:
+@router.put(
+    f"{SCENARIOS}/<scenario_id>",
+    summary="Replace a scenario draft (If-Match required); published versions are not affected",
+    tags=TAGS,
+    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS),
+)
+def replace_scenario(
+    scenario_id: ScenarioIdPath, body: Annotated[ScenarioReplace, Body()], if_match: IfMatch
+) -> Response[ScenarioOut]:
     service = _service()
-    service.replace(scenario_id, body, expected)
+    service.replace(scenario_id, body, version_from_if_match(if_match))
     return _draft(service, scenario_id)
 
 
-def _delete_draft(scenario_id: str, expected: int) -> None:
-    _service().delete(scenario_id, expected)
-
-
-register_collection(
-    router, DRAFTS, CollectionHandlers(_list_drafts, _create_draft, _get_draft, _replace_draft, _delete_draft)
+@router.delete(
+    f"{SCENARIOS}/<scenario_id>",
+    summary="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
+    tags=TAGS,
+    responses=deleted_docs({**WRITE_ERRORS, 409: IN_USE}),
 )
+def delete_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[None]:
+    _service().delete(scenario_id, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
 
 # ------------------------------------------------------------------------------------------------ checks

@@ -7,7 +7,11 @@ service and its models at cold start.
 from http import HTTPStatus
 from typing import Any, cast
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseHeader,
+)
 
 from vpbx.api.models import ERROR_RESPONSES, ErrorBody
 
@@ -15,6 +19,7 @@ __all__ = [
     "CREATE_ERRORS",
     "DELETE_ERRORS",
     "ETAG_HEADER",
+    "LOCATION_HEADER",
     "READ_ERRORS",
     "WRITE_ERRORS",
     "deleted_docs",
@@ -38,18 +43,36 @@ DELETE_ERRORS = {**WRITE_ERRORS, 409: error_doc("in_use: published scenarios ref
 ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
     "ETag": {"description": 'The version, quoted ("3"); send it back in If-Match', "schema": {"type": "string"}}
 }
+LOCATION_HEADER: dict[str, OpenAPIResponseHeader] = {
+    "Location": {"description": "Path of the created object", "schema": {"type": "string"}}
+}
 
 
 def documented(
-    status: int, model: Any, description: str, errors: dict[int, OpenAPIResponse], etag: bool = True
+    status: int,
+    model: Any,
+    description: str,
+    errors: dict[int, OpenAPIResponse],
+    etag: bool = True,
+    location: bool = False,
+    example: Any = None,
 ) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success (model, ETag header) and the errors it may give."""
+    """OpenAPI responses of a route: its success (model, ETag/Location headers, an example) and its errors."""
     success: OpenAPIResponse = {"description": description}
     if model is not None:
-        success["content"] = {"application/json": {"model": model}}
-    if etag:
-        success["headers"] = ETAG_HEADER
+        content: dict[str, Any] = {"model": model}
+        if example is not None:
+            content["examples"] = {"walkthrough": {"summary": "From the README walk-through", "value": example}}
+        success["content"] = {"application/json": cast(OpenAPIResponseContentModel, content)}
+    headers = {**(ETAG_HEADER if etag else {}), **(LOCATION_HEADER if location else {})}
+    if headers:
+        success["headers"] = headers
     return {**errors, status: success}
+
+
+def created(model: Any, errors: dict[int, OpenAPIResponse], example: Any = None, etag: bool = True) -> Any:
+    """A 201 with the created object, its Location (and ETag for a versioned object)."""
+    return documented(HTTPStatus.CREATED, model, "Created", errors, etag=etag, location=True, example=example)
 
 
 def deleted_docs(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vpbx.api import examples
 from vpbx.api.context import current_caller
 from vpbx.api.deps import get_crm_client, get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
@@ -76,30 +77,60 @@ def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Respons
 
 @router.post(
     "/v1/calls",
+    operation_id="startCall",
     summary="Start a call: the first action for a call to one of the tenant's numbers (telephony keys)",
+    description="Telephony reports a call to one of the tenant's numbers and gets the first action (seq 1) "
+    "from the number's published scenario: ring, play, collect digits, voicemail, fax or hang up. "
+    "Retrying with the same body returns the same decision; the same call id with another body is "
+    "409. Telephony keys only.",
     tags=TAGS,
-    responses=documented(201, CallDecisionOut, "The first decision (seq 1)", TELEPHONY_ERRORS, etag=False),
+    responses=documented(
+        201,
+        CallDecisionOut,
+        "The first decision (seq 1)",
+        TELEPHONY_ERRORS,
+        etag=False,
+        example=examples.FIRST_DECISION,
+    ),
 )
-def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
+def start_call(body: Annotated[CallStart, Body(openapi_examples=examples.CALL_START)]) -> Response[CallDecisionOut]:
     decision = _service().start(_tenant(), body)
     return _decision(decision, HTTPStatus.CREATED)
 
 
 @router.post(
     "/v1/calls/<call_id>/events",
+    operation_id="reportCallEvent",
     summary="Report the outcome of the latest action; get the next one (telephony keys)",
+    description="Telephony reports the outcome of the action of decision `seq` (answered, no_answer, busy, "
+    "digits…) and gets the next action, until `status` is `connected` or `ended`. A repeated "
+    "event returns the same answer; a stale or future `seq` is 409. Telephony keys only.",
     tags=TAGS,
-    responses=documented(200, CallDecisionOut, "The next decision (seq + 1)", TELEPHONY_ERRORS, etag=False),
+    responses=documented(
+        200,
+        CallDecisionOut,
+        "The next decision (seq + 1)",
+        TELEPHONY_ERRORS,
+        etag=False,
+        example=examples.NEXT_DECISION,
+    ),
 )
-def call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
+def report_call_event(
+    call_id: CallIdPath, body: Annotated[CallEvent, Body(openapi_examples=examples.CALL_EVENT)]
+) -> Response[CallDecisionOut]:
     return _decision(_service().handle_event(_tenant(), call_id, body))
 
 
 @router.get(
     "/v1/calls",
+    operation_id="listCalls",
     summary="List calls, newest first",
+    description="The tenant's calls, newest first, optionally filtered by dialed number and start time; a "
+    "page at a time. Calls are kept for a limited time (`expires_at`).",
     tags=TAGS,
-    responses=documented(200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False),
+    responses=documented(
+        200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False, example=examples.CALL_PAGE
+    ),
 )
 def list_calls(
     limit: Limit = DEFAULT_PAGE_LIMIT,
@@ -114,9 +145,12 @@ def list_calls(
 
 @router.get(
     "/v1/calls/<call_id>",
+    operation_id="getCall",
     summary="A call with its trace",
+    description="One call with its trace: every element it went through, the action asked of telephony, the "
+    "outcome reported and the exit taken.",
     tags=TAGS,
-    responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False),
+    responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False, example=examples.CALL),
 )
 def get_call(call_id: CallIdPath) -> CallDetailOut:
     return _service().get(_tenant(), call_id)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.models import Cursor, Limit, PageOf
@@ -21,6 +22,7 @@ from vpbx.api.responses import (
     DELETE_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    created,
     deleted_docs,
     documented,
     error_doc,
@@ -65,9 +67,14 @@ def _service() -> DirectoryService:
 
 @router.get(
     SUBSCRIBERS,
+    operation_id="listSubscribers",
     summary="List subscribers",
+    description="The tenant's subscribers in extension order, a page at a time: pass `next_cursor` back as "
+    "`cursor` until it is null. Any key of the tenant (admin, editor, viewer) may read.",
     tags=["Subscribers"],
-    responses=documented(200, PageOf[SubscriberOut], "A page of subscribers", READ_ERRORS, etag=False),
+    responses=documented(
+        200, PageOf[SubscriberOut], "A page of subscribers", READ_ERRORS, etag=False, example=examples.SUBSCRIBER_PAGE
+    ),
 )
 def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[SubscriberOut]:
     return page_of(_service().list_subscribers(limit, cursor), subscriber_out)
@@ -75,11 +82,19 @@ def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -
 
 @router.post(
     SUBSCRIBERS,
+    operation_id="createSubscriber",
     summary="Create a subscriber",
+    description="Adds an employee under a short internal number (`extension`, 1–6 digits, unique in the "
+    "tenant). `internal` subscribers ring their SIP device; `external` and `mobile` ones forward "
+    "to `target`, and ring waits allow for that network's dial delay "
+    "(`effective_dial_delay_seconds`). Answers 201 with the subscriber, its ETag and Location; "
+    "409 when the extension is taken.",
     tags=["Subscribers"],
-    responses=documented(201, SubscriberOut, "Created", CREATE_ERRORS),
+    responses=created(SubscriberOut, CREATE_ERRORS, example=examples.SUBSCRIBER),
 )
-def create_subscriber(body: Annotated[SubscriberCreate, Body()]) -> Response[SubscriberOut]:
+def create_subscriber(
+    body: Annotated[SubscriberCreate, Body(openapi_examples=examples.SUBSCRIBER_CREATE)],
+) -> Response[SubscriberOut]:
     record = _service().create_subscriber(body)
     location = item_location(SUBSCRIBERS, record.item.extension)
     return versioned_response(subscriber_out(record), record.version, HTTPStatus.CREATED, location)
@@ -87,9 +102,11 @@ def create_subscriber(body: Annotated[SubscriberCreate, Body()]) -> Response[Sub
 
 @router.get(
     f"{SUBSCRIBERS}/<extension>",
+    operation_id="getSubscriber",
     summary="Get a subscriber",
+    description="One subscriber by extension, with its ETag: send the ETag back in `If-Match` to replace or delete it.",
     tags=["Subscribers"],
-    responses=documented(200, SubscriberOut, "The subscriber", READ_ERRORS),
+    responses=documented(200, SubscriberOut, "The subscriber", READ_ERRORS, example=examples.SUBSCRIBER),
 )
 def get_subscriber(extension: ExtensionPath) -> Response[SubscriberOut]:
     record = _service().get_subscriber(extension)
@@ -98,12 +115,18 @@ def get_subscriber(extension: ExtensionPath) -> Response[SubscriberOut]:
 
 @router.put(
     f"{SUBSCRIBERS}/<extension>",
+    operation_id="replaceSubscriber",
     summary="Replace a subscriber (If-Match required)",
+    description="Replaces the whole subscriber (the extension comes from the path and cannot change). Needs "
+    "`If-Match` with the ETag you read: 412 when someone changed it since, 428 without it. The "
+    "next call uses the new data; published scenarios need no republishing.",
     tags=["Subscribers"],
-    responses=documented(200, SubscriberOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, SubscriberOut, "Replaced", WRITE_ERRORS, example=examples.SUBSCRIBER),
 )
 def replace_subscriber(
-    extension: ExtensionPath, body: Annotated[SubscriberReplace, Body()], if_match: IfMatch
+    extension: ExtensionPath,
+    body: Annotated[SubscriberReplace, Body(openapi_examples=examples.SUBSCRIBER_REPLACE)],
+    if_match: IfMatch,
 ) -> Response[SubscriberOut]:
     record = _service().replace_subscriber(extension, body, version_from_if_match(if_match))
     return versioned_response(subscriber_out(record), record.version)
@@ -111,7 +134,11 @@ def replace_subscriber(
 
 @router.delete(
     f"{SUBSCRIBERS}/<extension>",
+    operation_id="deleteSubscriber",
     summary="Delete a subscriber (If-Match required; 409 while a published scenario rings it)",
+    description="Deletes a subscriber. Needs `If-Match`. Refused with 409 `in_use` while a published scenario "
+    "rings this extension (the details name the scenarios): point them elsewhere and publish "
+    "first.",
     tags=["Subscribers"],
     responses=deleted_docs(DELETE_ERRORS),
 )
@@ -125,7 +152,9 @@ def delete_subscriber(extension: ExtensionPath, if_match: IfMatch) -> Response[N
 
 @router.get(
     NUMBERS,
+    operation_id="listNumbers",
     summary="List phone numbers",
+    description="The tenant's phone numbers (DIDs), a page at a time, each with the scenario that answers it.",
     tags=["Numbers"],
     responses=documented(200, PageOf[NumberOut], "A page of numbers", READ_ERRORS, etag=False),
 )
@@ -135,11 +164,15 @@ def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> Pa
 
 @router.post(
     NUMBERS,
+    operation_id="createNumber",
     summary="Add a phone number (unique across the platform) and the scenario that answers it",
+    description="Claims an E.164 number for the tenant (unique across the platform: 409 when anyone holds it) "
+    "and names the scenario that answers calls to it (404 when that scenario does not exist). "
+    "Answers 201 with the number, its ETag and Location (the plus URL-encoded).",
     tags=["Numbers"],
-    responses=documented(201, NumberOut, "Created", NUMBER_CREATE_ERRORS),
+    responses=created(NumberOut, NUMBER_CREATE_ERRORS, example=examples.NUMBER),
 )
-def create_number(body: Annotated[NumberCreate, Body()]) -> Response[NumberOut]:
+def create_number(body: Annotated[NumberCreate, Body(openapi_examples=examples.NUMBER_CREATE)]) -> Response[NumberOut]:
     record = _service().create_number(body)
     location = item_location(NUMBERS, record.item.number)
     return versioned_response(number_out(record), record.version, HTTPStatus.CREATED, location)
@@ -147,9 +180,11 @@ def create_number(body: Annotated[NumberCreate, Body()]) -> Response[NumberOut]:
 
 @router.get(
     f"{NUMBERS}/<number>",
+    operation_id="getNumber",
     summary="Get a phone number",
+    description="One phone number by its E.164 form (URL-encode the plus: `%2B74951234567`), with its ETag.",
     tags=["Numbers"],
-    responses=documented(200, NumberOut, "The number", READ_ERRORS),
+    responses=documented(200, NumberOut, "The number", READ_ERRORS, example=examples.NUMBER),
 )
 def get_number(number: NumberPath) -> Response[NumberOut]:
     record = _service().get_number(number)
@@ -158,12 +193,17 @@ def get_number(number: NumberPath) -> Response[NumberOut]:
 
 @router.put(
     f"{NUMBERS}/<number>",
+    operation_id="replaceNumber",
     summary="Point a number at another scenario, or relabel it (If-Match required)",
+    description="Points the number at another scenario, or changes its label. Needs `If-Match`; calls already "
+    "in progress keep the scenario they started with.",
     tags=["Numbers"],
-    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS, example=examples.NUMBER),
 )
 def replace_number(
-    number: NumberPath, body: Annotated[NumberReplace, Body()], if_match: IfMatch
+    number: NumberPath,
+    body: Annotated[NumberReplace, Body(openapi_examples=examples.NUMBER_REPLACE)],
+    if_match: IfMatch,
 ) -> Response[NumberOut]:
     record = _service().replace_number(number, body, version_from_if_match(if_match))
     return versioned_response(number_out(record), record.version)
@@ -171,7 +211,10 @@ def replace_number(
 
 @router.delete(
     f"{NUMBERS}/<number>",
+    operation_id="deleteNumber",
     summary="Release a phone number (If-Match required)",
+    description="Releases a number: calls to it are no longer routed, and any tenant may claim it again. "
+    "Needs `If-Match`.",
     tags=["Numbers"],
     responses=deleted_docs(WRITE_ERRORS),  # nothing refers to a number, so no 409
 )
@@ -185,7 +228,9 @@ def delete_number(number: NumberPath, if_match: IfMatch) -> Response[None]:
 
 @router.get(
     SCHEDULES,
+    operation_id="listSchedules",
     summary="List schedules",
+    description="The tenant's reusable schedules (office hours), a page at a time.",
     tags=["Schedules"],
     responses=documented(200, PageOf[ScheduleOut], "A page of schedules", READ_ERRORS, etag=False),
 )
@@ -195,11 +240,18 @@ def list_schedules(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
 
 @router.post(
     SCHEDULES,
+    operation_id="createSchedule",
     summary="Create a schedule (id optional: generated when absent)",
+    description="Creates reusable opening hours: weekly intervals in an IANA time zone, an optional "
+    "public-holiday calendar and dated overrides. Scenarios check it with a `schedule` element "
+    "(exits `open`/`closed`). The id is generated when absent. Answers 201 with the schedule, its "
+    "ETag and Location.",
     tags=["Schedules"],
-    responses=documented(201, ScheduleOut, "Created", CREATE_ERRORS),
+    responses=created(ScheduleOut, CREATE_ERRORS, example=examples.SCHEDULE),
 )
-def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[ScheduleOut]:
+def create_schedule(
+    body: Annotated[ScheduleCreate, Body(openapi_examples=examples.SCHEDULE_CREATE)],
+) -> Response[ScheduleOut]:
     record = _service().create_schedule(body)
     location = item_location(SCHEDULES, record.item.id)
     return versioned_response(schedule_out(record), record.version, HTTPStatus.CREATED, location)
@@ -207,9 +259,11 @@ def create_schedule(body: Annotated[ScheduleCreate, Body()]) -> Response[Schedul
 
 @router.get(
     f"{SCHEDULES}/<schedule_id>",
+    operation_id="getSchedule",
     summary="Get a schedule",
+    description="One schedule by id, with its ETag: send it back in `If-Match` to replace or delete it.",
     tags=["Schedules"],
-    responses=documented(200, ScheduleOut, "The schedule", READ_ERRORS),
+    responses=documented(200, ScheduleOut, "The schedule", READ_ERRORS, example=examples.SCHEDULE),
 )
 def get_schedule(schedule_id: IdPath) -> Response[ScheduleOut]:
     record = _service().get_schedule(schedule_id)
@@ -218,12 +272,17 @@ def get_schedule(schedule_id: IdPath) -> Response[ScheduleOut]:
 
 @router.put(
     f"{SCHEDULES}/<schedule_id>",
+    operation_id="replaceSchedule",
     summary="Replace a schedule (If-Match required)",
+    description="Replaces the whole schedule. Needs `If-Match`. Applies to the next call without republishing "
+    "the scenarios that use it.",
     tags=["Schedules"],
-    responses=documented(200, ScheduleOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, ScheduleOut, "Replaced", WRITE_ERRORS, example=examples.SCHEDULE),
 )
 def replace_schedule(
-    schedule_id: IdPath, body: Annotated[ScheduleReplace, Body()], if_match: IfMatch
+    schedule_id: IdPath,
+    body: Annotated[ScheduleReplace, Body(openapi_examples=examples.SCHEDULE_REPLACE)],
+    if_match: IfMatch,
 ) -> Response[ScheduleOut]:
     record = _service().replace_schedule(schedule_id, body, version_from_if_match(if_match))
     return versioned_response(schedule_out(record), record.version)
@@ -231,7 +290,9 @@ def replace_schedule(
 
 @router.delete(
     f"{SCHEDULES}/<schedule_id>",
+    operation_id="deleteSchedule",
     summary="Delete a schedule (If-Match required; 409 while a published scenario checks it)",
+    description="Deletes a schedule. Needs `If-Match`; refused with 409 `in_use` while a published scenario checks it.",
     tags=["Schedules"],
     responses=deleted_docs(DELETE_ERRORS),
 )
@@ -245,7 +306,9 @@ def delete_schedule(schedule_id: IdPath, if_match: IfMatch) -> Response[None]:
 
 @router.get(
     CALLER_LISTS,
+    operation_id="listCallerLists",
     summary="List caller lists",
+    description="The tenant's caller lists (known or blocked callers), a page at a time.",
     tags=["Caller lists"],
     responses=documented(200, PageOf[CallerListOut], "A page of caller lists", READ_ERRORS, etag=False),
 )
@@ -255,11 +318,17 @@ def list_caller_lists(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) 
 
 @router.post(
     CALLER_LISTS,
+    operation_id="createCallerList",
     summary="Create a caller list (id optional: generated when absent)",
+    description="Creates a reusable list of caller patterns (exact number, prefix, mask, country, region or "
+    "operator). Scenarios branch on it with a `caller_list` element (exits `match`/`no_match`). "
+    "The id is generated when absent. Answers 201 with the list, its ETag and Location.",
     tags=["Caller lists"],
-    responses=documented(201, CallerListOut, "Created", CREATE_ERRORS),
+    responses=created(CallerListOut, CREATE_ERRORS, example=examples.CALLER_LIST),
 )
-def create_caller_list(body: Annotated[CallerListCreate, Body()]) -> Response[CallerListOut]:
+def create_caller_list(
+    body: Annotated[CallerListCreate, Body(openapi_examples=examples.CALLER_LIST_CREATE)],
+) -> Response[CallerListOut]:
     record = _service().create_caller_list(body)
     location = item_location(CALLER_LISTS, record.item.id)
     return versioned_response(caller_list_out(record), record.version, HTTPStatus.CREATED, location)
@@ -267,9 +336,11 @@ def create_caller_list(body: Annotated[CallerListCreate, Body()]) -> Response[Ca
 
 @router.get(
     f"{CALLER_LISTS}/<list_id>",
+    operation_id="getCallerList",
     summary="Get a caller list",
+    description="One caller list by id, with its ETag: send it back in `If-Match` to replace or delete it.",
     tags=["Caller lists"],
-    responses=documented(200, CallerListOut, "The caller list", READ_ERRORS),
+    responses=documented(200, CallerListOut, "The caller list", READ_ERRORS, example=examples.CALLER_LIST),
 )
 def get_caller_list(list_id: IdPath) -> Response[CallerListOut]:
     record = _service().get_caller_list(list_id)
@@ -278,12 +349,16 @@ def get_caller_list(list_id: IdPath) -> Response[CallerListOut]:
 
 @router.put(
     f"{CALLER_LISTS}/<list_id>",
+    operation_id="replaceCallerList",
     summary="Replace a caller list (If-Match required)",
+    description="Replaces the whole caller list. Needs `If-Match`. Applies to the next call without republishing.",
     tags=["Caller lists"],
-    responses=documented(200, CallerListOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, CallerListOut, "Replaced", WRITE_ERRORS, example=examples.CALLER_LIST),
 )
 def replace_caller_list(
-    list_id: IdPath, body: Annotated[CallerListReplace, Body()], if_match: IfMatch
+    list_id: IdPath,
+    body: Annotated[CallerListReplace, Body(openapi_examples=examples.CALLER_LIST_REPLACE)],
+    if_match: IfMatch,
 ) -> Response[CallerListOut]:
     record = _service().replace_caller_list(list_id, body, version_from_if_match(if_match))
     return versioned_response(caller_list_out(record), record.version)
@@ -291,7 +366,10 @@ def replace_caller_list(
 
 @router.delete(
     f"{CALLER_LISTS}/<list_id>",
+    operation_id="deleteCallerList",
     summary="Delete a caller list (If-Match required; 409 while a published scenario checks it)",
+    description="Deletes a caller list. Needs `If-Match`; refused with 409 `in_use` while a published "
+    "scenario checks it.",
     tags=["Caller lists"],
     responses=deleted_docs(DELETE_ERRORS),
 )

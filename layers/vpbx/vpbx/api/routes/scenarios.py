@@ -13,12 +13,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
+from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
-from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, deleted_docs, documented, error_doc
+from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, deleted_docs, documented, error_doc
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -67,9 +68,14 @@ def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.
 
 @router.get(
     SCENARIOS,
+    operation_id="listScenarios",
     summary="List scenarios (summaries without elements)",
+    description="The tenant's scenario drafts as summaries (no elements, so a page stays small), a page at a "
+    "time, each with the version calls use now (`published_version`).",
     tags=TAGS,
-    responses=documented(200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False),
+    responses=documented(
+        200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False, example=examples.SCENARIO_PAGE
+    ),
 )
 def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScenarioSummary]:
     return page_of(_service().list_drafts(limit, cursor), scenario_summary)
@@ -77,11 +83,18 @@ def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
 
 @router.post(
     SCENARIOS,
+    operation_id="createScenario",
     summary="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
+    description="Saves a new scenario draft: elements joined by connections (see the `Scenario` schema for "
+    "every element type and its exits). A draft may be invalid; the response's `validation` says "
+    "why, and only a valid draft can be published. The id is generated when absent. Answers 201 "
+    "with the draft, its ETag and Location.",
     tags=TAGS,
-    responses=documented(201, ScenarioOut, "Created", CREATE_ERRORS),
+    responses=created(ScenarioOut, CREATE_ERRORS, example=examples.SCENARIO),
 )
-def create_scenario(body: Annotated[ScenarioCreate, Body()]) -> Response[ScenarioOut]:
+def create_scenario(
+    body: Annotated[ScenarioCreate, Body(openapi_examples=examples.SCENARIO_CREATE)],
+) -> Response[ScenarioOut]:
     service = _service()
     record = service.create(body)
     return _draft(service, record.item.id, HTTPStatus.CREATED)
@@ -89,9 +102,12 @@ def create_scenario(body: Annotated[ScenarioCreate, Body()]) -> Response[Scenari
 
 @router.get(
     f"{SCENARIOS}/<scenario_id>",
+    operation_id="getScenario",
     summary="Get a scenario draft with its validation summary",
+    description="The draft as stored now, validated against the tenant's current directory, with its ETag "
+    "(send it in `If-Match` to replace, publish or roll back).",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS),
+    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS, example=examples.SCENARIO),
 )
 def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
     return _draft(_service(), scenario_id)
@@ -99,12 +115,17 @@ def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
 
 @router.put(
     f"{SCENARIOS}/<scenario_id>",
+    operation_id="replaceScenario",
     summary="Replace a scenario draft (If-Match required); published versions are not affected",
+    description="Replaces the whole draft. Needs `If-Match`; the draft version goes up by one. Published "
+    "versions, and the calls that use them, are not affected until you publish again.",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS, example=examples.SCENARIO),
 )
 def replace_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[ScenarioReplace, Body()], if_match: IfMatch
+    scenario_id: ScenarioIdPath,
+    body: Annotated[ScenarioReplace, Body(openapi_examples=examples.SCENARIO_REPLACE)],
+    if_match: IfMatch,
 ) -> Response[ScenarioOut]:
     service = _service()
     service.replace(scenario_id, body, version_from_if_match(if_match))
@@ -113,7 +134,10 @@ def replace_scenario(
 
 @router.delete(
     f"{SCENARIOS}/<scenario_id>",
+    operation_id="deleteScenario",
     summary="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
+    description="Deletes the draft and all its published versions. Needs `If-Match`; refused with 409 "
+    "`in_use` while phone numbers point at the scenario.",
     tags=TAGS,
     responses=deleted_docs({**WRITE_ERRORS, 409: IN_USE}),
 )
@@ -127,9 +151,20 @@ def delete_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[
 
 @router.post(
     "/v1/scenarios/<scenario_id>/validate",
+    operation_id="validateScenario",
     summary="Validate the draft against the tenant's current directory",
+    description="Checks the draft against the tenant's current directory (missing subscribers, schedules or "
+    "caller lists, unreachable elements, loops, exits without arrows…) and answers the report; "
+    "`ok` is false when it has errors. The ETag is the draft version checked: publish with "
+    "`If-Match` set to it.",
     tags=TAGS,
-    responses=documented(200, ValidationOut, "The validation report (ok: false when it has errors)", READ_ERRORS),
+    responses=documented(
+        200,
+        ValidationOut,
+        "The validation report (ok: false when it has errors)",
+        READ_ERRORS,
+        example=examples.VALIDATION,
+    ),
 )
 def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
     record, report = _service().validate_draft(scenario_id)
@@ -138,14 +173,25 @@ def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
 
 @router.post(
     "/v1/scenarios/<scenario_id>/simulate",
+    operation_id="simulateScenario",
     summary="Run one call through the draft (live directory) or a published version (its snapshot)",
+    description="Runs one call through the draft (against the live directory) or a published version (against "
+    "its directory snapshot) without telephony: `outcomes` scripts what each element's action "
+    "reports, `at` sets the call's start time. Answers every step, how the call ended and the "
+    "path of element ids; 422 `invalid_scenario` when the draft does not validate.",
     tags=TAGS,
     responses=documented(
-        200, SimulationOut, "Every step the call took and how it ended", {**READ_ERRORS, 422: INVALID_SCENARIO}, False
+        200,
+        SimulationOut,
+        "Every step the call took and how it ended",
+        {**READ_ERRORS, 422: INVALID_SCENARIO},
+        False,
+        example=examples.SIMULATION,
     ),
 )
 def simulate_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[SimulateRequest | None, Body()] = None
+    scenario_id: ScenarioIdPath,
+    body: Annotated[SimulateRequest | None, Body(openapi_examples=examples.SIMULATE)] = None,
 ) -> SimulationOut:
     simulation = _service().simulate(scenario_id, body or SimulateRequest())
     return simulation_out(simulation)
@@ -153,13 +199,16 @@ def simulate_scenario(
 
 @router.get(
     "/v1/scenarios/<scenario_id>/diagram",
+    operation_id="getScenarioDiagram",
     summary="Mermaid flowchart of the draft or a version, optionally with a simulated call's path drawn bold",
     description="JSON `{mermaid, highlight, …}` by default; `format=mermaid` answers the bare text (text/plain) "
     "for mermaid-cli. `highlight=simulation` runs a default simulation (at `at`, from `caller`) and draws its path.",
     tags=TAGS,
-    responses=documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
+    responses=documented(
+        200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False, example=examples.DIAGRAM
+    ),
 )
-def scenario_diagram(
+def get_scenario_diagram(
     scenario_id: ScenarioIdPath,
     version: Annotated[int | None, Query(ge=1, description="A published version; the draft when absent")] = None,
     highlight: Annotated[Literal["simulation"] | None, Query(description="Draw a simulated call's path")] = None,
@@ -188,10 +237,21 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
 
 @router.post(
     "/v1/scenarios/<scenario_id>/publish",
+    operation_id="publishScenario",
     summary="Publish the draft as a new immutable version (If-Match: the draft version you validated)",
+    description="Freezes the draft, with a snapshot of the directory objects it uses, into a new immutable "
+    "version that calls use from now on. `If-Match` must be the draft version you validated (412 "
+    "if it changed since); 422 `invalid_scenario` when the draft has errors. Answers 201 with the "
+    "version and its Location.",
     tags=TAGS,
     responses=documented(
-        201, VersionOut, "Published; calls use it from now on", {**WRITE_ERRORS, 422: INVALID_SCENARIO}, False
+        201,
+        VersionOut,
+        "Published; calls use it from now on",
+        {**WRITE_ERRORS, 422: INVALID_SCENARIO},
+        False,
+        location=True,
+        example=examples.VERSION,
     ),
 )
 def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[VersionOut]:
@@ -204,11 +264,15 @@ def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response
 
 @router.get(
     "/v1/scenarios/<scenario_id>/versions",
+    operation_id="listScenarioVersions",
     summary="List published versions, newest first",
+    description="The scenario's published versions, newest first; `current` marks the one calls use now.",
     tags=TAGS,
-    responses=documented(200, PageOf[VersionSummary], "A page of versions", READ_ERRORS, etag=False),
+    responses=documented(
+        200, PageOf[VersionSummary], "A page of versions", READ_ERRORS, etag=False, example=examples.VERSION_PAGE
+    ),
 )
-def list_versions(
+def list_scenario_versions(
     scenario_id: ScenarioIdPath, limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None
 ) -> PageOf[VersionSummary]:
     service = _service()
@@ -219,11 +283,13 @@ def list_versions(
 
 @router.get(
     "/v1/scenarios/<scenario_id>/versions/<version>",
+    operation_id="getScenarioVersion",
     summary="Get a published version with its directory snapshot",
+    description="One published version: the scenario as published and the directory snapshot it runs against.",
     tags=TAGS,
-    responses=documented(200, VersionOut, "The version", READ_ERRORS, etag=False),
+    responses=documented(200, VersionOut, "The version", READ_ERRORS, etag=False, example=examples.VERSION),
 )
-def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut:
+def get_scenario_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut:
     service = _service()
     found = service.get_version(scenario_id, version)
     return version_out(found, service.get(scenario_id).item.published_version)
@@ -231,12 +297,19 @@ def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut
 
 @router.post(
     "/v1/scenarios/<scenario_id>/rollback",
+    operation_id="rollbackScenario",
     summary="Make calls use an earlier published version (If-Match: the draft version); calls in flight keep theirs",
+    description="Makes calls use an earlier published version. `If-Match` is the draft's ETag; the draft "
+    "itself is unchanged. Calls already in progress keep the version they started on.",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
+    responses=documented(
+        200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS, example=examples.ROLLED_BACK
+    ),
 )
 def rollback_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch
+    scenario_id: ScenarioIdPath,
+    body: Annotated[RollbackRequest, Body(openapi_examples=examples.ROLLBACK)],
+    if_match: IfMatch,
 ) -> Response[ScenarioOut]:
     service = _service()
     service.rollback(scenario_id, body.version, version_from_if_match(if_match))

@@ -9,6 +9,7 @@ prints one line per step and exits 1 on the first surprise. Run it against an em
 
 import argparse
 import sys
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -70,7 +71,8 @@ def main() -> None:
 
     for extension, name in (("101", "Anna Petrova"), ("102", "Boris Sokolov")):
         body = SubscriberCreate(extension=extension, name=name)
-        created = create_subscriber.sync_detailed(client=api, body=body)
+        retry_safe = f"walkthrough-{extension}-{uuid.uuid4()}"  # the same key on a retry replays the first answer
+        created = create_subscriber.sync_detailed(client=api, body=body, idempotency_key=retry_safe)
         subscriber = expect(created, HTTPStatus.CREATED, SubscriberOut)
         check(created.headers["etag"] == '"1"', created.headers)
         print(f"subscriber {subscriber.extension} {subscriber.name}: ETag {created.headers['etag']}")

@@ -46,7 +46,9 @@ const officeHours: Schemas["ScheduleCreate"] = {
 };
 
 for (const [extension, name] of [["101", "Anna Petrova"], ["102", "Boris Sokolov"]] as const) {
-  const created = await api.POST("/v1/subscribers", { body: { extension, name } });
+  // The same Idempotency-Key on a retry replays the first answer instead of creating twice.
+  const header = { "idempotency-key": `walkthrough-${extension}-${crypto.randomUUID()}` };
+  const created = await api.POST("/v1/subscribers", { params: { header }, body: { extension, name } });
   check(created.response.status === 201 && created.data, created.error);
   check(created.response.headers.get("ETag") === '"1"', [...created.response.headers]);
   console.log(`subscriber ${created.data.extension} ${created.data.name}: ETag ${created.response.headers.get("ETag")}`);

@@ -195,3 +195,28 @@ def test_actions_are_typed_everywhere_with_a_required_discriminator(committed: d
 def test_the_contract_has_the_package_version_and_a_license(committed: dict[str, Any]) -> None:
     assert committed["info"]["version"] == vpbx.__version__
     assert committed["info"]["license"]["name"]
+
+
+IDEMPOTENT_OPERATIONS = {
+    "createSubscriber",
+    "createNumber",
+    "createSchedule",
+    "createCallerList",
+    "createScenario",
+    "publishScenario",
+    "createTenant",
+    "createKey",
+}
+
+
+def test_creates_and_publish_document_the_idempotency_key(committed: dict[str, Any]) -> None:
+    takes_key = {
+        operation["operationId"]
+        for _, _, operation in operations(committed)
+        if any(parameter["name"].lower() == "idempotency-key" for parameter in operation.get("parameters", []))
+    }
+    assert takes_key == IDEMPOTENT_OPERATIONS
+    for _, _, operation in operations(committed):
+        if operation["operationId"] in IDEMPOTENT_OPERATIONS:
+            assert "idempotency_key_in_use" in operation["responses"]["409"]["description"]
+            assert "idempotency_key_reused" in operation["responses"]["422"]["description"]

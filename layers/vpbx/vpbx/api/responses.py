@@ -25,6 +25,7 @@ __all__ = [
     "deleted_docs",
     "documented",
     "error_doc",
+    "idempotent_errors",
 ]
 
 
@@ -71,8 +72,23 @@ def documented(
 
 
 def created(model: Any, errors: dict[int, OpenAPIResponse], example: Any = None, etag: bool = True) -> Any:
-    """A 201 with the created object, its Location (and ETag for a versioned object)."""
+    """A 201 with the created object, its Location (and ETag for a versioned object); creates take Idempotency-Key."""
+    errors = idempotent_errors(errors)
     return documented(HTTPStatus.CREATED, model, "Created", errors, etag=etag, location=True, example=example)
+
+
+def idempotent_errors(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
+    """`errors` and what an Idempotency-Key adds: 409 idempotency_key_in_use, 422 idempotency_key_reused."""
+
+    def joined(status: int, addition: str) -> OpenAPIResponse:
+        earlier = errors[status]["description"] if status in errors else None
+        return error_doc(f"{earlier}; or {addition}" if earlier else addition)
+
+    return {
+        **errors,
+        409: joined(409, "idempotency_key_in_use: a request with this Idempotency-Key is still running"),
+        422: joined(422, "idempotency_key_reused: the Idempotency-Key was used for another request"),
+    }
 
 
 def deleted_docs(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:

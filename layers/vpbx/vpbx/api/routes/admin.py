@@ -12,6 +12,7 @@ from vpbx.api import examples
 from vpbx.api.context import current_caller
 from vpbx.api.deps import get_repository, get_usage_plans
 from vpbx.api.errors import JSON_CONTENT_TYPE
+from vpbx.api.idempotency import IdempotencyKey, idempotent
 from vpbx.api.keys import IssuedKey
 from vpbx.api.models import Cursor, Limit, PageOf, RequestModel
 from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, created, documented
@@ -111,11 +112,13 @@ TENANTS, KEYS = ["Tenants"], ["Keys"]
     description="Creates a company on the platform and issues its first `admin` key; the secret is in "
     "`admin_key.secret` and is shown only in this response. Operator keys only. Answers 201 with the tenant and "
     "its Location; 409 when the id is taken.",
+    middlewares=[idempotent],
     tags=TENANTS,
     responses=created(TenantCreated, CREATE_ERRORS, example=examples.TENANT_CREATED, etag=False),
 )
 def create_tenant(
     request: Annotated[TenantCreate, Body(openapi_examples=examples.TENANT_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[TenantCreated]:
     tenant, key = admin.create_tenant(
         get_repository(),
@@ -164,11 +167,14 @@ def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> 
     description="Issues a key with one role: `admin`, `editor` or `viewer` for people and frontends, `telephony` "
     "for the switch that drives calls. The secret is in the response only; the API stores its SHA-256. Operator, "
     "or the tenant's own admin keys. Answers 201 with the key and its Location.",
+    middlewares=[idempotent],
     tags=KEYS,
     responses=created(KeyCreated, READ_ERRORS, example=examples.KEY_CREATED, etag=False),
 )
 def create_key(
-    tenant_id: TenantId, request: Annotated[KeyCreate, Body(openapi_examples=examples.KEY_CREATE)]
+    tenant_id: TenantId,
+    request: Annotated[KeyCreate, Body(openapi_examples=examples.KEY_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[KeyCreated]:
     issued = admin.create_key(get_repository(), current_caller(router), tenant_id, request.role, request.name, _now())
     return _created(KeyCreated.issued(issued), f"/v1/tenants/{tenant_id}/keys/{issued.key.id}")

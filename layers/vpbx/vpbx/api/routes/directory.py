@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
+from vpbx.api.idempotency import IdempotencyKey, idempotent
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
 from vpbx.api.responses import (
@@ -89,11 +90,13 @@ def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -
     "to `target`, and ring waits allow for that network's dial delay "
     "(`effective_dial_delay_seconds`). Answers 201 with the subscriber, its ETag and Location; "
     "409 when the extension is taken.",
+    middlewares=[idempotent],
     tags=["Subscribers"],
     responses=created(SubscriberOut, CREATE_ERRORS, example=examples.SUBSCRIBER),
 )
 def create_subscriber(
     body: Annotated[SubscriberCreate, Body(openapi_examples=examples.SUBSCRIBER_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[SubscriberOut]:
     record = _service().create_subscriber(body)
     location = item_location(SUBSCRIBERS, record.item.extension)
@@ -169,10 +172,13 @@ def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> Pa
     description="Claims an E.164 number for the tenant (unique across the platform: 409 when anyone holds it) "
     "and names the scenario that answers calls to it (404 when that scenario does not exist). "
     "Answers 201 with the number, its ETag and Location (the plus URL-encoded).",
+    middlewares=[idempotent],
     tags=["Numbers"],
     responses=created(NumberOut, NUMBER_CREATE_ERRORS, example=examples.NUMBER),
 )
-def create_number(body: Annotated[NumberCreate, Body(openapi_examples=examples.NUMBER_CREATE)]) -> Response[NumberOut]:
+def create_number(
+    body: Annotated[NumberCreate, Body(openapi_examples=examples.NUMBER_CREATE)], idempotency_key: IdempotencyKey = None
+) -> Response[NumberOut]:
     record = _service().create_number(body)
     location = item_location(NUMBERS, record.item.number)
     return versioned_response(number_out(record), record.version, HTTPStatus.CREATED, location)
@@ -246,11 +252,13 @@ def list_schedules(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
     "public-holiday calendar and dated overrides. Scenarios check it with a `schedule` element "
     "(exits `open`/`closed`). The id is generated when absent. Answers 201 with the schedule, its "
     "ETag and Location.",
+    middlewares=[idempotent],
     tags=["Schedules"],
     responses=created(ScheduleOut, CREATE_ERRORS, example=examples.SCHEDULE),
 )
 def create_schedule(
     body: Annotated[ScheduleCreate, Body(openapi_examples=examples.SCHEDULE_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ScheduleOut]:
     record = _service().create_schedule(body)
     location = item_location(SCHEDULES, record.item.id)
@@ -323,11 +331,13 @@ def list_caller_lists(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) 
     description="Creates a reusable list of caller patterns (exact number, prefix, mask, country, region or "
     "operator). Scenarios branch on it with a `caller_list` element (exits `match`/`no_match`). "
     "The id is generated when absent. Answers 201 with the list, its ETag and Location.",
+    middlewares=[idempotent],
     tags=["Caller lists"],
     responses=created(CallerListOut, CREATE_ERRORS, example=examples.CALLER_LIST),
 )
 def create_caller_list(
     body: Annotated[CallerListCreate, Body(openapi_examples=examples.CALLER_LIST_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[CallerListOut]:
     record = _service().create_caller_list(body)
     location = item_location(CALLER_LISTS, record.item.id)

@@ -17,9 +17,19 @@ from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
+from vpbx.api.idempotency import IdempotencyKey, idempotent
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
-from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, created, deleted_docs, documented, error_doc
+from vpbx.api.responses import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    deleted_docs,
+    documented,
+    error_doc,
+    idempotent_errors,
+)
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -89,11 +99,13 @@ def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
     "every element type and its exits). A draft may be invalid; the response's `validation` says "
     "why, and only a valid draft can be published. The id is generated when absent. Answers 201 "
     "with the draft, its ETag and Location.",
+    middlewares=[idempotent],
     tags=TAGS,
     responses=created(ScenarioOut, CREATE_ERRORS, example=examples.SCENARIO),
 )
 def create_scenario(
     body: Annotated[ScenarioCreate, Body(openapi_examples=examples.SCENARIO_CREATE)],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[ScenarioOut]:
     service = _service()
     record = service.create(body)
@@ -243,18 +255,21 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
     "version that calls use from now on. `If-Match` must be the draft version you validated (412 "
     "if it changed since); 422 `invalid_scenario` when the draft has errors. Answers 201 with the "
     "version and its Location.",
+    middlewares=[idempotent],
     tags=TAGS,
     responses=documented(
         201,
         VersionOut,
         "Published; calls use it from now on",
-        {**WRITE_ERRORS, 422: INVALID_SCENARIO},
+        idempotent_errors({**WRITE_ERRORS, 422: INVALID_SCENARIO}),
         False,
         location=True,
         example=examples.VERSION,
     ),
 )
-def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[VersionOut]:
+def publish_scenario(
+    scenario_id: ScenarioIdPath, if_match: IfMatch, idempotency_key: IdempotencyKey = None
+) -> Response[VersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id)
     version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)

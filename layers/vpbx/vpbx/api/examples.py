@@ -1,4 +1,6 @@
-"""Request and response bodies of the README walk-through, shown by the OpenAPI document (Swagger UI, clients).
+"""Request and response bodies of the README walk-through, by operationId, for the OpenAPI document (Swagger UI).
+
+Only vpbx.api.openapi imports this module (when it builds the document), so no Lambda function loads it at cold start.
 
 Responses were captured from the API running the walk-through (timestamps and secrets replaced); the lint step
 (`make contract`: redocly, spectral) checks every example against its schema, so they cannot drift silently.
@@ -618,3 +620,62 @@ KEY_CREATE = {
     "telephony": example("A key for the switch (step 9)", {"role": "telephony", "name": "switch"}),
     "viewer": example("A read-only key for a dashboard", {"role": "viewer", "name": "wallboard"}),
 }
+
+
+# ------------------------------------------------------------------------------------------------ by operation
+
+REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
+    "createTenant": TENANT_CREATE,
+    "createKey": KEY_CREATE,
+    "createSubscriber": SUBSCRIBER_CREATE,
+    "replaceSubscriber": SUBSCRIBER_REPLACE,
+    "createNumber": NUMBER_CREATE,
+    "replaceNumber": NUMBER_REPLACE,
+    "createSchedule": SCHEDULE_CREATE,
+    "replaceSchedule": SCHEDULE_REPLACE,
+    "createCallerList": CALLER_LIST_CREATE,
+    "replaceCallerList": CALLER_LIST_REPLACE,
+    "createScenario": SCENARIO_CREATE,
+    "replaceScenario": SCENARIO_REPLACE,
+    "rollbackScenario": ROLLBACK,
+    "simulateScenario": SIMULATE,
+    "startCall": CALL_START,
+    "reportCallEvent": CALL_EVENT,
+}
+"""Request body examples of each operation (Swagger UI fills the body with the first)."""
+
+RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "createTenant": TENANT_CREATED,
+    "getTenant": TENANT,
+    "listKeys": KEY_PAGE,
+    "createKey": KEY_CREATED,
+    "listSubscribers": SUBSCRIBER_PAGE,
+    "createSubscriber": SUBSCRIBER,
+    "getSubscriber": SUBSCRIBER,
+    "replaceSubscriber": {**SUBSCRIBER, "version": 2},
+    "createNumber": NUMBER,
+    "getNumber": NUMBER,
+    "replaceNumber": {**NUMBER, "version": 2},
+    "createSchedule": SCHEDULE,
+    "getSchedule": SCHEDULE,
+    "replaceSchedule": {**SCHEDULE, "version": 2},
+    "createCallerList": CALLER_LIST,
+    "getCallerList": CALLER_LIST,
+    "replaceCallerList": {**CALLER_LIST, "version": 2},
+    "listScenarios": SCENARIO_PAGE,
+    "createScenario": SCENARIO,
+    "getScenario": SCENARIO,
+    "replaceScenario": {**SCENARIO, "version": 2},
+    "validateScenario": VALIDATION,
+    "publishScenario": VERSION,
+    "listScenarioVersions": VERSION_PAGE,
+    "getScenarioVersion": VERSION,
+    "rollbackScenario": ROLLED_BACK,
+    "simulateScenario": SIMULATION,
+    "getScenarioDiagram": DIAGRAM,
+    "startCall": FIRST_DECISION,
+    "reportCallEvent": NEXT_DECISION,
+    "listCalls": CALL_PAGE,
+    "getCall": CALL,
+}
+"""The success body of each operation, as the walk-through got it."""

@@ -84,6 +84,7 @@ def _polish(spec: dict[str, Any]) -> dict[str, Any]:
         schemas.setdefault(name, definition)
     spec["info"]["license"] = LICENSE
     spec["tags"] = TAGS
+    _add_examples(spec)
     _require_discriminators(spec, schemas)
     components["securitySchemes"] = {API_KEY_SCHEME: {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}
     spec["security"] = [{API_KEY_SCHEME: []}]
@@ -131,3 +132,20 @@ def _discriminators(node: Any) -> list[tuple[dict[str, str], str]]:
         for value in node:
             found.extend(_discriminators(value))
     return found
+
+
+def _add_examples(spec: dict[str, Any]) -> None:
+    """The walk-through's bodies on each operation's request and success response (a typo'd operationId fails)."""
+    from vpbx.api.examples import REQUEST_EXAMPLES, RESPONSE_EXAMPLES  # only the document needs them
+
+    by_id = {op["operationId"]: op for item in spec["paths"].values() for op in item.values() if "operationId" in op}
+    unknown = (REQUEST_EXAMPLES.keys() | RESPONSE_EXAMPLES.keys()) - by_id.keys()
+    if unknown:
+        raise ValueError(f"examples for operations that do not exist: {sorted(unknown)}")
+    for operation_id, examples in REQUEST_EXAMPLES.items():
+        by_id[operation_id]["requestBody"]["content"]["application/json"]["examples"] = examples
+    for operation_id, body in RESPONSE_EXAMPLES.items():
+        responses = by_id[operation_id]["responses"]
+        success = next(responses[status] for status in sorted(responses) if status.startswith("2"))
+        walkthrough = {"summary": "From the README walk-through", "value": body}
+        success["content"]["application/json"]["examples"] = {"walkthrough": walkthrough}

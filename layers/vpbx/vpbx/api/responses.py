@@ -7,11 +7,7 @@ service and its models at cold start.
 from http import HTTPStatus
 from typing import Any, cast
 
-from aws_lambda_powertools.event_handler.openapi.types import (
-    OpenAPIResponse,
-    OpenAPIResponseContentModel,
-    OpenAPIResponseHeader,
-)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
 from vpbx.api.models import ERROR_RESPONSES, ErrorBody
 
@@ -56,25 +52,21 @@ def documented(
     errors: dict[int, OpenAPIResponse],
     etag: bool = True,
     location: bool = False,
-    example: Any = None,
 ) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success (model, ETag/Location headers, an example) and its errors."""
+    """OpenAPI responses of a route: its success (model, ETag/Location headers) and the errors it may give."""
     success: OpenAPIResponse = {"description": description}
     if model is not None:
-        content: dict[str, Any] = {"model": model}
-        if example is not None:
-            content["examples"] = {"walkthrough": {"summary": "From the README walk-through", "value": example}}
-        success["content"] = {"application/json": cast(OpenAPIResponseContentModel, content)}
+        success["content"] = {"application/json": {"model": model}}
     headers = {**(ETAG_HEADER if etag else {}), **(LOCATION_HEADER if location else {})}
     if headers:
         success["headers"] = headers
     return {**errors, status: success}
 
 
-def created(model: Any, errors: dict[int, OpenAPIResponse], example: Any = None, etag: bool = True) -> Any:
+def created(model: Any, errors: dict[int, OpenAPIResponse], etag: bool = True) -> Any:
     """A 201 with the created object, its Location (and ETag for a versioned object); creates take Idempotency-Key."""
     errors = idempotent_errors(errors)
-    return documented(HTTPStatus.CREATED, model, "Created", errors, etag=etag, location=True, example=example)
+    return documented(HTTPStatus.CREATED, model, "Created", errors, etag=etag, location=True)
 
 
 def idempotent_errors(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:

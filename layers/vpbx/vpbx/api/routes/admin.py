@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, Field, field_validator
 
-from vpbx.api import examples
 from vpbx.api.context import current_caller
 from vpbx.api.deps import get_repository, get_usage_plans
 from vpbx.api.errors import JSON_CONTENT_TYPE
@@ -114,10 +113,10 @@ TENANTS, KEYS = ["Tenants"], ["Keys"]
     "its Location; 409 when the id is taken.",
     middlewares=[idempotent],
     tags=TENANTS,
-    responses=created(TenantCreated, CREATE_ERRORS, example=examples.TENANT_CREATED, etag=False),
+    responses=created(TenantCreated, CREATE_ERRORS, etag=False),
 )
 def create_tenant(
-    request: Annotated[TenantCreate, Body(openapi_examples=examples.TENANT_CREATE)],
+    request: Annotated[TenantCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[TenantCreated]:
     tenant, key = admin.create_tenant(
@@ -140,7 +139,7 @@ def create_tenant(
     description="A tenant's settings. The operator may read any tenant; a tenant's admin key reads only its own "
     "tenant (another tenant's id is 404).",
     tags=TENANTS,
-    responses=documented(200, TenantView, "The tenant", READ_ERRORS, etag=False, example=examples.TENANT),
+    responses=documented(200, TenantView, "The tenant", READ_ERRORS, etag=False),
 )
 def get_tenant(tenant_id: TenantId) -> TenantView:
     return TenantView.of(admin.get_tenant(get_repository(), current_caller(router), tenant_id))
@@ -153,7 +152,7 @@ def get_tenant(tenant_id: TenantId) -> TenantView:
     description="The tenant's API keys, active and revoked, a page at a time; secrets are never shown again, only "
     "their first characters (`prefix`). Operator, or the tenant's own admin keys.",
     tags=KEYS,
-    responses=documented(200, PageOf[KeyView], "A page of keys", READ_ERRORS, etag=False, example=examples.KEY_PAGE),
+    responses=documented(200, PageOf[KeyView], "A page of keys", READ_ERRORS, etag=False),
 )
 def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> PageOf[KeyView]:
     page = admin.list_keys(get_repository(), current_caller(router), tenant_id, limit, cursor)
@@ -169,11 +168,11 @@ def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> 
     "or the tenant's own admin keys. Answers 201 with the key and its Location.",
     middlewares=[idempotent],
     tags=KEYS,
-    responses=created(KeyCreated, READ_ERRORS, example=examples.KEY_CREATED, etag=False),
+    responses=created(KeyCreated, READ_ERRORS, etag=False),
 )
 def create_key(
     tenant_id: TenantId,
-    request: Annotated[KeyCreate, Body(openapi_examples=examples.KEY_CREATE)],
+    request: Annotated[KeyCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[KeyCreated]:
     issued = admin.create_key(get_repository(), current_caller(router), tenant_id, request.role, request.name, _now())

@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vpbx.api import examples
 from vpbx.api.context import current_caller
 from vpbx.api.deps import get_crm_client, get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
@@ -90,10 +89,9 @@ def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Respons
         "The first decision (seq 1)",
         TELEPHONY_ERRORS,
         etag=False,
-        example=examples.FIRST_DECISION,
     ),
 )
-def start_call(body: Annotated[CallStart, Body(openapi_examples=examples.CALL_START)]) -> Response[CallDecisionOut]:
+def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     decision = _service().start(_tenant(), body)
     return _decision(decision, HTTPStatus.CREATED)
 
@@ -112,12 +110,9 @@ def start_call(body: Annotated[CallStart, Body(openapi_examples=examples.CALL_ST
         "The next decision (seq + 1)",
         TELEPHONY_ERRORS,
         etag=False,
-        example=examples.NEXT_DECISION,
     ),
 )
-def report_call_event(
-    call_id: CallIdPath, body: Annotated[CallEvent, Body(openapi_examples=examples.CALL_EVENT)]
-) -> Response[CallDecisionOut]:
+def report_call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
     return _decision(_service().handle_event(_tenant(), call_id, body))
 
 
@@ -128,9 +123,7 @@ def report_call_event(
     description="The tenant's calls, newest first, optionally filtered by dialed number and start time; a "
     "page at a time. Calls are kept for a limited time (`expires_at`).",
     tags=TAGS,
-    responses=documented(
-        200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False, example=examples.CALL_PAGE
-    ),
+    responses=documented(200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False),
 )
 def list_calls(
     limit: Limit = DEFAULT_PAGE_LIMIT,
@@ -150,7 +143,7 @@ def list_calls(
     description="One call with its trace: every element it went through, the action asked of telephony, the "
     "outcome reported and the exit taken.",
     tags=TAGS,
-    responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False, example=examples.CALL),
+    responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False),
 )
 def get_call(call_id: CallIdPath) -> CallDetailOut:
     return _service().get(_tenant(), call_id)

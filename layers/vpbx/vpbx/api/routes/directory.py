@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.idempotency import IdempotencyKey, idempotent
@@ -73,9 +72,7 @@ def _service() -> DirectoryService:
     description="The tenant's subscribers in extension order, a page at a time: pass `next_cursor` back as "
     "`cursor` until it is null. Any key of the tenant (admin, editor, viewer) may read.",
     tags=["Subscribers"],
-    responses=documented(
-        200, PageOf[SubscriberOut], "A page of subscribers", READ_ERRORS, etag=False, example=examples.SUBSCRIBER_PAGE
-    ),
+    responses=documented(200, PageOf[SubscriberOut], "A page of subscribers", READ_ERRORS, etag=False),
 )
 def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[SubscriberOut]:
     return page_of(_service().list_subscribers(limit, cursor), subscriber_out)
@@ -92,10 +89,10 @@ def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -
     "409 when the extension is taken.",
     middlewares=[idempotent],
     tags=["Subscribers"],
-    responses=created(SubscriberOut, CREATE_ERRORS, example=examples.SUBSCRIBER),
+    responses=created(SubscriberOut, CREATE_ERRORS),
 )
 def create_subscriber(
-    body: Annotated[SubscriberCreate, Body(openapi_examples=examples.SUBSCRIBER_CREATE)],
+    body: Annotated[SubscriberCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[SubscriberOut]:
     record = _service().create_subscriber(body)
@@ -109,7 +106,7 @@ def create_subscriber(
     summary="Get a subscriber",
     description="One subscriber by extension, with its ETag: send the ETag back in `If-Match` to replace or delete it.",
     tags=["Subscribers"],
-    responses=documented(200, SubscriberOut, "The subscriber", READ_ERRORS, example=examples.SUBSCRIBER),
+    responses=documented(200, SubscriberOut, "The subscriber", READ_ERRORS),
 )
 def get_subscriber(extension: ExtensionPath) -> Response[SubscriberOut]:
     record = _service().get_subscriber(extension)
@@ -124,11 +121,11 @@ def get_subscriber(extension: ExtensionPath) -> Response[SubscriberOut]:
     "`If-Match` with the ETag you read: 412 when someone changed it since, 428 without it. The "
     "next call uses the new data; published scenarios need no republishing.",
     tags=["Subscribers"],
-    responses=documented(200, SubscriberOut, "Replaced", WRITE_ERRORS, example=examples.SUBSCRIBER),
+    responses=documented(200, SubscriberOut, "Replaced", WRITE_ERRORS),
 )
 def replace_subscriber(
     extension: ExtensionPath,
-    body: Annotated[SubscriberReplace, Body(openapi_examples=examples.SUBSCRIBER_REPLACE)],
+    body: Annotated[SubscriberReplace, Body()],
     if_match: IfMatch,
 ) -> Response[SubscriberOut]:
     record = _service().replace_subscriber(extension, body, version_from_if_match(if_match))
@@ -174,11 +171,9 @@ def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> Pa
     "Answers 201 with the number, its ETag and Location (the plus URL-encoded).",
     middlewares=[idempotent],
     tags=["Numbers"],
-    responses=created(NumberOut, NUMBER_CREATE_ERRORS, example=examples.NUMBER),
+    responses=created(NumberOut, NUMBER_CREATE_ERRORS),
 )
-def create_number(
-    body: Annotated[NumberCreate, Body(openapi_examples=examples.NUMBER_CREATE)], idempotency_key: IdempotencyKey = None
-) -> Response[NumberOut]:
+def create_number(body: Annotated[NumberCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[NumberOut]:
     record = _service().create_number(body)
     location = item_location(NUMBERS, record.item.number)
     return versioned_response(number_out(record), record.version, HTTPStatus.CREATED, location)
@@ -190,7 +185,7 @@ def create_number(
     summary="Get a phone number",
     description="One phone number by its E.164 form (URL-encode the plus: `%2B74951234567`), with its ETag.",
     tags=["Numbers"],
-    responses=documented(200, NumberOut, "The number", READ_ERRORS, example=examples.NUMBER),
+    responses=documented(200, NumberOut, "The number", READ_ERRORS),
 )
 def get_number(number: NumberPath) -> Response[NumberOut]:
     record = _service().get_number(number)
@@ -204,11 +199,11 @@ def get_number(number: NumberPath) -> Response[NumberOut]:
     description="Points the number at another scenario, or changes its label. Needs `If-Match`; calls already "
     "in progress keep the scenario they started with.",
     tags=["Numbers"],
-    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS, example=examples.NUMBER),
+    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS),
 )
 def replace_number(
     number: NumberPath,
-    body: Annotated[NumberReplace, Body(openapi_examples=examples.NUMBER_REPLACE)],
+    body: Annotated[NumberReplace, Body()],
     if_match: IfMatch,
 ) -> Response[NumberOut]:
     record = _service().replace_number(number, body, version_from_if_match(if_match))
@@ -254,10 +249,10 @@ def list_schedules(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
     "ETag and Location.",
     middlewares=[idempotent],
     tags=["Schedules"],
-    responses=created(ScheduleOut, CREATE_ERRORS, example=examples.SCHEDULE),
+    responses=created(ScheduleOut, CREATE_ERRORS),
 )
 def create_schedule(
-    body: Annotated[ScheduleCreate, Body(openapi_examples=examples.SCHEDULE_CREATE)],
+    body: Annotated[ScheduleCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[ScheduleOut]:
     record = _service().create_schedule(body)
@@ -271,7 +266,7 @@ def create_schedule(
     summary="Get a schedule",
     description="One schedule by id, with its ETag: send it back in `If-Match` to replace or delete it.",
     tags=["Schedules"],
-    responses=documented(200, ScheduleOut, "The schedule", READ_ERRORS, example=examples.SCHEDULE),
+    responses=documented(200, ScheduleOut, "The schedule", READ_ERRORS),
 )
 def get_schedule(schedule_id: IdPath) -> Response[ScheduleOut]:
     record = _service().get_schedule(schedule_id)
@@ -285,11 +280,11 @@ def get_schedule(schedule_id: IdPath) -> Response[ScheduleOut]:
     description="Replaces the whole schedule. Needs `If-Match`. Applies to the next call without republishing "
     "the scenarios that use it.",
     tags=["Schedules"],
-    responses=documented(200, ScheduleOut, "Replaced", WRITE_ERRORS, example=examples.SCHEDULE),
+    responses=documented(200, ScheduleOut, "Replaced", WRITE_ERRORS),
 )
 def replace_schedule(
     schedule_id: IdPath,
-    body: Annotated[ScheduleReplace, Body(openapi_examples=examples.SCHEDULE_REPLACE)],
+    body: Annotated[ScheduleReplace, Body()],
     if_match: IfMatch,
 ) -> Response[ScheduleOut]:
     record = _service().replace_schedule(schedule_id, body, version_from_if_match(if_match))
@@ -333,10 +328,10 @@ def list_caller_lists(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) 
     "The id is generated when absent. Answers 201 with the list, its ETag and Location.",
     middlewares=[idempotent],
     tags=["Caller lists"],
-    responses=created(CallerListOut, CREATE_ERRORS, example=examples.CALLER_LIST),
+    responses=created(CallerListOut, CREATE_ERRORS),
 )
 def create_caller_list(
-    body: Annotated[CallerListCreate, Body(openapi_examples=examples.CALLER_LIST_CREATE)],
+    body: Annotated[CallerListCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[CallerListOut]:
     record = _service().create_caller_list(body)
@@ -350,7 +345,7 @@ def create_caller_list(
     summary="Get a caller list",
     description="One caller list by id, with its ETag: send it back in `If-Match` to replace or delete it.",
     tags=["Caller lists"],
-    responses=documented(200, CallerListOut, "The caller list", READ_ERRORS, example=examples.CALLER_LIST),
+    responses=documented(200, CallerListOut, "The caller list", READ_ERRORS),
 )
 def get_caller_list(list_id: IdPath) -> Response[CallerListOut]:
     record = _service().get_caller_list(list_id)
@@ -363,11 +358,11 @@ def get_caller_list(list_id: IdPath) -> Response[CallerListOut]:
     summary="Replace a caller list (If-Match required)",
     description="Replaces the whole caller list. Needs `If-Match`. Applies to the next call without republishing.",
     tags=["Caller lists"],
-    responses=documented(200, CallerListOut, "Replaced", WRITE_ERRORS, example=examples.CALLER_LIST),
+    responses=documented(200, CallerListOut, "Replaced", WRITE_ERRORS),
 )
 def replace_caller_list(
     list_id: IdPath,
-    body: Annotated[CallerListReplace, Body(openapi_examples=examples.CALLER_LIST_REPLACE)],
+    body: Annotated[CallerListReplace, Body()],
     if_match: IfMatch,
 ) -> Response[CallerListOut]:
     record = _service().replace_caller_list(list_id, body, version_from_if_match(if_match))

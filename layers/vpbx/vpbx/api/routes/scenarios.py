@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import ValidationError
 
-from vpbx.api import examples
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
@@ -83,9 +82,7 @@ def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.
     description="The tenant's scenario drafts as summaries (no elements, so a page stays small), a page at a "
     "time, each with the version calls use now (`published_version`).",
     tags=TAGS,
-    responses=documented(
-        200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False, example=examples.SCENARIO_PAGE
-    ),
+    responses=documented(200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False),
 )
 def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScenarioSummary]:
     return page_of(_service().list_drafts(limit, cursor), scenario_summary)
@@ -101,10 +98,10 @@ def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> 
     "with the draft, its ETag and Location.",
     middlewares=[idempotent],
     tags=TAGS,
-    responses=created(ScenarioOut, CREATE_ERRORS, example=examples.SCENARIO),
+    responses=created(ScenarioOut, CREATE_ERRORS),
 )
 def create_scenario(
-    body: Annotated[ScenarioCreate, Body(openapi_examples=examples.SCENARIO_CREATE)],
+    body: Annotated[ScenarioCreate, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[ScenarioOut]:
     service = _service()
@@ -119,7 +116,7 @@ def create_scenario(
     description="The draft as stored now, validated against the tenant's current directory, with its ETag "
     "(send it in `If-Match` to replace, publish or roll back).",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS, example=examples.SCENARIO),
+    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS),
 )
 def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
     return _draft(_service(), scenario_id)
@@ -132,11 +129,11 @@ def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
     description="Replaces the whole draft. Needs `If-Match`; the draft version goes up by one. Published "
     "versions, and the calls that use them, are not affected until you publish again.",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS, example=examples.SCENARIO),
+    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS),
 )
 def replace_scenario(
     scenario_id: ScenarioIdPath,
-    body: Annotated[ScenarioReplace, Body(openapi_examples=examples.SCENARIO_REPLACE)],
+    body: Annotated[ScenarioReplace, Body()],
     if_match: IfMatch,
 ) -> Response[ScenarioOut]:
     service = _service()
@@ -175,7 +172,6 @@ def delete_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[
         ValidationOut,
         "The validation report (ok: false when it has errors)",
         READ_ERRORS,
-        example=examples.VALIDATION,
     ),
 )
 def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
@@ -198,12 +194,11 @@ def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
         "Every step the call took and how it ended",
         {**READ_ERRORS, 422: INVALID_SCENARIO},
         False,
-        example=examples.SIMULATION,
     ),
 )
 def simulate_scenario(
     scenario_id: ScenarioIdPath,
-    body: Annotated[SimulateRequest | None, Body(openapi_examples=examples.SIMULATE)] = None,
+    body: Annotated[SimulateRequest | None, Body()] = None,
 ) -> SimulationOut:
     simulation = _service().simulate(scenario_id, body or SimulateRequest())
     return simulation_out(simulation)
@@ -216,9 +211,7 @@ def simulate_scenario(
     description="JSON `{mermaid, highlight, …}` by default; `format=mermaid` answers the bare text (text/plain) "
     "for mermaid-cli. `highlight=simulation` runs a default simulation (at `at`, from `caller`) and draws its path.",
     tags=TAGS,
-    responses=documented(
-        200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False, example=examples.DIAGRAM
-    ),
+    responses=documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
 )
 def get_scenario_diagram(
     scenario_id: ScenarioIdPath,
@@ -264,7 +257,6 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
         idempotent_errors({**WRITE_ERRORS, 422: INVALID_SCENARIO}),
         False,
         location=True,
-        example=examples.VERSION,
     ),
 )
 def publish_scenario(
@@ -283,9 +275,7 @@ def publish_scenario(
     summary="List published versions, newest first",
     description="The scenario's published versions, newest first; `current` marks the one calls use now.",
     tags=TAGS,
-    responses=documented(
-        200, PageOf[VersionSummary], "A page of versions", READ_ERRORS, etag=False, example=examples.VERSION_PAGE
-    ),
+    responses=documented(200, PageOf[VersionSummary], "A page of versions", READ_ERRORS, etag=False),
 )
 def list_scenario_versions(
     scenario_id: ScenarioIdPath, limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None
@@ -302,7 +292,7 @@ def list_scenario_versions(
     summary="Get a published version with its directory snapshot",
     description="One published version: the scenario as published and the directory snapshot it runs against.",
     tags=TAGS,
-    responses=documented(200, VersionOut, "The version", READ_ERRORS, etag=False, example=examples.VERSION),
+    responses=documented(200, VersionOut, "The version", READ_ERRORS, etag=False),
 )
 def get_scenario_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut:
     service = _service()
@@ -317,13 +307,11 @@ def get_scenario_version(scenario_id: ScenarioIdPath, version: VersionPath) -> V
     description="Makes calls use an earlier published version. `If-Match` is the draft's ETag; the draft "
     "itself is unchanged. Calls already in progress keep the version they started on.",
     tags=TAGS,
-    responses=documented(
-        200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS, example=examples.ROLLED_BACK
-    ),
+    responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
 )
 def rollback_scenario(
     scenario_id: ScenarioIdPath,
-    body: Annotated[RollbackRequest, Body(openapi_examples=examples.ROLLBACK)],
+    body: Annotated[RollbackRequest, Body()],
     if_match: IfMatch,
 ) -> Response[ScenarioOut]:
     service = _service()

@@ -58,6 +58,8 @@ SCENARIOS = "/v1/scenarios"
 ScenarioIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 VersionPath = Annotated[int, Path(ge=1, description="Published version number")]
 INVALID_SCENARIO = error_doc("invalid_scenario: the scenario has validation errors (details are the problems)")
+DIAGRAM_RESPONSES = documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False)
+DIAGRAM_RESPONSES[200]["content"]["text/plain"] = {"schema": {"type": "string", "description": "format=mermaid"}}
 IN_USE = error_doc("in_use: phone numbers point at this scenario (details name them)")
 
 
@@ -211,7 +213,7 @@ def simulate_scenario(
     description="JSON `{mermaid, highlight, …}` by default; `format=mermaid` answers the bare text (text/plain) "
     "for mermaid-cli. `highlight=simulation` runs a default simulation (at `at`, from `caller`) and draws its path.",
     tags=TAGS,
-    responses=documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
+    responses=DIAGRAM_RESPONSES,
 )
 def get_scenario_diagram(
     scenario_id: ScenarioIdPath,

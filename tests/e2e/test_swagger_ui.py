@@ -6,10 +6,12 @@ blocks exist there only once the JavaScript has run and rendered the spec.
 """
 
 import json
+import re
 import shutil
 import struct
 import subprocess
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -146,3 +148,21 @@ def test_swagger_ui_screenshot_is_not_blank(local_server: LocalServer, chromium:
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == WINDOW
     assert len(png) > MIN_SCREENSHOT_BYTES, f"{len(png)} bytes: the page looks blank"
+
+
+def test_swagger_ui_shows_the_walkthrough_example_of_an_operation(
+    local_server: LocalServer, chromium: str, tmp_path: Path
+) -> None:
+    """A deep link opens createSubscriber: its request example is the README's, not `"string"` placeholders."""
+    url = f"{local_server.base_url}/v1/docs#/Subscribers/createSubscriber"
+    result = run_chromium(chromium, tmp_path / "profile", "--dump-dom", url)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
+    text = visible_text(result.stdout.decode("utf-8"))
+    assert "Anna Petrova" in text
+    assert "An employee's SIP phone (walk-through step 1)" in text  # the example's name in the examples menu
+
+
+def visible_text(html: str) -> str:
+    """The page's text outside <script> and <style> (where the inlined spec would match anything)."""
+    without_code = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL | re.IGNORECASE)
+    return unescape(re.sub(r"<[^>]+>", "", without_code))

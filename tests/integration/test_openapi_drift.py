@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import vpbx
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
-from vpbx.api.context import ROUTE_ROLES
-from vpbx.api.openapi import build_openapi
+from vpbx.api.context import ROUTE_ROLES, route_key
+from vpbx.api.openapi import build_openapi, family_routers
 from vpbx.local.template import local_api
 
 from scripts.generate_openapi import OPENAPI_FILE, REGENERATE_COMMAND, render_openapi
@@ -113,3 +114,109 @@ def test_the_api_serves_the_committed_spec(committed: dict[str, Any], path: str)
     assert response["statusCode"] == 200
     assert (response_header(response, "Content-Type") or "").startswith("application/json")
     assert json.loads(response["body"]) == committed
+
+
+# ------------------------------------------------------------------------------------------------ what clients need
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def test_operation_ids_are_the_handlers_names_in_camel_case(committed: dict[str, Any]) -> None:
+    """`grep -rn createSubscriber` finds the spec's operation and its handler: def create_subscriber."""
+    handlers = {
+        (method, route_key(method, rule)[1]): function.__name__
+        for router in family_routers()
+        for (rule, methods, *_), function in router._routes.items()
+        for method in methods
+    }
+    ids = {(method, path): operation["operationId"] for method, path, operation in operations(committed)}
+    assert {key: _camel(handlers[key]) for key in ids} == ids
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_every_operation_has_a_summary_a_description_and_declared_tags(committed: dict[str, Any]) -> None:
+    declared = {tag["name"] for tag in committed["tags"]}
+    assert all(tag.get("description") for tag in committed["tags"])
+    for method, path, operation in operations(committed):
+        assert operation.get("summary"), f"{method} {path}"
+        assert len(operation.get("description", "")) >= 40, f"{method} {path}"
+        assert operation["tags"], f"{method} {path}"
+        assert set(operation["tags"]) <= declared, f"{method} {path}"
+    assert {name[:1] for name in declared} == {name[:1].upper() for name in declared}, "tag names in one case"
+
+
+def test_every_operation_documents_its_success_and_rate_limits(committed: dict[str, Any]) -> None:
+    for method, path, operation in operations(committed):
+        responses = operation["responses"]
+        successes = [status for status in responses if status.startswith("2")]
+        assert len(successes) == 1, f"{method} {path}: {successes}"
+        success = responses[successes[0]]
+        if successes[0] != "204":
+            assert success["content"]["application/json"]["schema"], f"{method} {path}"
+        if successes[0] == "201" and operation["operationId"] != "startCall":
+            assert "Location" in success["headers"], f"{method} {path}"
+        for status in ("429", "503"):
+            assert "Retry-After" in responses[status]["headers"], f"{method} {path} {status}"
+
+
+def test_versioned_resources_document_their_etag(committed: dict[str, Any]) -> None:
+    for method, path, operation in operations(committed):
+        success = next(response for status, response in operation["responses"].items() if status.startswith("2"))
+        versioned = path.split("/")[2] in {"subscribers", "numbers", "schedules", "caller-lists", "scenarios"}
+        item_read = (method in {"GET", "PUT"} and path.count("/") == 3) or operation["operationId"].startswith("create")
+        if versioned and item_read and operation["operationId"] != "listScenarioVersions":
+            assert "ETag" in success.get("headers", {}), f"{method} {path}"
+
+
+def test_request_bodies_and_main_responses_carry_examples(committed: dict[str, Any]) -> None:
+    for method, path, operation in operations(committed):
+        if "requestBody" in operation:
+            assert operation["requestBody"]["content"]["application/json"].get("examples"), f"{method} {path}"
+    walkthrough = {"createSubscriber", "createScenario", "publishScenario", "simulateScenario", "startCall", "getCall"}
+    for _, _, operation in operations(committed):
+        if operation["operationId"] in walkthrough:
+            success = next(r for status, r in operation["responses"].items() if status.startswith("2"))
+            assert success["content"]["application/json"]["examples"]["walkthrough"]["value"]
+
+
+def test_actions_are_typed_everywhere_with_a_required_discriminator(committed: dict[str, Any]) -> None:
+    schemas = committed["components"]["schemas"]
+    for holder in ("CallDecisionOut", "CallDetailOut", "TraceStepOut", "SimulationStepOut"):
+        action = schemas[holder]["properties"]["action"]
+        mapping = action["anyOf"][0]["discriminator"]["mapping"]
+        assert set(mapping) >= {"ring", "play", "collect", "voicemail", "fax", "hangup"}, holder
+        for ref in mapping.values():
+            assert "type" in schemas[ref.rsplit("/", 1)[-1]]["required"], ref
+
+
+def test_the_contract_has_the_package_version_and_a_license(committed: dict[str, Any]) -> None:
+    assert committed["info"]["version"] == vpbx.__version__
+    assert committed["info"]["license"]["name"]
+
+
+IDEMPOTENT_OPERATIONS = {
+    "createSubscriber",
+    "createNumber",
+    "createSchedule",
+    "createCallerList",
+    "createScenario",
+    "publishScenario",
+    "createTenant",
+    "createKey",
+}
+
+
+def test_creates_and_publish_document_the_idempotency_key(committed: dict[str, Any]) -> None:
+    takes_key = {
+        operation["operationId"]
+        for _, _, operation in operations(committed)
+        if any(parameter["name"].lower() == "idempotency-key" for parameter in operation.get("parameters", []))
+    }
+    assert takes_key == IDEMPOTENT_OPERATIONS
+    for _, _, operation in operations(committed):
+        if operation["operationId"] in IDEMPOTENT_OPERATIONS:
+            assert "idempotency_key_in_use" in operation["responses"]["409"]["description"]
+            assert "idempotency_key_reused" in operation["responses"]["422"]["description"]

@@ -11,6 +11,7 @@ from vpbx.api.settings import Settings, get_settings
 if TYPE_CHECKING:
     from vpbx.service.crm import CrmClient
     from vpbx.service.usage_plans import UsagePlans
+    from vpbx.store.idempotency import IdempotencyStore
     from vpbx.store.ports import Repository
 
 T = TypeVar("T")
@@ -53,12 +54,21 @@ def build_crm_client(settings: Settings) -> CrmClient:
     return CrmClient(allow_insecure=settings.allow_insecure_crm)
 
 
+def build_idempotency_store(settings: Settings) -> IdempotencyStore:
+    from vpbx.store.idempotency import DynamoIdempotencyStore
+
+    return DynamoIdempotencyStore(table_name=settings.table_name, endpoint_url=settings.dynamodb_endpoint)
+
+
 repository: Provided[Repository] = Provided(build_dynamo_repository)
 usage_plans: Provided[UsagePlans] = Provided(build_usage_plans)
 crm_client: Provided[CrmClient] = Provided(build_crm_client)
+idempotency_store: Provided[IdempotencyStore] = Provided(build_idempotency_store)
 
 get_repository = repository.get
 set_repository = repository.install
 get_usage_plans = usage_plans.get
 set_usage_plans = usage_plans.install
 get_crm_client = crm_client.get
+get_idempotency_store = idempotency_store.get
+set_idempotency_store = idempotency_store.install

@@ -3,8 +3,8 @@
 from typing import Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
@@ -50,8 +50,16 @@ Limit = Annotated[
 ]
 Cursor = Annotated[str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_cursor")]
 
+RETRY_AFTER_HEADER: dict[str, OpenAPIResponseHeader] = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+}
+_RETRY_LATER = {429, 503}
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
-    status: {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+    status: {
+        "description": description,
+        "content": {"application/json": {"model": ErrorBody}},
+        **({"headers": RETRY_AFTER_HEADER} if status in _RETRY_LATER else {}),
+    }
     for status, description in {
         400: "Malformed request (body not UTF-8/JSON, bad cursor or If-Match)",
         401: "Missing or unknown API key",
@@ -60,12 +68,9 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
         413: "The request body is larger than the limit",
         415: "The request body is not application/json",
         422: "Validation failed (unknown fields, wrong types, out-of-range parameters)",
+        429: "too_many_requests: the API's rate limit is exceeded (slow down); quota_exceeded: the tenant's "
+        "request quota for the period is used up",
         503: "Storage is throttling or briefly unavailable; retry after the Retry-After seconds",
     }.items()
 }
 """Responses every route may give; pass as `responses=` (add 409/412/428 on writes of versioned resources)."""
-
-
-def created_response(model: type[BaseModel], description: str = "Created") -> dict[int, OpenAPIResponse]:
-    """`responses=` for a route answering 201 with `model` (plus the common errors)."""
-    return {201: {"description": description, "content": {"application/json": {"model": model}}}, **ERROR_RESPONSES}

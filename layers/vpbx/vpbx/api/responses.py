@@ -15,11 +15,13 @@ __all__ = [
     "CREATE_ERRORS",
     "DELETE_ERRORS",
     "ETAG_HEADER",
+    "LOCATION_HEADER",
     "READ_ERRORS",
     "WRITE_ERRORS",
     "deleted_docs",
     "documented",
     "error_doc",
+    "idempotent_errors",
 ]
 
 
@@ -38,18 +40,47 @@ DELETE_ERRORS = {**WRITE_ERRORS, 409: error_doc("in_use: published scenarios ref
 ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
     "ETag": {"description": 'The version, quoted ("3"); send it back in If-Match', "schema": {"type": "string"}}
 }
+LOCATION_HEADER: dict[str, OpenAPIResponseHeader] = {
+    "Location": {"description": "Path of the created object", "schema": {"type": "string"}}
+}
 
 
 def documented(
-    status: int, model: Any, description: str, errors: dict[int, OpenAPIResponse], etag: bool = True
+    status: int,
+    model: Any,
+    description: str,
+    errors: dict[int, OpenAPIResponse],
+    etag: bool = True,
+    location: bool = False,
 ) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success (model, ETag header) and the errors it may give."""
+    """OpenAPI responses of a route: its success (model, ETag/Location headers) and the errors it may give."""
     success: OpenAPIResponse = {"description": description}
     if model is not None:
         success["content"] = {"application/json": {"model": model}}
-    if etag:
-        success["headers"] = ETAG_HEADER
+    headers = {**(ETAG_HEADER if etag else {}), **(LOCATION_HEADER if location else {})}
+    if headers:
+        success["headers"] = headers
     return {**errors, status: success}
+
+
+def created(model: Any, errors: dict[int, OpenAPIResponse], etag: bool = True) -> Any:
+    """A 201 with the created object, its Location (and ETag for a versioned object); creates take Idempotency-Key."""
+    errors = idempotent_errors(errors)
+    return documented(HTTPStatus.CREATED, model, "Created", errors, etag=etag, location=True)
+
+
+def idempotent_errors(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
+    """`errors` and what an Idempotency-Key adds: 409 idempotency_key_in_use, 422 idempotency_key_reused."""
+
+    def joined(status: int, addition: str) -> OpenAPIResponse:
+        earlier = errors[status]["description"] if status in errors else None
+        return error_doc(f"{earlier}; or {addition}" if earlier else addition)
+
+    return {
+        **errors,
+        409: joined(409, "idempotency_key_in_use: a request with this Idempotency-Key is still running"),
+        422: joined(422, "idempotency_key_reused: the Idempotency-Key was used for another request"),
+    }
 
 
 def deleted_docs(errors: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:

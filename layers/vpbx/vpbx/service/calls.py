@@ -111,7 +111,7 @@ class TraceStepOut(LazyModel):
     seq: int
     element_id: str
     element_type: str
-    action: dict[str, Any] | None = None
+    action: Action | None = None
     outcome: str | None = None
     exit: str | None = None
     detail: str | None = None

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
+from vpbx.domain.calls import Action
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
@@ -28,7 +29,7 @@ from vpbx.domain.scenario import (
     Scenario,
     references_of,
 )
-from vpbx.domain.simulation import SimulationOutcome, SimulationResult, SimulationStep, simulate
+from vpbx.domain.simulation import SimulationOutcome, SimulationResult, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
 from vpbx.service.versioned import VersionMeta, every, new_id
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
@@ -395,12 +396,23 @@ class VersionOut(VersionSummary):
     directory: DirectorySnapshot
 
 
+class SimulationStepOut(LazyModel):
+    """A simulated step as the API shows it: the action typed, like a live call's trace."""
+
+    seq: int
+    element_id: str
+    element_type: str
+    action: Action | None
+    outcome: str | None
+    exit: str | None
+
+
 class SimulationOut(LazyModel):
     scenario_id: str
     version: int | None = Field(description="The published version that ran; null for the draft")
     at: datetime
     caller: str | None
-    steps: list[SimulationStep]
+    steps: list[SimulationStepOut]
     result: SimulationOutcome
     path: list[str] = Field(description="Element ids in the order the call went through them")
 
@@ -460,7 +472,7 @@ def simulation_out(simulation: Simulation) -> SimulationOut:
         version=simulation.version,
         at=simulation.at,
         caller=simulation.caller,
-        steps=simulation.result.steps,
+        steps=[SimulationStepOut.model_validate(step.model_dump()) for step in simulation.result.steps],
         result=simulation.result.result,
         path=simulation.result.path(),
     )

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field, field_validator
 from vpbx.api.context import current_caller
 from vpbx.api.deps import get_repository, get_usage_plans
 from vpbx.api.errors import JSON_CONTENT_TYPE
+from vpbx.api.idempotency import IdempotencyKey, idempotent
 from vpbx.api.keys import IssuedKey
-from vpbx.api.models import ERROR_RESPONSES, Cursor, Limit, PageOf, RequestModel, created_response
+from vpbx.api.models import Cursor, Limit, PageOf, RequestModel
+from vpbx.api.responses import CREATE_ERRORS, READ_ERRORS, created, documented
 from vpbx.api.settings import get_settings
 from vpbx.domain.base import LazyModel, Name, ResourceId
 from vpbx.domain.tenancy import Role
@@ -99,13 +101,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+TENANTS, KEYS = ["Tenants"], ["Keys"]
+
+
 @router.post(
     "/v1/tenants",
+    operation_id="createTenant",
     summary="Create a tenant and its first admin key (operator)",
-    responses=created_response(TenantCreated),
-    tags=["tenants"],
+    description="Creates a company on the platform and issues its first `admin` key; the secret is in "
+    "`admin_key.secret` and is shown only in this response. Operator keys only. Answers 201 with the tenant and "
+    "its Location; 409 when the id is taken.",
+    middlewares=[idempotent],
+    tags=TENANTS,
+    responses=created(TenantCreated, CREATE_ERRORS, etag=False),
 )
-def create_tenant(request: Annotated[TenantCreate, Body()]) -> Response[TenantCreated]:
+def create_tenant(
+    request: Annotated[TenantCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[TenantCreated]:
     tenant, key = admin.create_tenant(
         get_repository(),
         request.name,
@@ -115,17 +128,31 @@ def create_tenant(request: Annotated[TenantCreate, Body()]) -> Response[TenantCr
         request.crm_url,
         usage_plans=get_usage_plans(),
     )
-    created = TenantCreated(**TenantView.of(tenant).model_dump(), admin_key=KeyCreated.issued(key))
-    return _created(created, f"/v1/tenants/{tenant.id}")
+    body = TenantCreated(**TenantView.of(tenant).model_dump(), admin_key=KeyCreated.issued(key))
+    return _created(body, f"/v1/tenants/{tenant.id}")
 
 
-@router.get("/v1/tenants/<tenant_id>", summary="Read a tenant", responses=ERROR_RESPONSES, tags=["tenants"])
+@router.get(
+    "/v1/tenants/<tenant_id>",
+    operation_id="getTenant",
+    summary="Read a tenant",
+    description="A tenant's settings. The operator may read any tenant; a tenant's admin key reads only its own "
+    "tenant (another tenant's id is 404).",
+    tags=TENANTS,
+    responses=documented(200, TenantView, "The tenant", READ_ERRORS, etag=False),
+)
 def get_tenant(tenant_id: TenantId) -> TenantView:
     return TenantView.of(admin.get_tenant(get_repository(), current_caller(router), tenant_id))
 
 
 @router.get(
-    "/v1/tenants/<tenant_id>/keys", summary="List a tenant's API keys", responses=ERROR_RESPONSES, tags=["keys"]
+    "/v1/tenants/<tenant_id>/keys",
+    operation_id="listKeys",
+    summary="List a tenant's API keys",
+    description="The tenant's API keys, active and revoked, a page at a time; secrets are never shown again, only "
+    "their first characters (`prefix`). Operator, or the tenant's own admin keys.",
+    tags=KEYS,
+    responses=documented(200, PageOf[KeyView], "A page of keys", READ_ERRORS, etag=False),
 )
 def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> PageOf[KeyView]:
     page = admin.list_keys(get_repository(), current_caller(router), tenant_id, limit, cursor)
@@ -134,17 +161,32 @@ def list_keys(tenant_id: TenantId, limit: Limit = 50, cursor: Cursor = None) -> 
 
 @router.post(
     "/v1/tenants/<tenant_id>/keys",
+    operation_id="createKey",
     summary="Create an API key (the secret is shown once)",
-    responses=created_response(KeyCreated),
-    tags=["keys"],
+    description="Issues a key with one role: `admin`, `editor` or `viewer` for people and frontends, `telephony` "
+    "for the switch that drives calls. The secret is in the response only; the API stores its SHA-256. Operator, "
+    "or the tenant's own admin keys. Answers 201 with the key and its Location.",
+    middlewares=[idempotent],
+    tags=KEYS,
+    responses=created(KeyCreated, READ_ERRORS, etag=False),
 )
-def create_key(tenant_id: TenantId, request: Annotated[KeyCreate, Body()]) -> Response[KeyCreated]:
+def create_key(
+    tenant_id: TenantId,
+    request: Annotated[KeyCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[KeyCreated]:
     issued = admin.create_key(get_repository(), current_caller(router), tenant_id, request.role, request.name, _now())
     return _created(KeyCreated.issued(issued), f"/v1/tenants/{tenant_id}/keys/{issued.key.id}")
 
 
 @router.delete(
-    "/v1/tenants/<tenant_id>/keys/<key_id>", summary="Revoke an API key", responses=ERROR_RESPONSES, tags=["keys"]
+    "/v1/tenants/<tenant_id>/keys/<key_id>",
+    operation_id="revokeKey",
+    summary="Revoke an API key",
+    description="Revokes a key at once: requests with it get 403 from now on. The key stays listed with "
+    "`status: revoked`. Answers the revoked key. Operator, or the tenant's own admin keys.",
+    tags=KEYS,
+    responses=documented(200, KeyView, "The revoked key", READ_ERRORS, etag=False),
 )
 def revoke_key(tenant_id: TenantId, key_id: KeyId) -> KeyView:
     return KeyView.of(admin.revoke_key(get_repository(), current_caller(router), tenant_id, key_id, _now()))

@@ -76,9 +76,20 @@ def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Respons
 
 @router.post(
     "/v1/calls",
+    operation_id="startCall",
     summary="Start a call: the first action for a call to one of the tenant's numbers (telephony keys)",
+    description="Telephony reports a call to one of the tenant's numbers and gets the first action (seq 1) "
+    "from the number's published scenario: ring, play, collect digits, voicemail, fax or hang up. "
+    "Retrying with the same body returns the same decision; the same call id with another body is "
+    "409. Telephony keys only.",
     tags=TAGS,
-    responses=documented(201, CallDecisionOut, "The first decision (seq 1)", TELEPHONY_ERRORS, etag=False),
+    responses=documented(
+        201,
+        CallDecisionOut,
+        "The first decision (seq 1)",
+        TELEPHONY_ERRORS,
+        etag=False,
+    ),
 )
 def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     decision = _service().start(_tenant(), body)
@@ -87,17 +98,30 @@ def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
 
 @router.post(
     "/v1/calls/<call_id>/events",
+    operation_id="reportCallEvent",
     summary="Report the outcome of the latest action; get the next one (telephony keys)",
+    description="Telephony reports the outcome of the action of decision `seq` (answered, no_answer, busy, "
+    "digits…) and gets the next action, until `status` is `connected` or `ended`. A repeated "
+    "event returns the same answer; a stale or future `seq` is 409. Telephony keys only.",
     tags=TAGS,
-    responses=documented(200, CallDecisionOut, "The next decision (seq + 1)", TELEPHONY_ERRORS, etag=False),
+    responses=documented(
+        200,
+        CallDecisionOut,
+        "The next decision (seq + 1)",
+        TELEPHONY_ERRORS,
+        etag=False,
+    ),
 )
-def call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
+def report_call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
     return _decision(_service().handle_event(_tenant(), call_id, body))
 
 
 @router.get(
     "/v1/calls",
+    operation_id="listCalls",
     summary="List calls, newest first",
+    description="The tenant's calls, newest first, optionally filtered by dialed number and start time; a "
+    "page at a time. Calls are kept for a limited time (`expires_at`).",
     tags=TAGS,
     responses=documented(200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False),
 )
@@ -114,7 +138,10 @@ def list_calls(
 
 @router.get(
     "/v1/calls/<call_id>",
+    operation_id="getCall",
     summary="A call with its trace",
+    description="One call with its trace: every element it went through, the action asked of telephony, the "
+    "outcome reported and the exit taken.",
     tags=TAGS,
     responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False),
 )

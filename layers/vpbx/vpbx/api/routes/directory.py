@@ -1,36 +1,37 @@
 """HTTP routes of the tenant's directory: subscribers, phone numbers, schedules, caller lists (DESIGN.md §4).
 
-Every handler: who is calling (authorizer context) → one service call → the resource with its ETag. Writes of an
-existing object need `If-Match`; creates answer 201 with a Location; deletes answer 204. The four families share
-one route shape (`register_collection`) and one service shape (`VersionedCrud`); what differs is described here.
+Every handler: who is calling (authorizer context) → one DirectoryService call → the resource with its ETag. Writes
+of an existing object need `If-Match`; creates answer 201 with a Location; deletes answer 204. Each route is its own
+function, named after its operation (`list_subscribers` is operation listSubscribers).
 """
 
-from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from vpbx.api.context import current_caller
+from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
-from vpbx.api.models import PageOf
-from vpbx.api.resources import (
-    CollectionHandlers,
-    ResourceFamily,
-    Summaries,
-    register_collection,
-    versioned_response,
+from vpbx.api.idempotency import IdempotencyKey, idempotent
+from vpbx.api.models import Cursor, Limit, PageOf
+from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
+from vpbx.api.responses import (
+    CREATE_ERRORS,
+    DELETE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    deleted_docs,
+    documented,
+    error_doc,
 )
-from vpbx.api.responses import CREATE_ERRORS, WRITE_ERRORS, error_doc
 from vpbx.service.directory import (
     CallerListCreate,
     CallerListOut,
     CallerListReplace,
     DirectoryService,
-    DomainBody,
     NumberCreate,
     NumberOut,
     NumberReplace,
@@ -40,145 +41,343 @@ from vpbx.service.directory import (
     SubscriberCreate,
     SubscriberOut,
     SubscriberReplace,
-    VersionedCrud,
     caller_list_out,
     number_out,
     schedule_out,
     subscriber_out,
 )
-from vpbx.store.models import Versioned
+from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
-
 
 ExtensionPath = Annotated[str, Path(pattern=r"^[0-9]{1,6}$", description="Short internal number, 1–6 digits")]
 NumberPath = Annotated[str, Path(max_length=40, description="E.164 number; URL-encode the plus: %2B74951234567")]
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+SUBSCRIBERS, NUMBERS, SCHEDULES, CALLER_LISTS = "/v1/subscribers", "/v1/numbers", "/v1/schedules", "/v1/caller-lists"
+NUMBER_CREATE_ERRORS = {**CREATE_ERRORS, 404: error_doc("The scenario_id names no scenario of yours")}
 
 
 def _service() -> DirectoryService:
     return DirectoryService(get_repository(), current_caller(router).tenant_id)
 
 
-def _directory_handlers(
-    family: ResourceFamily,
-    crud_of: Callable[[DirectoryService], VersionedCrud[Any, Any, Any]],
-    to_out: Callable[[Versioned[Any]], BaseModel],
-) -> CollectionHandlers:
-    """The five operations of one directory family: its VersionedCrud, answered as `to_out` with the ETag."""
-    key_field = cast(type[DomainBody], family.create_body).key_field
-
-    def list_page(limit: int, cursor: str | None) -> PageOf[Any]:
-        page = crud_of(_service()).list(limit, cursor)
-        return PageOf(items=[to_out(record) for record in page.items], next_cursor=page.next_cursor)
-
-    def create(body: Any) -> Response[Any]:
-        record = crud_of(_service()).create(body)
-        location = family.location(getattr(record.item, key_field))
-        return versioned_response(to_out(record), record.version, HTTPStatus.CREATED, location)
-
-    def get(key: str) -> Response[Any]:
-        record = crud_of(_service()).get(key)
-        return versioned_response(to_out(record), record.version)
-
-    def replace(key: str, body: Any, expected_version: int) -> Response[Any]:
-        record = crud_of(_service()).replace(key, body, expected_version)
-        return versioned_response(to_out(record), record.version)
-
-    def delete(key: str, expected_version: int) -> None:
-        crud_of(_service()).delete(key, expected_version)
-
-    return CollectionHandlers(list_page, create, get, replace, delete)
+# ------------------------------------------------------------------------------------------------ subscribers
 
 
-SUBSCRIBERS = ResourceFamily(
-    collection="/v1/subscribers",
-    key="extension",
-    key_type=ExtensionPath,
-    singular="subscriber",
-    plural="subscribers",
-    tag="Subscribers",
-    create_body=SubscriberCreate,
-    replace_body=SubscriberReplace,
-    item_out=SubscriberOut,
-    list_item_out=SubscriberOut,
-    summaries=Summaries(
-        list="List subscribers",
-        create="Create a subscriber",
-        get="Get a subscriber",
-        replace="Replace a subscriber (If-Match required)",
-        delete="Delete a subscriber (If-Match required; 409 while a published scenario rings it)",
-    ),
-    page_description="A page of subscribers",
-    item_description="The subscriber",
+@router.get(
+    SUBSCRIBERS,
+    operation_id="listSubscribers",
+    summary="List subscribers",
+    description="The tenant's subscribers in extension order, a page at a time: pass `next_cursor` back as "
+    "`cursor` until it is null. Any key of the tenant (admin, editor, viewer) may read.",
+    tags=["Subscribers"],
+    responses=documented(200, PageOf[SubscriberOut], "A page of subscribers", READ_ERRORS, etag=False),
 )
-NUMBERS = ResourceFamily(
-    collection="/v1/numbers",
-    key="number",
-    key_type=NumberPath,
-    singular="number",
-    plural="numbers",
-    tag="Numbers",
-    create_body=NumberCreate,
-    replace_body=NumberReplace,
-    item_out=NumberOut,
-    list_item_out=NumberOut,
-    summaries=Summaries(
-        list="List phone numbers",
-        create="Add a phone number (unique across the platform) and the scenario that answers it",
-        get="Get a phone number",
-        replace="Point a number at another scenario, or relabel it (If-Match required)",
-        delete="Release a phone number (If-Match required)",
-    ),
-    page_description="A page of numbers",
-    item_description="The number",
-    create_errors={**CREATE_ERRORS, 404: error_doc("The scenario_id names no scenario of yours")},
-    delete_errors=WRITE_ERRORS,  # nothing refers to a number, so no 409
-)
-SCHEDULES = ResourceFamily(
-    collection="/v1/schedules",
-    key="schedule_id",
-    key_type=IdPath,
-    singular="schedule",
-    plural="schedules",
-    tag="Schedules",
-    create_body=ScheduleCreate,
-    replace_body=ScheduleReplace,
-    item_out=ScheduleOut,
-    list_item_out=ScheduleOut,
-    summaries=Summaries(
-        list="List schedules",
-        create="Create a schedule (id optional: generated when absent)",
-        get="Get a schedule",
-        replace="Replace a schedule (If-Match required)",
-        delete="Delete a schedule (If-Match required; 409 while a published scenario checks it)",
-    ),
-    page_description="A page of schedules",
-    item_description="The schedule",
-)
-CALLER_LISTS = ResourceFamily(
-    collection="/v1/caller-lists",
-    key="list_id",
-    key_type=IdPath,
-    singular="caller_list",
-    plural="caller_lists",
-    tag="Caller lists",
-    create_body=CallerListCreate,
-    replace_body=CallerListReplace,
-    item_out=CallerListOut,
-    list_item_out=CallerListOut,
-    summaries=Summaries(
-        list="List caller lists",
-        create="Create a caller list (id optional: generated when absent)",
-        get="Get a caller list",
-        replace="Replace a caller list (If-Match required)",
-        delete="Delete a caller list (If-Match required; 409 while a published scenario checks it)",
-    ),
-    page_description="A page of caller lists",
-    item_description="The caller list",
-)
+def list_subscribers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[SubscriberOut]:
+    return page_of(_service().list_subscribers(limit, cursor), subscriber_out)
 
-register_collection(router, SUBSCRIBERS, _directory_handlers(SUBSCRIBERS, lambda s: s.subscribers, subscriber_out))
-register_collection(router, NUMBERS, _directory_handlers(NUMBERS, lambda s: s.numbers, number_out))
-register_collection(router, SCHEDULES, _directory_handlers(SCHEDULES, lambda s: s.schedules, schedule_out))
-register_collection(router, CALLER_LISTS, _directory_handlers(CALLER_LISTS, lambda s: s.caller_lists, caller_list_out))
+
+@router.post(
+    SUBSCRIBERS,
+    operation_id="createSubscriber",
+    summary="Create a subscriber",
+    description="Adds an employee under a short internal number (`extension`, 1–6 digits, unique in the "
+    "tenant). `internal` subscribers ring their SIP device; `external` and `mobile` ones forward "
+    "to `target`, and ring waits allow for that network's dial delay "
+    "(`effective_dial_delay_seconds`). Answers 201 with the subscriber, its ETag and Location; "
+    "409 when the extension is taken.",
+    middlewares=[idempotent],
+    tags=["Subscribers"],
+    responses=created(SubscriberOut, CREATE_ERRORS),
+)
+def create_subscriber(
+    body: Annotated[SubscriberCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[SubscriberOut]:
+    record = _service().create_subscriber(body)
+    location = item_location(SUBSCRIBERS, record.item.extension)
+    return versioned_response(subscriber_out(record), record.version, HTTPStatus.CREATED, location)
+
+
+@router.get(
+    f"{SUBSCRIBERS}/<extension>",
+    operation_id="getSubscriber",
+    summary="Get a subscriber",
+    description="One subscriber by extension, with its ETag: send the ETag back in `If-Match` to replace or delete it.",
+    tags=["Subscribers"],
+    responses=documented(200, SubscriberOut, "The subscriber", READ_ERRORS),
+)
+def get_subscriber(extension: ExtensionPath) -> Response[SubscriberOut]:
+    record = _service().get_subscriber(extension)
+    return versioned_response(subscriber_out(record), record.version)
+
+
+@router.put(
+    f"{SUBSCRIBERS}/<extension>",
+    operation_id="replaceSubscriber",
+    summary="Replace a subscriber (If-Match required)",
+    description="Replaces the whole subscriber (the extension comes from the path and cannot change). Needs "
+    "`If-Match` with the ETag you read: 412 when someone changed it since, 428 without it. The "
+    "next call uses the new data; published scenarios need no republishing.",
+    tags=["Subscribers"],
+    responses=documented(200, SubscriberOut, "Replaced", WRITE_ERRORS),
+)
+def replace_subscriber(
+    extension: ExtensionPath,
+    body: Annotated[SubscriberReplace, Body()],
+    if_match: IfMatch,
+) -> Response[SubscriberOut]:
+    record = _service().replace_subscriber(extension, body, version_from_if_match(if_match))
+    return versioned_response(subscriber_out(record), record.version)
+
+
+@router.delete(
+    f"{SUBSCRIBERS}/<extension>",
+    operation_id="deleteSubscriber",
+    summary="Delete a subscriber (If-Match required; 409 while a published scenario rings it)",
+    description="Deletes a subscriber. Needs `If-Match`. Refused with 409 `in_use` while a published scenario "
+    "rings this extension (the details name the scenarios): point them elsewhere and publish "
+    "first.",
+    tags=["Subscribers"],
+    responses=deleted_docs(DELETE_ERRORS),
+)
+def delete_subscriber(extension: ExtensionPath, if_match: IfMatch) -> Response[None]:
+    _service().delete_subscriber(extension, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+# ------------------------------------------------------------------------------------------------ phone numbers
+
+
+@router.get(
+    NUMBERS,
+    operation_id="listNumbers",
+    summary="List phone numbers",
+    description="The tenant's phone numbers (DIDs), a page at a time, each with the scenario that answers it.",
+    tags=["Numbers"],
+    responses=documented(200, PageOf[NumberOut], "A page of numbers", READ_ERRORS, etag=False),
+)
+def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[NumberOut]:
+    return page_of(_service().list_numbers(limit, cursor), number_out)
+
+
+@router.post(
+    NUMBERS,
+    operation_id="createNumber",
+    summary="Add a phone number (unique across the platform) and the scenario that answers it",
+    description="Claims an E.164 number for the tenant (unique across the platform: 409 when anyone holds it) "
+    "and names the scenario that answers calls to it (404 when that scenario does not exist). "
+    "Answers 201 with the number, its ETag and Location (the plus URL-encoded).",
+    middlewares=[idempotent],
+    tags=["Numbers"],
+    responses=created(NumberOut, NUMBER_CREATE_ERRORS),
+)
+def create_number(body: Annotated[NumberCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[NumberOut]:
+    record = _service().create_number(body)
+    location = item_location(NUMBERS, record.item.number)
+    return versioned_response(number_out(record), record.version, HTTPStatus.CREATED, location)
+
+
+@router.get(
+    f"{NUMBERS}/<number>",
+    operation_id="getNumber",
+    summary="Get a phone number",
+    description="One phone number by its E.164 form (URL-encode the plus: `%2B74951234567`), with its ETag.",
+    tags=["Numbers"],
+    responses=documented(200, NumberOut, "The number", READ_ERRORS),
+)
+def get_number(number: NumberPath) -> Response[NumberOut]:
+    record = _service().get_number(number)
+    return versioned_response(number_out(record), record.version)
+
+
+@router.put(
+    f"{NUMBERS}/<number>",
+    operation_id="replaceNumber",
+    summary="Point a number at another scenario, or relabel it (If-Match required)",
+    description="Points the number at another scenario, or changes its label. Needs `If-Match`; calls already "
+    "in progress keep the scenario they started with.",
+    tags=["Numbers"],
+    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS),
+)
+def replace_number(
+    number: NumberPath,
+    body: Annotated[NumberReplace, Body()],
+    if_match: IfMatch,
+) -> Response[NumberOut]:
+    record = _service().replace_number(number, body, version_from_if_match(if_match))
+    return versioned_response(number_out(record), record.version)
+
+
+@router.delete(
+    f"{NUMBERS}/<number>",
+    operation_id="deleteNumber",
+    summary="Release a phone number (If-Match required)",
+    description="Releases a number: calls to it are no longer routed, and any tenant may claim it again. "
+    "Needs `If-Match`.",
+    tags=["Numbers"],
+    responses=deleted_docs(WRITE_ERRORS),  # nothing refers to a number, so no 409
+)
+def delete_number(number: NumberPath, if_match: IfMatch) -> Response[None]:
+    _service().delete_number(number, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+# ------------------------------------------------------------------------------------------------ schedules
+
+
+@router.get(
+    SCHEDULES,
+    operation_id="listSchedules",
+    summary="List schedules",
+    description="The tenant's reusable schedules (office hours), a page at a time.",
+    tags=["Schedules"],
+    responses=documented(200, PageOf[ScheduleOut], "A page of schedules", READ_ERRORS, etag=False),
+)
+def list_schedules(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScheduleOut]:
+    return page_of(_service().list_schedules(limit, cursor), schedule_out)
+
+
+@router.post(
+    SCHEDULES,
+    operation_id="createSchedule",
+    summary="Create a schedule (id optional: generated when absent)",
+    description="Creates reusable opening hours: weekly intervals in an IANA time zone, an optional "
+    "public-holiday calendar and dated overrides. Scenarios check it with a `schedule` element "
+    "(exits `open`/`closed`). The id is generated when absent. Answers 201 with the schedule, its "
+    "ETag and Location.",
+    middlewares=[idempotent],
+    tags=["Schedules"],
+    responses=created(ScheduleOut, CREATE_ERRORS),
+)
+def create_schedule(
+    body: Annotated[ScheduleCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[ScheduleOut]:
+    record = _service().create_schedule(body)
+    location = item_location(SCHEDULES, record.item.id)
+    return versioned_response(schedule_out(record), record.version, HTTPStatus.CREATED, location)
+
+
+@router.get(
+    f"{SCHEDULES}/<schedule_id>",
+    operation_id="getSchedule",
+    summary="Get a schedule",
+    description="One schedule by id, with its ETag: send it back in `If-Match` to replace or delete it.",
+    tags=["Schedules"],
+    responses=documented(200, ScheduleOut, "The schedule", READ_ERRORS),
+)
+def get_schedule(schedule_id: IdPath) -> Response[ScheduleOut]:
+    record = _service().get_schedule(schedule_id)
+    return versioned_response(schedule_out(record), record.version)
+
+
+@router.put(
+    f"{SCHEDULES}/<schedule_id>",
+    operation_id="replaceSchedule",
+    summary="Replace a schedule (If-Match required)",
+    description="Replaces the whole schedule. Needs `If-Match`. Applies to the next call without republishing "
+    "the scenarios that use it.",
+    tags=["Schedules"],
+    responses=documented(200, ScheduleOut, "Replaced", WRITE_ERRORS),
+)
+def replace_schedule(
+    schedule_id: IdPath,
+    body: Annotated[ScheduleReplace, Body()],
+    if_match: IfMatch,
+) -> Response[ScheduleOut]:
+    record = _service().replace_schedule(schedule_id, body, version_from_if_match(if_match))
+    return versioned_response(schedule_out(record), record.version)
+
+
+@router.delete(
+    f"{SCHEDULES}/<schedule_id>",
+    operation_id="deleteSchedule",
+    summary="Delete a schedule (If-Match required; 409 while a published scenario checks it)",
+    description="Deletes a schedule. Needs `If-Match`; refused with 409 `in_use` while a published scenario checks it.",
+    tags=["Schedules"],
+    responses=deleted_docs(DELETE_ERRORS),
+)
+def delete_schedule(schedule_id: IdPath, if_match: IfMatch) -> Response[None]:
+    _service().delete_schedule(schedule_id, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+# ------------------------------------------------------------------------------------------------ caller lists
+
+
+@router.get(
+    CALLER_LISTS,
+    operation_id="listCallerLists",
+    summary="List caller lists",
+    description="The tenant's caller lists (known or blocked callers), a page at a time.",
+    tags=["Caller lists"],
+    responses=documented(200, PageOf[CallerListOut], "A page of caller lists", READ_ERRORS, etag=False),
+)
+def list_caller_lists(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[CallerListOut]:
+    return page_of(_service().list_caller_lists(limit, cursor), caller_list_out)
+
+
+@router.post(
+    CALLER_LISTS,
+    operation_id="createCallerList",
+    summary="Create a caller list (id optional: generated when absent)",
+    description="Creates a reusable list of caller patterns (exact number, prefix, mask, country, region or "
+    "operator). Scenarios branch on it with a `caller_list` element (exits `match`/`no_match`). "
+    "The id is generated when absent. Answers 201 with the list, its ETag and Location.",
+    middlewares=[idempotent],
+    tags=["Caller lists"],
+    responses=created(CallerListOut, CREATE_ERRORS),
+)
+def create_caller_list(
+    body: Annotated[CallerListCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[CallerListOut]:
+    record = _service().create_caller_list(body)
+    location = item_location(CALLER_LISTS, record.item.id)
+    return versioned_response(caller_list_out(record), record.version, HTTPStatus.CREATED, location)
+
+
+@router.get(
+    f"{CALLER_LISTS}/<list_id>",
+    operation_id="getCallerList",
+    summary="Get a caller list",
+    description="One caller list by id, with its ETag: send it back in `If-Match` to replace or delete it.",
+    tags=["Caller lists"],
+    responses=documented(200, CallerListOut, "The caller list", READ_ERRORS),
+)
+def get_caller_list(list_id: IdPath) -> Response[CallerListOut]:
+    record = _service().get_caller_list(list_id)
+    return versioned_response(caller_list_out(record), record.version)
+
+
+@router.put(
+    f"{CALLER_LISTS}/<list_id>",
+    operation_id="replaceCallerList",
+    summary="Replace a caller list (If-Match required)",
+    description="Replaces the whole caller list. Needs `If-Match`. Applies to the next call without republishing.",
+    tags=["Caller lists"],
+    responses=documented(200, CallerListOut, "Replaced", WRITE_ERRORS),
+)
+def replace_caller_list(
+    list_id: IdPath,
+    body: Annotated[CallerListReplace, Body()],
+    if_match: IfMatch,
+) -> Response[CallerListOut]:
+    record = _service().replace_caller_list(list_id, body, version_from_if_match(if_match))
+    return versioned_response(caller_list_out(record), record.version)
+
+
+@router.delete(
+    f"{CALLER_LISTS}/<list_id>",
+    operation_id="deleteCallerList",
+    summary="Delete a caller list (If-Match required; 409 while a published scenario checks it)",
+    description="Deletes a caller list. Needs `If-Match`; refused with 409 `in_use` while a published "
+    "scenario checks it.",
+    tags=["Caller lists"],
+    responses=deleted_docs(DELETE_ERRORS),
+)
+def delete_caller_list(list_id: IdPath, if_match: IfMatch) -> Response[None]:
+    _service().delete_caller_list(list_id, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)

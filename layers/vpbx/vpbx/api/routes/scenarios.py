@@ -16,16 +16,19 @@ from pydantic import ValidationError
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE, RequestInvalid, validation_details
+from vpbx.api.idempotency import IdempotencyKey, idempotent
 from vpbx.api.models import Cursor, Limit, PageOf
-from vpbx.api.resources import (
-    CollectionHandlers,
-    IfMatch,
-    ResourceFamily,
-    Summaries,
-    register_collection,
-    versioned_response,
+from vpbx.api.resources import IfMatch, item_location, page_of, versioned_response
+from vpbx.api.responses import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    created,
+    deleted_docs,
+    documented,
+    error_doc,
+    idempotent_errors,
 )
-from vpbx.api.responses import READ_ERRORS, WRITE_ERRORS, documented, error_doc
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -50,10 +53,13 @@ from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
 TAGS = ["Scenarios"]
+SCENARIOS = "/v1/scenarios"
 
 ScenarioIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 VersionPath = Annotated[int, Path(ge=1, description="Published version number")]
 INVALID_SCENARIO = error_doc("invalid_scenario: the scenario has validation errors (details are the problems)")
+DIAGRAM_RESPONSES = documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False)
+DIAGRAM_RESPONSES[200]["content"]["text/plain"] = {"schema": {"type": "string", "description": "format=mermaid"}}
 IN_USE = error_doc("in_use: phone numbers point at this scenario (details name them)")
 
 
@@ -64,64 +70,91 @@ def _service() -> ScenarioService:
 def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.OK) -> Response[ScenarioOut]:
     """The draft as stored now, validated against the current directory, with its ETag."""
     record, report = service.validate_draft(scenario_id)
-    location = DRAFTS.location(scenario_id) if status == HTTPStatus.CREATED else None
+    location = item_location(SCENARIOS, scenario_id) if status == HTTPStatus.CREATED else None
     return versioned_response(scenario_out(record, report), record.version, status, location)
 
 
 # ------------------------------------------------------------------------------------------------ drafts
 
-DRAFTS = ResourceFamily(
-    collection="/v1/scenarios",
-    key="scenario_id",
-    key_type=ScenarioIdPath,
-    singular="scenario",
-    plural="scenarios",
-    tag=TAGS[0],
-    create_body=ScenarioCreate,
-    replace_body=ScenarioReplace,
-    item_out=ScenarioOut,
-    list_item_out=ScenarioSummary,
-    summaries=Summaries(
-        list="List scenarios (summaries without elements)",
-        create="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
-        get="Get a scenario draft with its validation summary",
-        replace="Replace a scenario draft (If-Match required); published versions are not affected",
-        delete="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
-    ),
-    page_description="A page of scenarios",
-    item_description="The draft",
-    delete_errors={**WRITE_ERRORS, 409: IN_USE},
+
+@router.get(
+    SCENARIOS,
+    operation_id="listScenarios",
+    summary="List scenarios (summaries without elements)",
+    description="The tenant's scenario drafts as summaries (no elements, so a page stays small), a page at a "
+    "time, each with the version calls use now (`published_version`).",
+    tags=TAGS,
+    responses=documented(200, PageOf[ScenarioSummary], "A page of scenarios", READ_ERRORS, etag=False),
 )
+def list_scenarios(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[ScenarioSummary]:
+    return page_of(_service().list_drafts(limit, cursor), scenario_summary)
 
 
-def _list_drafts(limit: int, cursor: str | None) -> PageOf[ScenarioSummary]:
-    page = _service().list_drafts(limit, cursor)
-    return PageOf(items=[scenario_summary(record) for record in page.items], next_cursor=page.next_cursor)
-
-
-def _create_draft(body: ScenarioCreate) -> Response[ScenarioOut]:
+@router.post(
+    SCENARIOS,
+    operation_id="createScenario",
+    summary="Create a scenario draft (id optional; an invalid draft is saved, see its validation)",
+    description="Saves a new scenario draft: elements joined by connections (see the `Scenario` schema for "
+    "every element type and its exits). A draft may be invalid; the response's `validation` says "
+    "why, and only a valid draft can be published. The id is generated when absent. Answers 201 "
+    "with the draft, its ETag and Location.",
+    middlewares=[idempotent],
+    tags=TAGS,
+    responses=created(ScenarioOut, CREATE_ERRORS),
+)
+def create_scenario(
+    body: Annotated[ScenarioCreate, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[ScenarioOut]:
     service = _service()
     record = service.create(body)
     return _draft(service, record.item.id, HTTPStatus.CREATED)
 
 
-def _get_draft(scenario_id: str) -> Response[ScenarioOut]:
+@router.get(
+    f"{SCENARIOS}/<scenario_id>",
+    operation_id="getScenario",
+    summary="Get a scenario draft with its validation summary",
+    description="The draft as stored now, validated against the tenant's current directory, with its ETag "
+    "(send it in `If-Match` to replace, publish or roll back).",
+    tags=TAGS,
+    responses=documented(200, ScenarioOut, "The draft", READ_ERRORS),
+)
+def get_scenario(scenario_id: ScenarioIdPath) -> Response[ScenarioOut]:
     return _draft(_service(), scenario_id)
 
 
-def _replace_draft(scenario_id: str, body: ScenarioReplace, expected: int) -> Response[ScenarioOut]:
+@router.put(
+    f"{SCENARIOS}/<scenario_id>",
+    operation_id="replaceScenario",
+    summary="Replace a scenario draft (If-Match required); published versions are not affected",
+    description="Replaces the whole draft. Needs `If-Match`; the draft version goes up by one. Published "
+    "versions, and the calls that use them, are not affected until you publish again.",
+    tags=TAGS,
+    responses=documented(200, ScenarioOut, "Replaced", WRITE_ERRORS),
+)
+def replace_scenario(
+    scenario_id: ScenarioIdPath,
+    body: Annotated[ScenarioReplace, Body()],
+    if_match: IfMatch,
+) -> Response[ScenarioOut]:
     service = _service()
-    service.replace(scenario_id, body, expected)
+    service.replace(scenario_id, body, version_from_if_match(if_match))
     return _draft(service, scenario_id)
 
 
-def _delete_draft(scenario_id: str, expected: int) -> None:
-    _service().delete(scenario_id, expected)
-
-
-register_collection(
-    router, DRAFTS, CollectionHandlers(_list_drafts, _create_draft, _get_draft, _replace_draft, _delete_draft)
+@router.delete(
+    f"{SCENARIOS}/<scenario_id>",
+    operation_id="deleteScenario",
+    summary="Delete a scenario and its versions (If-Match required; 409 while phone numbers point at it)",
+    description="Deletes the draft and all its published versions. Needs `If-Match`; refused with 409 "
+    "`in_use` while phone numbers point at the scenario.",
+    tags=TAGS,
+    responses=deleted_docs({**WRITE_ERRORS, 409: IN_USE}),
 )
+def delete_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[None]:
+    _service().delete(scenario_id, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -129,9 +162,19 @@ register_collection(
 
 @router.post(
     "/v1/scenarios/<scenario_id>/validate",
+    operation_id="validateScenario",
     summary="Validate the draft against the tenant's current directory",
+    description="Checks the draft against the tenant's current directory (missing subscribers, schedules or "
+    "caller lists, unreachable elements, loops, exits without arrows…) and answers the report; "
+    "`ok` is false when it has errors. The ETag is the draft version checked: publish with "
+    "`If-Match` set to it.",
     tags=TAGS,
-    responses=documented(200, ValidationOut, "The validation report (ok: false when it has errors)", READ_ERRORS),
+    responses=documented(
+        200,
+        ValidationOut,
+        "The validation report (ok: false when it has errors)",
+        READ_ERRORS,
+    ),
 )
 def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
     record, report = _service().validate_draft(scenario_id)
@@ -140,14 +183,24 @@ def validate_scenario(scenario_id: ScenarioIdPath) -> Response[ValidationOut]:
 
 @router.post(
     "/v1/scenarios/<scenario_id>/simulate",
+    operation_id="simulateScenario",
     summary="Run one call through the draft (live directory) or a published version (its snapshot)",
+    description="Runs one call through the draft (against the live directory) or a published version (against "
+    "its directory snapshot) without telephony: `outcomes` scripts what each element's action "
+    "reports, `at` sets the call's start time. Answers every step, how the call ended and the "
+    "path of element ids; 422 `invalid_scenario` when the draft does not validate.",
     tags=TAGS,
     responses=documented(
-        200, SimulationOut, "Every step the call took and how it ended", {**READ_ERRORS, 422: INVALID_SCENARIO}, False
+        200,
+        SimulationOut,
+        "Every step the call took and how it ended",
+        {**READ_ERRORS, 422: INVALID_SCENARIO},
+        False,
     ),
 )
 def simulate_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[SimulateRequest | None, Body()] = None
+    scenario_id: ScenarioIdPath,
+    body: Annotated[SimulateRequest | None, Body()] = None,
 ) -> SimulationOut:
     simulation = _service().simulate(scenario_id, body or SimulateRequest())
     return simulation_out(simulation)
@@ -155,13 +208,14 @@ def simulate_scenario(
 
 @router.get(
     "/v1/scenarios/<scenario_id>/diagram",
+    operation_id="getScenarioDiagram",
     summary="Mermaid flowchart of the draft or a version, optionally with a simulated call's path drawn bold",
     description="JSON `{mermaid, highlight, …}` by default; `format=mermaid` answers the bare text (text/plain) "
     "for mermaid-cli. `highlight=simulation` runs a default simulation (at `at`, from `caller`) and draws its path.",
     tags=TAGS,
-    responses=documented(200, Diagram, "The diagram", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
+    responses=DIAGRAM_RESPONSES,
 )
-def scenario_diagram(
+def get_scenario_diagram(
     scenario_id: ScenarioIdPath,
     version: Annotated[int | None, Query(ge=1, description="A published version; the draft when absent")] = None,
     highlight: Annotated[Literal["simulation"] | None, Query(description="Draw a simulated call's path")] = None,
@@ -190,13 +244,26 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
 
 @router.post(
     "/v1/scenarios/<scenario_id>/publish",
+    operation_id="publishScenario",
     summary="Publish the draft as a new immutable version (If-Match: the draft version you validated)",
+    description="Freezes the draft, with a snapshot of the directory objects it uses, into a new immutable "
+    "version that calls use from now on. `If-Match` must be the draft version you validated (412 "
+    "if it changed since); 422 `invalid_scenario` when the draft has errors. Answers 201 with the "
+    "version and its Location.",
+    middlewares=[idempotent],
     tags=TAGS,
     responses=documented(
-        201, VersionOut, "Published; calls use it from now on", {**WRITE_ERRORS, 422: INVALID_SCENARIO}, False
+        201,
+        VersionOut,
+        "Published; calls use it from now on",
+        idempotent_errors({**WRITE_ERRORS, 422: INVALID_SCENARIO}),
+        False,
+        location=True,
     ),
 )
-def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response[VersionOut]:
+def publish_scenario(
+    scenario_id: ScenarioIdPath, if_match: IfMatch, idempotency_key: IdempotencyKey = None
+) -> Response[VersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id)
     version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)
@@ -206,11 +273,13 @@ def publish_scenario(scenario_id: ScenarioIdPath, if_match: IfMatch) -> Response
 
 @router.get(
     "/v1/scenarios/<scenario_id>/versions",
+    operation_id="listScenarioVersions",
     summary="List published versions, newest first",
+    description="The scenario's published versions, newest first; `current` marks the one calls use now.",
     tags=TAGS,
     responses=documented(200, PageOf[VersionSummary], "A page of versions", READ_ERRORS, etag=False),
 )
-def list_versions(
+def list_scenario_versions(
     scenario_id: ScenarioIdPath, limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None
 ) -> PageOf[VersionSummary]:
     service = _service()
@@ -221,11 +290,13 @@ def list_versions(
 
 @router.get(
     "/v1/scenarios/<scenario_id>/versions/<version>",
+    operation_id="getScenarioVersion",
     summary="Get a published version with its directory snapshot",
+    description="One published version: the scenario as published and the directory snapshot it runs against.",
     tags=TAGS,
     responses=documented(200, VersionOut, "The version", READ_ERRORS, etag=False),
 )
-def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut:
+def get_scenario_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut:
     service = _service()
     found = service.get_version(scenario_id, version)
     return version_out(found, service.get(scenario_id).item.published_version)
@@ -233,12 +304,17 @@ def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut
 
 @router.post(
     "/v1/scenarios/<scenario_id>/rollback",
+    operation_id="rollbackScenario",
     summary="Make calls use an earlier published version (If-Match: the draft version); calls in flight keep theirs",
+    description="Makes calls use an earlier published version. `If-Match` is the draft's ETag; the draft "
+    "itself is unchanged. Calls already in progress keep the version they started on.",
     tags=TAGS,
     responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
 )
 def rollback_scenario(
-    scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch
+    scenario_id: ScenarioIdPath,
+    body: Annotated[RollbackRequest, Body()],
+    if_match: IfMatch,
 ) -> Response[ScenarioOut]:
     service = _service()
     service.rollback(scenario_id, body.version, version_from_if_match(if_match))

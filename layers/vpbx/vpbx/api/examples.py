@@ -1,0 +1,681 @@
+"""Request and response bodies of the README walk-through, by operationId, for the OpenAPI document (Swagger UI).
+
+Only vpbx.api.openapi imports this module (when it builds the document), so no Lambda function loads it at cold start.
+
+Responses were captured from the API running the walk-through (timestamps and secrets replaced); the lint step
+(`make contract`: redocly, spectral) checks every example against its schema, so they cannot drift silently.
+"""
+
+from typing import Any
+
+# ------------------------------------------------------------------------------------------------ responses
+
+SUBSCRIBER: dict[str, Any] = {
+    "extension": "101",
+    "name": "Anna Petrova",
+    "kind": "internal",
+    "target": None,
+    "sip_uri": None,
+    "dial_delay_seconds": None,
+    "enabled": True,
+    "version": 1,
+    "created_at": "2026-11-23T09:00:00Z",
+    "updated_at": "2026-11-23T09:00:00Z",
+    "effective_dial_delay_seconds": 0,
+}
+
+SUBSCRIBER_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "extension": "101",
+            "name": "Anna Petrova",
+            "kind": "internal",
+            "target": None,
+            "sip_uri": None,
+            "dial_delay_seconds": None,
+            "enabled": True,
+            "version": 1,
+            "created_at": "2026-11-23T09:00:00Z",
+            "updated_at": "2026-11-23T09:00:00Z",
+            "effective_dial_delay_seconds": 0,
+        }
+    ],
+    "next_cursor": "eyJrIjp7IlBLIjoiVEVOQU5UI2RlbW8iLCJTSyI6IlNVQiMxMDEifSwidCI6ImRlbW8ifQ",
+}
+
+SCHEDULE: dict[str, Any] = {
+    "id": "office",
+    "name": "Office hours",
+    "timezone": "Europe/Moscow",
+    "weekly": {
+        "mon": ["09:00-18:00"],
+        "tue": ["09:00-18:00"],
+        "wed": ["09:00-18:00"],
+        "thu": ["09:00-18:00"],
+        "fri": ["09:00-18:00"],
+    },
+    "holidays": {"country": "RU", "subdivision": None},
+    "overrides": [],
+    "version": 1,
+    "created_at": "2026-11-23T09:02:00Z",
+    "updated_at": "2026-11-23T09:02:00Z",
+}
+
+NUMBER: dict[str, Any] = {
+    "number": "+74951234567",
+    "scenario_id": "main",
+    "label": None,
+    "version": 1,
+    "created_at": "2026-11-23T09:07:00Z",
+    "updated_at": "2026-11-23T09:07:00Z",
+}
+
+CALLER_LIST: dict[str, Any] = {
+    "id": "vip",
+    "name": "VIP clients",
+    "patterns": [{"kind": "exact", "value": "+79161234567"}, {"kind": "prefix", "value": "+7495"}],
+    "version": 1,
+    "created_at": "2026-11-23T09:08:00Z",
+    "updated_at": "2026-11-23T09:08:00Z",
+}
+
+SCENARIO: dict[str, Any] = {
+    "name": "Main line",
+    "description": None,
+    "elements": [
+        {"id": "start", "position": None, "label": None, "type": "incoming_call"},
+        {
+            "id": "mgr",
+            "position": None,
+            "label": None,
+            "limit_wait": True,
+            "wait_seconds": 20,
+            "type": "internal_subscriber",
+            "extension": "101",
+        },
+        {
+            "id": "sales",
+            "position": None,
+            "label": None,
+            "limit_wait": False,
+            "wait_seconds": None,
+            "type": "internal_subscriber",
+            "extension": "102",
+        },
+    ],
+    "connections": [{"from": "start", "to": "mgr", "exit": None}, {"from": "mgr", "to": "sales", "exit": "no_answer"}],
+    "version": 1,
+    "created_at": "2026-11-23T09:03:00Z",
+    "updated_at": "2026-11-23T09:03:00Z",
+    "id": "main",
+    "published_version": None,
+    "latest_version": 0,
+    "validation": {"ok": True, "error_count": 0, "warning_count": 0, "problems": []},
+}
+
+SCENARIO_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "version": 2,
+            "created_at": "2026-11-23T09:03:00Z",
+            "updated_at": "2026-11-23T09:05:00Z",
+            "id": "main",
+            "name": "Main line",
+            "description": None,
+            "element_count": 5,
+            "published_version": 1,
+            "latest_version": 2,
+        }
+    ],
+    "next_cursor": None,
+}
+
+VALIDATION: dict[str, Any] = {
+    "ok": True,
+    "error_count": 0,
+    "warning_count": 0,
+    "problems": [],
+    "scenario_id": "main",
+    "version": 1,
+}
+
+VERSION: dict[str, Any] = {
+    "scenario_id": "main",
+    "version": 1,
+    "name": "Main line",
+    "element_count": 3,
+    "published_at": "2026-11-23T09:04:00Z",
+    "published_by": "k0123456789abcdef",
+    "current": True,
+    "scenario": {
+        "name": "Main line",
+        "description": None,
+        "elements": [
+            {"id": "start", "position": None, "label": None, "type": "incoming_call"},
+            {
+                "id": "mgr",
+                "position": None,
+                "label": None,
+                "limit_wait": True,
+                "wait_seconds": 20,
+                "type": "internal_subscriber",
+                "extension": "101",
+            },
+            {
+                "id": "sales",
+                "position": None,
+                "label": None,
+                "limit_wait": False,
+                "wait_seconds": None,
+                "type": "internal_subscriber",
+                "extension": "102",
+            },
+        ],
+        "connections": [
+            {"from": "start", "to": "mgr", "exit": None},
+            {"from": "mgr", "to": "sales", "exit": "no_answer"},
+        ],
+    },
+    "directory": {
+        "subscribers": [
+            {
+                "extension": "101",
+                "name": "Anna Petrova",
+                "kind": "internal",
+                "target": None,
+                "sip_uri": None,
+                "dial_delay_seconds": None,
+                "enabled": True,
+            },
+            {
+                "extension": "102",
+                "name": "Boris Sokolov",
+                "kind": "internal",
+                "target": None,
+                "sip_uri": None,
+                "dial_delay_seconds": None,
+                "enabled": True,
+            },
+        ],
+        "schedules": [],
+        "caller_lists": [],
+    },
+}
+
+VERSION_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "scenario_id": "main",
+            "version": 2,
+            "name": "Main line",
+            "element_count": 5,
+            "published_at": "2026-11-23T09:06:00Z",
+            "published_by": "k0123456789abcdef",
+            "current": True,
+        },
+        {
+            "scenario_id": "main",
+            "version": 1,
+            "name": "Main line",
+            "element_count": 3,
+            "published_at": "2026-11-23T09:04:00Z",
+            "published_by": "k0123456789abcdef",
+            "current": False,
+        },
+    ],
+    "next_cursor": None,
+}
+
+ROLLED_BACK: dict[str, Any] = {
+    "name": "Main line",
+    "description": None,
+    "elements": [
+        {"id": "start", "position": None, "label": None, "type": "incoming_call"},
+        {"id": "hours", "position": None, "label": None, "type": "schedule", "schedule_id": "office"},
+        {
+            "id": "mgr",
+            "position": None,
+            "label": None,
+            "limit_wait": True,
+            "wait_seconds": 20,
+            "type": "internal_subscriber",
+            "extension": "101",
+        },
+        {
+            "id": "sales",
+            "position": None,
+            "label": None,
+            "limit_wait": False,
+            "wait_seconds": None,
+            "type": "internal_subscriber",
+            "extension": "102",
+        },
+        {"id": "vm", "position": None, "label": None, "type": "voicemail", "mailbox": "101"},
+    ],
+    "connections": [
+        {"from": "start", "to": "hours", "exit": None},
+        {"from": "hours", "to": "mgr", "exit": "open"},
+        {"from": "hours", "to": "vm", "exit": "closed"},
+        {"from": "mgr", "to": "sales", "exit": "no_answer"},
+    ],
+    "version": 2,
+    "created_at": "2026-11-23T09:03:00Z",
+    "updated_at": "2026-11-23T09:05:00Z",
+    "id": "main",
+    "published_version": 1,
+    "latest_version": 2,
+    "validation": {"ok": True, "error_count": 0, "warning_count": 0, "problems": []},
+}
+
+SIMULATION: dict[str, Any] = {
+    "scenario_id": "main",
+    "version": 2,
+    "at": "2026-11-23T10:00:00+03:00",
+    "caller": None,
+    "steps": [
+        {
+            "seq": 1,
+            "element_id": "start",
+            "element_type": "incoming_call",
+            "action": None,
+            "outcome": None,
+            "exit": "next",
+        },
+        {"seq": 1, "element_id": "hours", "element_type": "schedule", "action": None, "outcome": None, "exit": "open"},
+        {
+            "seq": 1,
+            "element_id": "mgr",
+            "element_type": "internal_subscriber",
+            "action": {
+                "type": "ring",
+                "targets": [{"extension": "101", "uri": None, "number": None, "dial_delay_seconds": 0}],
+                "strategy": "single",
+                "timeout_seconds": 20,
+            },
+            "outcome": "no_answer",
+            "exit": "no_answer",
+        },
+        {
+            "seq": 2,
+            "element_id": "sales",
+            "element_type": "internal_subscriber",
+            "action": {
+                "type": "ring",
+                "targets": [{"extension": "102", "uri": None, "number": None, "dial_delay_seconds": 0}],
+                "strategy": "single",
+                "timeout_seconds": None,
+            },
+            "outcome": "no_answer",
+            "exit": None,
+        },
+    ],
+    "result": {"status": "hangup", "element_id": "sales", "reason": "unanswered"},
+    "path": ["start", "hours", "mgr", "sales"],
+}
+
+DIAGRAM: dict[str, Any] = {
+    "scenario_id": "main",
+    "version": 2,
+    "mermaid": "flowchart TD\n"
+    '    n_start(["start<br/>Incoming call"])\n'
+    '    n_hours{"hours<br/>Schedule office"}\n'
+    '    n_mgr["mgr<br/>Subscriber 101 (20 s)"]\n'
+    '    n_sales["sales<br/>Subscriber 102 (no limit)"]\n'
+    '    n_vm[["vm<br/>Voicemail 101"]]\n'
+    '    n_start -->|"next"| n_hours\n'
+    '    n_hours -->|"open"| n_mgr\n'
+    '    n_hours -->|"closed"| n_vm\n'
+    '    n_mgr -->|"no_answer"| n_sales\n'
+    "    classDef visited fill:#fde68a,stroke:#b45309,stroke-width:3px\n"
+    "    class n_start,n_hours,n_vm visited\n"
+    "    linkStyle 0,2 stroke:#b45309,stroke-width:3px\n",
+    "highlight": ["start", "hours", "vm"],
+}
+
+FIRST_DECISION: dict[str, Any] = {
+    "call_id": "call-1",
+    "seq": 1,
+    "action": {
+        "type": "ring",
+        "targets": [{"extension": "101", "uri": None, "number": None, "dial_delay_seconds": 0}],
+        "strategy": "single",
+        "timeout_seconds": 20,
+    },
+    "status": "in_progress",
+}
+
+NEXT_DECISION: dict[str, Any] = {
+    "call_id": "call-1",
+    "seq": 2,
+    "action": {
+        "type": "ring",
+        "targets": [{"extension": "102", "uri": None, "number": None, "dial_delay_seconds": 0}],
+        "strategy": "single",
+        "timeout_seconds": None,
+    },
+    "status": "in_progress",
+}
+
+CONNECTED_DECISION: dict[str, Any] = {"call_id": "call-1", "seq": 3, "action": None, "status": "connected"}
+
+CALL: dict[str, Any] = {
+    "call_id": "call-1",
+    "from": "+79161234567",
+    "to": "+74951234567",
+    "scenario_id": "main",
+    "version": 1,
+    "status": "connected",
+    "result": "connected",
+    "seq": 3,
+    "started_at": "2026-11-23T09:11:00Z",
+    "updated_at": "2026-11-23T09:12:00Z",
+    "expires_at": "2026-11-24T09:00:00Z",
+    "action": None,
+    "trace": [
+        {
+            "seq": 1,
+            "element_id": "start",
+            "element_type": "incoming_call",
+            "action": None,
+            "outcome": None,
+            "exit": "next",
+            "detail": None,
+            "at": "2026-11-23T09:14:00Z",
+        },
+        {
+            "seq": 1,
+            "element_id": "mgr",
+            "element_type": "internal_subscriber",
+            "action": {
+                "type": "ring",
+                "targets": [{"extension": "101", "uri": None, "number": None, "dial_delay_seconds": 0}],
+                "strategy": "single",
+                "timeout_seconds": 20,
+            },
+            "outcome": None,
+            "exit": None,
+            "detail": None,
+            "at": "2026-11-23T09:14:00Z",
+        },
+        {
+            "seq": 2,
+            "element_id": "mgr",
+            "element_type": "internal_subscriber",
+            "action": None,
+            "outcome": "no_answer",
+            "exit": "no_answer",
+            "detail": None,
+            "at": "2026-11-23T09:15:00Z",
+        },
+        {
+            "seq": 2,
+            "element_id": "sales",
+            "element_type": "internal_subscriber",
+            "action": {
+                "type": "ring",
+                "targets": [{"extension": "102", "uri": None, "number": None, "dial_delay_seconds": 0}],
+                "strategy": "single",
+                "timeout_seconds": None,
+            },
+            "outcome": None,
+            "exit": None,
+            "detail": None,
+            "at": "2026-11-23T09:15:00Z",
+        },
+        {
+            "seq": 3,
+            "element_id": "sales",
+            "element_type": "internal_subscriber",
+            "action": None,
+            "outcome": "answered",
+            "exit": None,
+            "detail": None,
+            "at": "2026-11-23T09:12:00Z",
+        },
+    ],
+}
+
+CALL_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "call_id": "call-1",
+            "from": "+79161234567",
+            "to": "+74951234567",
+            "scenario_id": "main",
+            "version": 1,
+            "status": "connected",
+            "result": "connected",
+            "seq": 3,
+            "started_at": "2026-11-23T09:11:00Z",
+            "updated_at": "2026-11-23T09:12:00Z",
+            "expires_at": "2026-11-24T09:00:00Z",
+        }
+    ],
+    "next_cursor": None,
+}
+
+TENANT_CREATED: dict[str, Any] = {
+    "id": "acme",
+    "name": "Acme Ltd",
+    "sip_domain": "acme.sip.example.com",
+    "crm_url": None,
+    "created_at": "2026-11-23T09:16:00Z",
+    "admin_key": {
+        "id": "kdc2ff32bcca53116",
+        "tenant_id": "acme",
+        "role": "admin",
+        "name": "first admin key",
+        "prefix": "vpbx_exampl",
+        "created_at": "2026-11-23T09:16:00Z",
+        "revoked_at": None,
+        "status": "active",
+        "secret": "vpbx_example_secret_shown_only_once_0000000000",
+    },
+}
+
+TENANT: dict[str, Any] = {
+    "id": "demo",
+    "name": "Demo Company",
+    "sip_domain": None,
+    "crm_url": None,
+    "created_at": "2026-11-23T09:10:00Z",
+}
+
+KEY_CREATED: dict[str, Any] = {
+    "id": "kf063c9e31b6ef6ff",
+    "tenant_id": "demo",
+    "role": "telephony",
+    "name": "switch",
+    "prefix": "vpbx_exampl",
+    "created_at": "2026-11-23T09:09:00Z",
+    "revoked_at": None,
+    "status": "active",
+    "secret": "vpbx_example_secret_shown_only_once_0000000000",
+}
+
+KEY_PAGE: dict[str, Any] = {
+    "items": [
+        {
+            "id": "k9a93a55966fde31b",
+            "tenant_id": "demo",
+            "role": "admin",
+            "name": "first admin key",
+            "prefix": "vpbx_exampl",
+            "created_at": "2026-11-23T09:10:00Z",
+            "revoked_at": None,
+            "status": "active",
+        },
+        {
+            "id": "kf063c9e31b6ef6ff",
+            "tenant_id": "demo",
+            "role": "telephony",
+            "name": "switch",
+            "prefix": "vpbx_exampl",
+            "created_at": "2026-11-23T09:09:00Z",
+            "revoked_at": None,
+            "status": "active",
+        },
+    ],
+    "next_cursor": None,
+}
+# ------------------------------------------------------------------------------------------------ requests
+
+ANNA = {"extension": "101", "name": "Anna Petrova"}
+OFFICE_HOURS: dict[str, Any] = {
+    "id": "office",
+    "name": "Office hours",
+    "timezone": "Europe/Moscow",
+    "holidays": {"country": "RU"},
+    "weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
+SEED_SCENARIO = {
+    "id": "main",
+    "name": "Main line",
+    "elements": [
+        {"id": "start", "type": "incoming_call"},
+        {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
+        {"id": "sales", "type": "internal_subscriber", "extension": "102"},
+    ],
+    "connections": [{"from": "start", "to": "mgr"}, {"from": "mgr", "exit": "no_answer", "to": "sales"}],
+}
+MAIN_LINE = {
+    "name": "Main line",
+    "elements": [
+        {"id": "start", "type": "incoming_call"},
+        {"id": "hours", "type": "schedule", "schedule_id": "office"},
+        {"id": "mgr", "type": "internal_subscriber", "extension": "101", "limit_wait": True, "wait_seconds": 20},
+        {"id": "sales", "type": "internal_subscriber", "extension": "102"},
+        {"id": "vm", "type": "voicemail", "mailbox": "101"},
+    ],
+    "connections": [
+        {"from": "start", "to": "hours"},
+        {"from": "hours", "exit": "open", "to": "mgr"},
+        {"from": "hours", "exit": "closed", "to": "vm"},
+        {"from": "mgr", "exit": "no_answer", "to": "sales"},
+    ],
+}
+
+
+def example(summary: str, value: Any) -> dict[str, Any]:
+    return {"summary": summary, "value": value}
+
+
+SUBSCRIBER_CREATE = {
+    "internal": example("An employee's SIP phone (walk-through step 1)", ANNA),
+    "mobile": example(
+        "A mobile subscriber: rings wait for the network's dial delay",
+        {"extension": "201", "name": "Field engineer", "kind": "mobile", "target": "+79161234567"},
+    ),
+}
+SUBSCRIBER_REPLACE = {"rename": example("Rename, keep the rest", {"name": "Anna Petrova-Smirnova"})}
+NUMBER_CREATE = {
+    "main": example("Route a DID to scenario main (step 9)", {"number": "+74951234567", "scenario_id": "main"})
+}
+NUMBER_REPLACE = {"relabel": example("Label the number", {"scenario_id": "main", "label": "Moscow office"})}
+SCHEDULE_CREATE = {"office": example("Weekdays 09:00–18:00 Moscow, closed on Russian holidays (step 2)", OFFICE_HOURS)}
+SCHEDULE_REPLACE = {
+    "office": example(
+        "Longer Friday",
+        {
+            **{k: v for k, v in OFFICE_HOURS.items() if k != "id"},
+            "weekly": {**OFFICE_HOURS["weekly"], "fri": ["09:00-20:00"]},
+        },
+    )
+}
+CALLER_LIST_CREATE = {
+    "vip": example(
+        "Known callers by exact number and prefix",
+        {"id": "vip", "name": "VIP clients", "patterns": CALLER_LIST["patterns"]},
+    )
+}
+CALLER_LIST_REPLACE = {
+    "vip": example("Match by country", {"name": "VIP clients", "patterns": [{"kind": "country", "value": "RU"}]})
+}
+SCENARIO_CREATE = {"seed": example("Ring 101 for 20 s, then 102 (step 3)", SEED_SCENARIO)}
+SCENARIO_REPLACE = {"office_hours": example("Check office hours first, voicemail after hours (step 5)", MAIN_LINE)}
+SIMULATE = {
+    "busy_manager": example(
+        "Monday 10:00 Moscow, 101 does not answer (step 6)",
+        {"version": 2, "at": "2026-11-23T10:00:00+03:00", "outcomes": {"mgr": "no_answer"}},
+    ),
+    "after_hours": example("Monday 20:00 Moscow: voicemail", {"version": 2, "at": "2026-11-23T20:00:00+03:00"}),
+}
+ROLLBACK = {"to_v1": example("Calls go back to version 1 (step 8)", {"version": 1})}
+CALL_START = {
+    "call": example(
+        "A call to +74951234567 (step 10)", {"call_id": "call-1", "from": "+79161234567", "to": "+74951234567"}
+    )
+}
+CALL_EVENT = {
+    "no_answer": example("101 did not answer", {"seq": 1, "outcome": "no_answer"}),
+    "answered": example("102 answered", {"seq": 2, "outcome": "answered"}),
+    "digits": example("The caller pressed 1 in a menu", {"seq": 3, "outcome": "digits", "digits": "1"}),
+}
+TENANT_CREATE = {
+    "acme": example(
+        "A tenant with its SIP domain", {"id": "acme", "name": "Acme Ltd", "sip_domain": "acme.sip.example.com"}
+    )
+}
+KEY_CREATE = {
+    "telephony": example("A key for the switch (step 9)", {"role": "telephony", "name": "switch"}),
+    "viewer": example("A read-only key for a dashboard", {"role": "viewer", "name": "wallboard"}),
+}
+
+
+# ------------------------------------------------------------------------------------------------ by operation
+
+REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
+    "createTenant": TENANT_CREATE,
+    "createKey": KEY_CREATE,
+    "createSubscriber": SUBSCRIBER_CREATE,
+    "replaceSubscriber": SUBSCRIBER_REPLACE,
+    "createNumber": NUMBER_CREATE,
+    "replaceNumber": NUMBER_REPLACE,
+    "createSchedule": SCHEDULE_CREATE,
+    "replaceSchedule": SCHEDULE_REPLACE,
+    "createCallerList": CALLER_LIST_CREATE,
+    "replaceCallerList": CALLER_LIST_REPLACE,
+    "createScenario": SCENARIO_CREATE,
+    "replaceScenario": SCENARIO_REPLACE,
+    "rollbackScenario": ROLLBACK,
+    "simulateScenario": SIMULATE,
+    "startCall": CALL_START,
+    "reportCallEvent": CALL_EVENT,
+}
+"""Request body examples of each operation (Swagger UI fills the body with the first)."""
+
+RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "createTenant": TENANT_CREATED,
+    "getTenant": TENANT,
+    "listKeys": KEY_PAGE,
+    "createKey": KEY_CREATED,
+    "listSubscribers": SUBSCRIBER_PAGE,
+    "createSubscriber": SUBSCRIBER,
+    "getSubscriber": SUBSCRIBER,
+    "replaceSubscriber": {**SUBSCRIBER, "version": 2},
+    "createNumber": NUMBER,
+    "getNumber": NUMBER,
+    "replaceNumber": {**NUMBER, "version": 2},
+    "createSchedule": SCHEDULE,
+    "getSchedule": SCHEDULE,
+    "replaceSchedule": {**SCHEDULE, "version": 2},
+    "createCallerList": CALLER_LIST,
+    "getCallerList": CALLER_LIST,
+    "replaceCallerList": {**CALLER_LIST, "version": 2},
+    "listScenarios": SCENARIO_PAGE,
+    "createScenario": SCENARIO,
+    "getScenario": SCENARIO,
+    "replaceScenario": {**SCENARIO, "version": 2},
+    "validateScenario": VALIDATION,
+    "publishScenario": VERSION,
+    "listScenarioVersions": VERSION_PAGE,
+    "getScenarioVersion": VERSION,
+    "rollbackScenario": ROLLED_BACK,
+    "simulateScenario": SIMULATION,
+    "getScenarioDiagram": DIAGRAM,
+    "startCall": FIRST_DECISION,
+    "reportCallEvent": NEXT_DECISION,
+    "listCalls": CALL_PAGE,
+    "getCall": CALL,
+}
+"""The success body of each operation, as the walk-through got it."""

@@ -84,6 +84,12 @@ class Subscriber(StrictModel):
 # ---------------------------------------------------------------------------------------------------- caller lists
 
 PatternKind = Literal["exact", "prefix", "mask", "country", "region", "operator"]
+_SEPARATORS = re.compile(r"[\s\-().]")
+_PATTERN_SYNTAX = {
+    "prefix": (r"^\+[0-9]{1,15}$", "'+' then 1-15 digits the number starts with, e.g. +7495"),
+    "mask": (r"^\+[0-9?Xx]{1,15}$", "'+' then 1-15 digits or ?/X wildcards (one digit each), e.g. +7495???????"),
+    "country": (r"^[A-Z]{2}$", "an ISO 3166 country code in capitals, e.g. RU"),
+}
 
 
 class CallerPattern(StrictModel):
@@ -98,17 +104,27 @@ class CallerPattern(StrictModel):
     kind: PatternKind
     value: str = Field(min_length=1, max_length=64)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_value(cls, data: object) -> object:
+        """`exact` numbers in any international spelling become E.164; prefixes and masks lose their separators."""
+        if not isinstance(data, dict) or not isinstance(data.get("value"), str):
+            return data
+        kind, value = data.get("kind"), data["value"]
+        if kind == "exact":
+            try:
+                return data | {"value": normalize_e164(value)}
+            except InvalidPhoneNumber as exc:
+                raise ValueError(f"exact pattern: {exc}") from None
+        if kind in ("prefix", "mask"):
+            return data | {"value": _SEPARATORS.sub("", value)}
+        return data
+
     @model_validator(mode="after")
     def _value_fits_kind(self) -> "CallerPattern":
-        checks = {
-            "exact": r"^\+[1-9][0-9]{1,14}$",
-            "prefix": r"^\+[0-9]{1,15}$",
-            "mask": r"^\+[0-9?Xx]{1,15}$",
-            "country": r"^[A-Z]{2}$",
-        }
-        pattern = checks.get(self.kind)
-        if pattern and not re.match(pattern, self.value):
-            raise ValueError(f"{self.value!r} is not a valid {self.kind} pattern")
+        syntax = _PATTERN_SYNTAX.get(self.kind)
+        if syntax and not re.match(syntax[0], self.value):
+            raise ValueError(f"{self.value!r} is not a valid {self.kind} pattern: {syntax[1]}")
         return self
 
     def matches(self, e164: str) -> bool:
@@ -133,12 +149,13 @@ class CallerList(StrictModel):
     name: Name
     patterns: list[CallerPattern] = Field(default_factory=list, max_length=10_000)
 
-    def matches(self, caller: str | None) -> bool:
-        """Whether the caller's number matches any pattern; withheld or invalid numbers never match."""
+    def matches(self, caller: str | None, default_country: str | None = None) -> bool:
+        """Whether the caller's number matches any pattern; withheld or invalid numbers never match.
+        `default_country` reads national forms (RU: 89161234567) as the tenant's country."""
         if not caller:
             return False
         try:
-            e164 = normalize_e164(caller)
+            e164 = normalize_e164(caller, default_country)
         except InvalidPhoneNumber:
             return False
         return any(pattern.matches(e164) for pattern in self.patterns)

@@ -3,12 +3,9 @@
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Literal
-from zoneinfo import ZoneInfo, available_timezones
+from typing import Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from vpbx.domain.base import Extension, Name, ResourceId, StrictModel
 from vpbx.domain.phone import (
@@ -19,9 +16,15 @@ from vpbx.domain.phone import (
     normalize_e164,
     number_facts,
 )
-
-if TYPE_CHECKING:
-    from holidays import HolidayBase
+from vpbx.domain.schedules import (  # noqa: F401  re-exported: the directory's schedule types live in schedules.py
+    WEEKDAYS,
+    DateOverride,
+    HolidayCalendar,
+    Interval,
+    Schedule,
+    ScheduleStatus,
+    Weekday,
+)
 
 SubscriberKind = Literal["internal", "external", "mobile"]
 
@@ -78,113 +81,15 @@ class Subscriber(StrictModel):
         return dial_delay_for_target(self.target)
 
 
-# ---------------------------------------------------------------------------------------------------- schedules
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-Interval = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$")]
-"""`HH:MM-HH:MM`, end exclusive; `24:00` closes at midnight."""
-
-
-def _parse_interval(text: str) -> tuple[time, time | None]:
-    start, end = text.split("-")
-    end_time = None if end == "24:00" else time.fromisoformat(end)
-    return time.fromisoformat(start), end_time
-
-
-def _within(intervals: list[str], moment: time) -> bool:
-    for text in intervals:
-        start, end = _parse_interval(text)
-        if start <= moment and (end is None or moment < end):
-            return True
-    return False
-
-
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-class HolidayCalendar(StrictModel):
-    """Public holidays of a country (ISO 3166-1 alpha-2) and optional subdivision, from the `holidays` package."""
-
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-    subdivision: str | None = Field(default=None, max_length=10)
-
-    @model_validator(mode="after")
-    def _known_country(self) -> "HolidayCalendar":
-        import holidays  # imported when used: ~30 ms of every cold start otherwise
-
-        supported = holidays.list_supported_countries()
-        if self.country not in supported:
-            raise ValueError(f"no holiday calendar for country {self.country!r}")
-        if self.subdivision is not None and self.subdivision not in supported[self.country]:
-            raise ValueError(f"unknown subdivision {self.subdivision!r} for {self.country}")
-        return self
-
-
-class DateOverride(StrictModel):
-    """A specific date that is closed all day, or open with its own hours (e.g. a short pre-holiday day)."""
-
-    date: date
-    open: bool
-    hours: list[Interval] = Field(default_factory=list, max_length=8)
-    note: str | None = Field(default=None, max_length=200)
-
-
-class Schedule(StrictModel):
-    id: ResourceId
-    name: Name
-    timezone: str = Field(max_length=64)
-    weekly: dict[Weekday, list[Interval]] = Field(default_factory=dict)
-    holidays: HolidayCalendar | None = None
-    overrides: list[DateOverride] = Field(default_factory=list, max_length=366)
-
-    @field_validator("timezone")
-    @classmethod
-    def _iana_timezone(cls, value: str) -> str:
-        if value not in _timezones():
-            raise ValueError(f"{value!r} is not an IANA time zone")
-        return value
-
-    @field_validator("weekly")
-    @classmethod
-    def _bounded_week(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        if any(len(intervals) > 8 for intervals in value.values()):
-            raise ValueError("at most 8 intervals per day")
-        return value
-
-    def is_open(self, at: datetime) -> bool:
-        """Whether the schedule is open at the instant `at` (timezone-aware; naive means UTC)."""
-        local = _as_aware(at).astimezone(ZoneInfo(self.timezone))
-        day = local.date()
-        for override in self.overrides:
-            if override.date == day:
-                return override.open and (not override.hours or _within(override.hours, local.time()))
-        if self.is_holiday(day):
-            return False
-        return _within(self.weekly.get(WEEKDAYS[local.weekday()], []), local.time())
-
-    def is_holiday(self, day: date) -> bool:
-        if self.holidays is None:
-            return False
-        return day in _holiday_calendar(self.holidays.country, self.holidays.subdivision, day.year)
-
-
-@lru_cache(maxsize=256)
-def _holiday_calendar(country: str, subdivision: str | None, year: int) -> "HolidayBase":
-    import holidays
-
-    return holidays.country_holidays(country, subdiv=subdivision, years=year)
-
-
-def _as_aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo("UTC"))
-
-
 # ---------------------------------------------------------------------------------------------------- caller lists
 
 PatternKind = Literal["exact", "prefix", "mask", "country", "region", "operator"]
+_SEPARATORS = re.compile(r"[\s\-().]")
+_PATTERN_SYNTAX = {
+    "prefix": (r"^\+[0-9]{1,15}$", "'+' then 1-15 digits the number starts with, e.g. +7495"),
+    "mask": (r"^\+[0-9?Xx]{1,15}$", "'+' then 1-15 digits or ?/X wildcards (one digit each), e.g. +7495???????"),
+    "country": (r"^[A-Z]{2}$", "an ISO 3166 country code in capitals, e.g. RU"),
+}
 
 
 class CallerPattern(StrictModel):
@@ -199,17 +104,27 @@ class CallerPattern(StrictModel):
     kind: PatternKind
     value: str = Field(min_length=1, max_length=64)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_value(cls, data: object) -> object:
+        """`exact` numbers in any international spelling become E.164; prefixes and masks lose their separators."""
+        if not isinstance(data, dict) or not isinstance(data.get("value"), str):
+            return data
+        kind, value = data.get("kind"), data["value"]
+        if kind == "exact":
+            try:
+                return data | {"value": normalize_e164(value)}
+            except InvalidPhoneNumber as exc:
+                raise ValueError(f"exact pattern: {exc}") from None
+        if kind in ("prefix", "mask"):
+            return data | {"value": _SEPARATORS.sub("", value)}
+        return data
+
     @model_validator(mode="after")
     def _value_fits_kind(self) -> "CallerPattern":
-        checks = {
-            "exact": r"^\+[1-9][0-9]{1,14}$",
-            "prefix": r"^\+[0-9]{1,15}$",
-            "mask": r"^\+[0-9?Xx]{1,15}$",
-            "country": r"^[A-Z]{2}$",
-        }
-        pattern = checks.get(self.kind)
-        if pattern and not re.match(pattern, self.value):
-            raise ValueError(f"{self.value!r} is not a valid {self.kind} pattern")
+        syntax = _PATTERN_SYNTAX.get(self.kind)
+        if syntax and not re.match(syntax[0], self.value):
+            raise ValueError(f"{self.value!r} is not a valid {self.kind} pattern: {syntax[1]}")
         return self
 
     def matches(self, e164: str) -> bool:
@@ -234,12 +149,13 @@ class CallerList(StrictModel):
     name: Name
     patterns: list[CallerPattern] = Field(default_factory=list, max_length=10_000)
 
-    def matches(self, caller: str | None) -> bool:
-        """Whether the caller's number matches any pattern; withheld or invalid numbers never match."""
+    def matches(self, caller: str | None, default_country: str | None = None) -> bool:
+        """Whether the caller's number matches any pattern; withheld or invalid numbers never match.
+        `default_country` reads national forms (RU: 89161234567) as the tenant's country."""
         if not caller:
             return False
         try:
-            e164 = normalize_e164(caller)
+            e164 = normalize_e164(caller, default_country)
         except InvalidPhoneNumber:
             return False
         return any(pattern.matches(e164) for pattern in self.patterns)

@@ -34,14 +34,19 @@ class NumberFacts:
     network: str  # one of DIAL_DELAY_SECONDS' keys except internal/sip
 
 
-def normalize_e164(text: str) -> str:
-    """Return the canonical E.164 form of `text` or raise InvalidPhoneNumber."""
-    if not text.startswith("+"):
+def normalize_e164(text: str, default_country: str | None = None) -> str:
+    """Return the canonical E.164 form of `text` or raise InvalidPhoneNumber.
+
+    International forms are accepted with any spacing (`+7 916 123-45-67`). With `default_country` (ISO 3166 code),
+    so are the national forms carriers present: for RU `89161234567`, `79161234567`, `8 (916) 123-45-67`.
+    """
+    international = text.lstrip().startswith("+")
+    if not international and default_country is None:
         raise InvalidPhoneNumber(f"{text!r} is not in E.164 form (must start with '+')")
     import phonenumbers  # imported on the first number, not on every cold start (functions that never parse one)
 
     try:
-        parsed = phonenumbers.parse(text, None)
+        parsed = phonenumbers.parse(text, None if international else default_country)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(f"{text!r} is not a phone number: {exc}") from None
     if not phonenumbers.is_valid_number(parsed):
@@ -92,3 +97,24 @@ def dial_delay_for_target(target: str | None) -> int:
         return DIAL_DELAY_SECONDS[number_facts(normalize_e164(target)).network]
     except InvalidPhoneNumber:
         return DIAL_DELAY_SECONDS["fixed"]
+
+
+def operator_prefixes(operator: str) -> int:
+    """How many number prefixes phonenumbers' carrier data assigns to `operator` (English name, any case).
+
+    0 means an `operator` caller-list pattern can never match. The data is by number range as allocated: a number
+    ported to another carrier keeps its original operator, and some ranges have no carrier at all (RU +7916…).
+    """
+    return _operator_prefix_counts().get(operator.casefold(), 0)
+
+
+@lru_cache(maxsize=1)
+def _operator_prefix_counts() -> dict[str, int]:
+    from phonenumbers.carrierdata import CARRIER_DATA
+
+    counts: dict[str, int] = {}
+    for names in CARRIER_DATA.values():
+        name = names.get("en")
+        if name:
+            counts[name.casefold()] = counts.get(name.casefold(), 0) + 1
+    return counts

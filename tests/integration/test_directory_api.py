@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from vpbx.api.deps import set_repository
@@ -310,6 +311,33 @@ def test_schedule_and_caller_list_round_trip(api: Call) -> None:
     assert api("POST", "/v1/caller-lists", {"id": "vip", "name": "Again"})["statusCode"] == 409
     assert api("POST", "/v1/schedules", {"name": "Bad", "timezone": "Mars/Olympus"})["statusCode"] == 422
     assert api("DELETE", "/v1/caller-lists/vip", if_match=1)["statusCode"] == 204
+
+
+def test_schedule_status_says_open_or_closed_and_why(api: Call, tenant_id: str) -> None:
+    office = {
+        "id": "office",
+        "name": "Office",
+        "timezone": "Europe/Moscow",
+        "holidays": {"country": "RU"},
+        "weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    }
+    assert api("POST", "/v1/schedules", office)["statusCode"] == 201
+
+    def status(at: str) -> dict[str, Any]:
+        response = api("GET", f"/v1/schedules/office/status?at={quote(at)}", role="viewer")
+        assert response["statusCode"] == 200, response["body"]
+        return response_json(response)
+
+    holiday = status("2026-11-04T10:00:00+03:00")
+    assert (holiday["open"], holiday["reason"], holiday["schedule_id"]) == (False, "holiday", "office")
+    assert "Unity Day" in holiday["detail"]
+    short = status("2025-11-01T17:30:00+03:00")  # the working Saturday before Unity Day, an hour shorter
+    assert (short["open"], short["reason"]) == (False, "transferred_working_day")
+    assert status("2026-11-23T10:00:00+03:00")["open"] is True
+    assert status("2026-11-23T07:00:00Z")["local_time"].startswith("2026-11-23T10:00:00")
+    assert api("GET", "/v1/schedules/office/status", tenant=fresh_tenant())["statusCode"] == 404
+    assert api("GET", "/v1/schedules/nope/status")["statusCode"] == 404
+    assert api("GET", "/v1/schedules/office/status?at=yesterday")["statusCode"] in (400, 422)
 
 
 def test_objects_used_by_a_published_scenario_cannot_be_deleted(api: Call, tenant_id: str) -> None:

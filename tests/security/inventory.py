@@ -94,6 +94,7 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/schedules/{schedule_id}"): RouteClass("object", "viewer"),
     ("PUT", "/v1/schedules/{schedule_id}"): RouteClass("object", "editor", _schedule, if_match=True),
     ("DELETE", "/v1/schedules/{schedule_id}"): RouteClass("object", "editor", if_match=True),
+    ("GET", "/v1/schedules/{schedule_id}/status"): RouteClass("object", "viewer"),
     ("GET", "/v1/caller-lists"): RouteClass("list", "viewer"),
     ("POST", "/v1/caller-lists"): RouteClass("create", "editor"),
     ("GET", "/v1/caller-lists/{list_id}"): RouteClass("object", "viewer"),

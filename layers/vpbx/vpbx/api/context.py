@@ -55,6 +55,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
         for collection, item in _DIRECTORY_COLLECTIONS.items()
         for route, roles in _crud(collection, item).items()
     },
+    ("GET", "/v1/schedules/{schedule_id}/status"): READERS,
     ("POST", "/v1/scenarios/{scenario_id}/validate"): READERS,  # read-only checks
     ("POST", "/v1/scenarios/{scenario_id}/simulate"): READERS,
     ("GET", "/v1/scenarios/{scenario_id}/diagram"): READERS,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import unquote
 
@@ -25,6 +26,7 @@ from vpbx.domain.directory import (
     HolidayCalendar,
     Interval,
     Schedule,
+    ScheduleStatus,
     Subscriber,
     SubscriberKind,
     Weekday,
@@ -362,6 +364,10 @@ class DirectoryService:
     def delete_schedule(self, schedule_id: str, expected_version: int) -> None:
         self.schedules.delete(schedule_id, expected_version)
 
+    def schedule_status(self, schedule_id: str, at: datetime) -> ScheduleStatusOut:
+        status = self.get_schedule(schedule_id).item.status(at)
+        return ScheduleStatusOut(schedule_id=schedule_id, at=at, **status.model_dump())
+
     def list_caller_lists(self, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]:
         return self.caller_lists.list(limit, cursor)
 
@@ -405,6 +411,13 @@ class NumberOut(VersionMeta, PhoneNumber):
 
 class ScheduleOut(VersionMeta, Schedule):
     """A schedule as returned by the API."""
+
+
+class ScheduleStatusOut(ScheduleStatus):
+    """Whether a schedule is open at an instant, and why (`GET /v1/schedules/{id}/status`)."""
+
+    schedule_id: str
+    at: datetime = Field(description="The instant asked about")
 
 
 class CallerListOut(VersionMeta, CallerList):

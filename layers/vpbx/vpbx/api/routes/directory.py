@@ -5,12 +5,13 @@ of an existing object need `If-Match`; creates answer 201 with a Location; delet
 function, named after its operation (`list_subscribers` is operation listSubscribers).
 """
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from vpbx.api.context import current_caller, version_from_if_match
 from vpbx.api.deps import get_repository
@@ -38,6 +39,7 @@ from vpbx.service.directory import (
     ScheduleCreate,
     ScheduleOut,
     ScheduleReplace,
+    ScheduleStatusOut,
     SubscriberCreate,
     SubscriberOut,
     SubscriberReplace,
@@ -302,6 +304,23 @@ def replace_schedule(
 def delete_schedule(schedule_id: IdPath, if_match: IfMatch) -> Response[None]:
     _service().delete_schedule(schedule_id, version_from_if_match(if_match))
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+@router.get(
+    f"{SCHEDULES}/<schedule_id>/status",
+    operation_id="getScheduleStatus",
+    summary="Is the schedule open at an instant, and why",
+    description="Open or closed at `at` (default now) with the reason that decided: `weekly_hours`, `holiday` "
+    "(named), `transferred_working_day`, `short_day` (a pre-holiday day, shortened) or `override`; `detail` says it "
+    "in words. The same rule a `schedule` element applies to a call.",
+    tags=["Schedules"],
+    responses=documented(200, ScheduleStatusOut, "The schedule's state at that instant", READ_ERRORS, etag=False),
+)
+def get_schedule_status(
+    schedule_id: IdPath,
+    at: Annotated[datetime | None, Query(description="The instant, ISO-8601 with offset (default: now)")] = None,
+) -> ScheduleStatusOut:
+    return _service().schedule_status(schedule_id, at or datetime.now(UTC))
 
 
 # ------------------------------------------------------------------------------------------------ caller lists

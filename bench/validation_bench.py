@@ -6,8 +6,8 @@ The scenario is what a large tenant could publish: 99 department blocks (schedul
 greeting, IVR menu, subscriber, sequential group with a mobile member, mobile forward, fax, voicemail) chained by a
 menu key, behind a few announcements; ~1,700 arrows, every element reachable, zero problems. It is timed clean and
 with one broken element (a wait given as text), which makes validation locate the problem element by element.
-`value` is the median of the timed runs, `floor` the fastest one, `ratio` = value / goal. The machine is shared: wall-clock time includes
-waiting for a core while other processes run, so the thread's CPU time is reported beside it.
+`value` is the median of the timed runs, `floor` the fastest one, `ratio` = value / goal. The machine is shared:
+wall-clock time includes waiting for a core while other processes run, so the thread's CPU time is reported beside it.
 """
 
 import json

@@ -187,7 +187,7 @@ def test_the_first_decision_records_every_element_visited_with_the_clock_time() 
         ("mgr", "internal_subscriber", None),
     ]
     assert all(s.at == MONDAY_10_UTC and s.seq == 1 for s in decision.steps)
-    assert decision.steps[-1].action == ringing(decision).model_dump(mode="json")
+    assert decision.steps[-1].action == ringing(decision)
 
 
 def test_state_is_pinned_to_the_compiled_scenario_and_version() -> None:

@@ -614,6 +614,35 @@ def test_an_instant_self_loop_is_endless() -> None:
     assert "itself" in problem.message
 
 
+def crm_loop(loop_exit: str) -> Raw:
+    """External routing whose `loop_exit` leads back to it through a schedule; the other exit hangs up."""
+    other = "no_answer" if loop_exit == "not_found" else "not_found"
+    return scenario(
+        {"id": "crm", "type": "external_routing", "url": "https://crm.example/route", "wait_seconds": 20},
+        {"id": "hours", "type": "schedule", "schedule_id": "office"},
+        hangup(),
+        arrows=[
+            arrow("start", "crm"),
+            arrow("crm", "hours", loop_exit),
+            arrow("crm", "bye", other),
+            arrow("hours", "crm", "open"),
+            arrow("hours", "crm", "closed"),
+        ],
+    )
+
+
+def test_a_loop_through_the_crm_lookup_alone_is_an_instant_loop() -> None:
+    problem = find(validate(crm_loop("not_found")), "instant_loop")
+
+    assert (problem.severity, problem.element_id) == ("error", "crm")
+    assert "'crm' by not_found" in problem.message
+    assert "endless_loop" not in codes(validate(crm_loop("not_found")))
+
+
+def test_a_loop_through_the_crm_ring_waits_for_telephony() -> None:
+    assert validate(crm_loop("no_answer")).problems == []
+
+
 def test_long_instant_cycle_is_found_without_recursion() -> None:
     count = 900
     checks = [{"id": f"c{i}", "type": "caller_list", "list_id": "vip"} for i in range(count)]

@@ -63,7 +63,7 @@ class References:
     schedules: frozenset[str] = frozenset()
     caller_lists: frozenset[str] = frozenset()
     any_extension: bool = False  # external_routing lets the tenant's CRM pick any subscriber at call time
-    crm_urls: frozenset[tuple[str, str]] = frozenset()  # (element id, url) of each CRM lookup
+    crm_urls: tuple[tuple[str, str], ...] = ()  # (element id, url) of each CRM lookup, in scenario order
 
     def __or__(self, other: "References") -> "References":
         return References(
@@ -71,7 +71,7 @@ class References:
             self.schedules | other.schedules,
             self.caller_lists | other.caller_lists,
             self.any_extension or other.any_extension,
-            self.crm_urls | other.crm_urls,
+            self.crm_urls + other.crm_urls,
         )
 
 

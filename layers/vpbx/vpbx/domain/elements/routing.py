@@ -58,7 +58,7 @@ class ExternalRouting(ElementBase):
         return self.timeout_seconds + wait_or_default(self.wait_seconds) + slowest
 
     def references(self) -> References:
-        return References(any_extension=True, crm_urls=frozenset({(self.id, self.url)}))
+        return References(any_extension=True, crm_urls=((self.id, self.url),))
 
 
 class _CrmNode(Node):

@@ -8,7 +8,7 @@ from vpbx.domain.base import Extension
 from vpbx.domain.calls import FaxAction, HangupAction, VoicemailAction
 from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import CheckContext, ElementBase, References
-from vpbx.domain.elements.ringing import check_subscribers
+from vpbx.domain.elements.ring_rules import check_subscribers
 from vpbx.domain.elements.steps import REASON_HANGUP_ELEMENT, CompileContext, FinalNode, Node
 
 

@@ -6,26 +6,26 @@ The seed's rule: without `limit_wait` an element rings until answered and ends t
 """
 
 import random
-from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from vpbx.domain.base import Extension
 from vpbx.domain.calls import Action, Outcome, RingAction, RingTarget
-from vpbx.domain.directory import Directory, Subscriber
-from vpbx.domain.elements.base import (
-    DEFAULT_WAIT_SECONDS,
-    DIAL_DELAY_MARGIN_SECONDS,
-    MAX_RING_SECONDS,
-    MAX_WAIT_SECONDS,
-    MIN_WAIT_SECONDS,
-    CheckContext,
-    ElementBase,
-    References,
-    label_of,
-    shorten,
+from vpbx.domain.directory import Directory
+from vpbx.domain.elements.base import MAX_RING_SECONDS, CheckContext, ElementBase, References, shorten
+from vpbx.domain.elements.ring_rules import (
+    check_subscribers,
+    check_wait,
+    e164_problem,
+    ring_timeout,
+    subscriber_delay,
+    subscriber_dial_delays,
+    target_delay,
+    unlimited_reason,
+    wait_or_default,
+    wait_text,
 )
 from vpbx.domain.elements.steps import (
     CONNECTED,
@@ -40,9 +40,7 @@ from vpbx.domain.elements.steps import (
     awaiting,
     hangup,
 )
-from vpbx.domain.phone import InvalidPhoneNumber, dial_delay_for_target, is_sip_uri, normalize_e164
-
-_DIALLED_KINDS = ("external", "mobile")  # subscribers reached over a phone network, which takes time to ring
+from vpbx.domain.phone import dial_delay_for_target, is_sip_uri
 
 
 class _Ringing(ElementBase):
@@ -59,11 +57,11 @@ class _Ringing(ElementBase):
         return ("busy", "unavailable")
 
     def terminal_reason(self) -> str:
-        return _unlimited_reason(self.limit_wait)
+        return unlimited_reason(self.limit_wait)
 
     def dial_delays(self, directory: Directory | None) -> list[tuple[str, str, int]]:
         """(field, target description, dial delay) for each external/mobile target the element rings."""
-        return subscriber_dial_delays(self, self.ring_extensions(), directory)
+        return subscriber_dial_delays(self.ring_extensions(), directory)
 
     def _single_ring(self, element: ElementBase, target: RingTarget | None, context: CompileContext) -> Node:
         action = None
@@ -113,11 +111,11 @@ class ExternalNumber(_Ringing):
         return self.number or self.sip_uri or ""
 
     def dial_delays(self, directory: Directory | None) -> list[tuple[str, str, int]]:
-        return [("number" if self.number else "sip_uri", self.address, _target_delay(self.address))]
+        return [("number" if self.number else "sip_uri", self.address, target_delay(self.address))]
 
     def check(self, context: CheckContext) -> None:
         check_wait(self, self.limit_wait, context, self.dial_delays)
-        reason = _e164_problem(self.number) if self.number else None
+        reason = e164_problem(self.number) if self.number else None
         if reason is not None:
             context.add(
                 "invalid_phone_number",
@@ -166,14 +164,14 @@ class Group(ElementBase):
         return tuple(self.members)
 
     def terminal_reason(self) -> str:
-        return _unlimited_reason(self.limit_wait)
+        return unlimited_reason(self.limit_wait)
 
     def dial_delays(self, directory: Directory | None) -> list[tuple[str, str, int]]:
-        return subscriber_dial_delays(self, self.members, directory)
+        return subscriber_dial_delays(self.members, directory, _member_field)
 
     def check(self, context: CheckContext) -> None:
         check_wait(self, self.limit_wait, context, self.dial_delays, paces_members=True)
-        check_subscribers(self, self.members, context)
+        check_subscribers(self, self.members, context, _member_field)
 
     def compile(self, context: CompileContext) -> Node:
         members = {ext: target for ext in dict.fromkeys(self.members) if (target := context.target_of(ext))}
@@ -209,150 +207,8 @@ class Group(ElementBase):
         return References(extensions=frozenset(self.members))
 
 
-# ------------------------------------------------------------------------------------------------ checks
-
-
-def _unlimited_reason(limit_wait: bool) -> str:
-    if limit_wait:
-        return ""
-    return " (without limit_wait it rings until answered; turn limit_wait on and set wait_seconds to continue)"
-
-
-DialDelays = Callable[[Directory | None], list[tuple[str, str, int]]]
-
-
-def check_wait(
-    element: Any, limited: bool, context: CheckContext, dial_delays: DialDelays, *, paces_members: bool = False
-) -> None:
-    """The seed's rules: a limited wait needs a sane number of seconds; without a limit the element ends the route.
-    `paces_members`: the wait still matters without a limit (a group's wait paces its members)."""
-    wait: int | None = element.wait_seconds
-    if wait is None:
-        if limited:
-            context.add(
-                "missing_wait_seconds",
-                f"{label_of(element)} limits the wait but has no wait_seconds, so it rings for the default "
-                f"{DEFAULT_WAIT_SECONDS} s; set {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s",
-                element_id=element.id,
-                field="wait_seconds",
-            )
-    elif not limited and not paces_members:
-        context.add(
-            "wait_ignored",
-            f"{label_of(element)} has wait_seconds but limit_wait is off, so it rings until answered and ends the "
-            "route",
-            element_id=element.id,
-            field="wait_seconds",
-        )
-    elif not MIN_WAIT_SECONDS <= wait <= MAX_WAIT_SECONDS:
-        context.add(
-            "wait_out_of_range",
-            f"{label_of(element)} waits {wait} s; wait_seconds must be {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS}",
-            element_id=element.id,
-            field="wait_seconds",
-        )
-    else:
-        _check_dial_delays(element, wait, dial_delays(context.directory), context)
-
-
-def _check_dial_delays(element: Any, wait: int, delays: list[tuple[str, str, int]], context: CheckContext) -> None:
-    """The seed's note, automated: mobile and satellite networks need seconds before the target even rings."""
-    for where, target, delay in delays:
-        if wait < delay + DIAL_DELAY_MARGIN_SECONDS:
-            context.add(
-                "wait_below_dial_delay",
-                f"{label_of(element)} waits {wait} s, but {target} needs about {delay} s to start ringing; "
-                f"allow at least {delay + DIAL_DELAY_MARGIN_SECONDS} s",
-                element_id=element.id,
-                field=where,
-            )
-
-
-def subscriber_dial_delays(
-    element: ElementBase, extensions: Sequence[str], directory: Directory | None
-) -> list[tuple[str, str, int]]:
-    """(field, target description, dial delay) for each external/mobile subscriber the element rings."""
-    if directory is None or not extensions:
-        return []
-    subscribers = directory.subscribers
-    delays = []
-    for position, extension in enumerate(extensions):
-        subscriber = subscribers.get(extension)
-        if subscriber is not None and subscriber.kind in _DIALLED_KINDS:
-            where = _extension_field(element, position)
-            delays.append((where, f"{subscriber.kind} subscriber {extension}", _subscriber_delay(subscriber)))
-    return delays
-
-
-def check_subscribers(element: ElementBase, extensions: Sequence[str], context: CheckContext) -> None:
-    """Each extension exists in the directory and is enabled."""
-    if context.directory is None:
-        return
-    subscribers = context.directory.subscribers
-    for position, extension in enumerate(extensions):
-        subscriber = subscribers.get(extension)
-        if subscriber is None:
-            context.add(
-                "unknown_extension",
-                f"{label_of(element)} refers to extension {extension}, which is not in the directory",
-                element_id=element.id,
-                field=_extension_field(element, position),
-            )
-        elif not subscriber.enabled:
-            context.add(
-                "disabled_subscriber",
-                f"{label_of(element)} refers to extension {extension} ({subscriber.name}), which is disabled",
-                element_id=element.id,
-                field=_extension_field(element, position),
-            )
-
-
-def _extension_field(element: ElementBase, position: int) -> str:
-    return f"members.{position}" if isinstance(element, Group) else "extension"
-
-
-# Parsing a phone number costs tens of microseconds; a tenant's numbers repeat across validations, so remember them.
-@lru_cache(maxsize=8192)
-def _target_delay(target: str) -> int:
-    return dial_delay_for_target(target)
-
-
-@lru_cache(maxsize=8192)
-def _subscriber_delay(subscriber: Subscriber) -> int:
-    return subscriber.dial_delay
-
-
-@lru_cache(maxsize=8192)
-def _e164_problem(number: str) -> str | None:
-    try:
-        normalize_e164(number)
-    except InvalidPhoneNumber as exc:
-        return str(exc)
-    return None
-
-
-# ------------------------------------------------------------------------------------------------ timing and text
-
-
-def wait_or_default(wait_seconds: int | None) -> int:
-    return wait_seconds if wait_seconds is not None else DEFAULT_WAIT_SECONDS
-
-
-def subscriber_delay(extension: str, directory: Directory) -> int:
-    subscriber = directory.subscribers.get(extension)
-    return subscriber.dial_delay if subscriber is not None else 0
-
-
-def wait_text(limit_wait: bool, wait_seconds: int | None) -> str:
-    if not limit_wait:
-        return "no limit"
-    return f"{wait_seconds} s" if wait_seconds is not None else "default wait"
-
-
-def ring_timeout(limit_wait: bool, wait_seconds: int | None, targets: list[RingTarget]) -> int | None:
-    if not limit_wait:
-        return None
-    return wait_or_default(wait_seconds) + max((t.dial_delay_seconds for t in targets), default=0)
+def _member_field(position: int) -> str:
+    return f"members.{position}"
 
 
 def ring_exits(element: ElementBase, context: CompileContext) -> dict[str, str]:

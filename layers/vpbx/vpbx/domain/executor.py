@@ -45,7 +45,6 @@ from vpbx.domain.elements.steps import (
     REASON_NO_ENTRY,
     REASON_ROUTE_END,
     REASON_UNANSWERED,
-    ROUTE_END,
     Await,
     CompileContext,
     CrmLookup,
@@ -111,7 +110,7 @@ def compile_scenario(
 ) -> CompiledScenario:
     """Compile once per published version. Garbage (dangling arrows, duplicate ids) is tolerated: first one wins."""
     graph = ScenarioGraph.of(scenario)
-    context = CompileContext(directory=directory, sip_domain=sip_domain, next_of=graph.next_of)
+    context = CompileContext(directory, sip_domain, graph.next_of)
     nodes: dict[str, Node] = {}
     for element_id, element in graph.elements.items():
         try:
@@ -298,7 +297,7 @@ class Executor:
     def _follow(self, walk: _Walk, node: Node, exit_name: str) -> tuple[CallState, Decision]:
         target = self._transitions.get((node.element_id, exit_name))
         if target is None:
-            return walk.finish(node.element_id, ROUTE_END)
+            return walk.finish(node.element_id, hangup(REASON_ROUTE_END))
         return self._enter(walk, target)
 
     def _enter(self, walk: _Walk, element_id: str) -> tuple[CallState, Decision]:
@@ -318,7 +317,7 @@ class Executor:
             walk.record(node, exit_name=step.exit, detail=step.detail)
             target = self._transitions.get((element_id, step.exit))
             if target is None:
-                return walk.finish(element_id, ROUTE_END)
+                return walk.finish(element_id, hangup(REASON_ROUTE_END))
             element_id = target
 
     def _loop_guard(self, walk: _Walk, node: Node, detail: str) -> tuple[CallState, Decision]:

@@ -30,7 +30,6 @@ from vpbx.domain.elements.ring_rules import (
 from vpbx.domain.elements.steps import (
     CONNECTED,
     REASON_UNANSWERED,
-    UNANSWERED,
     Await,
     CompileContext,
     Follow,
@@ -252,7 +251,7 @@ class RingNode(Node):
 
     def _not_answered(self, kind: str, detail: str | None = None) -> Step:
         if not self.limit_wait:
-            return hangup(REASON_UNANSWERED, detail=detail) if detail else UNANSWERED
+            return hangup(REASON_UNANSWERED, detail=detail)
         return Follow(self.exit_for.get(kind, "no_answer"), detail=detail)
 
 

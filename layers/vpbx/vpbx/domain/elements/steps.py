@@ -6,8 +6,8 @@ await telephony, or finish the routing.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from vpbx.domain.calls import Action, CallInfo, CallStatus, HangupAction, Outcome, RingTarget
@@ -31,30 +31,42 @@ REASON_LOOP_GUARD = "loop_guard"
 REASON_NO_ENTRY = "no_entry"
 
 
-@dataclass(frozen=True, slots=True)
+# Plain slotted classes rather than dataclasses: every function imports this module at cold start (through the
+# element catalogue), and building a dataclass costs about a millisecond.
+
+
 class Follow:
     """Leave the element by `exit`."""
 
-    exit: str
-    detail: str | None = None
+    __slots__ = ("detail", "exit")
+
+    def __init__(self, exit: str, detail: str | None = None) -> None:
+        self.exit = exit
+        self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
 class Await:
     """Ask telephony to perform `action` and wait for its outcome; `memory` becomes CallState.element_state."""
 
-    action: Action
-    memory: dict[str, Any]
+    __slots__ = ("action", "memory")
+
+    def __init__(self, action: Action, memory: dict[str, Any]) -> None:
+        self.action = action
+        self.memory = memory
 
 
-@dataclass(frozen=True, slots=True)
 class Finish:
     """Routing is over: `connected`, or `ended` with a final action (voicemail, fax, hangup) or none."""
 
-    status: CallStatus
-    result: str
-    action: Action | None = None
-    detail: str | None = None
+    __slots__ = ("action", "detail", "result", "status")
+
+    def __init__(
+        self, status: CallStatus, result: str, action: Action | None = None, detail: str | None = None
+    ) -> None:
+        self.status: CallStatus = status
+        self.result = result
+        self.action = action
+        self.detail = detail
 
 
 Step = Follow | Await | Finish
@@ -63,11 +75,14 @@ CONNECTED = Finish(status="connected", result="connected")
 
 
 def hangup(reason: str, result: str = "hangup", detail: str | None = None) -> Finish:
+    if detail is None and result == "hangup":
+        return _plain_hangup(reason)
     return Finish(status="ended", result=result, action=HangupAction(reason=reason), detail=detail)
 
 
-ROUTE_END = hangup(REASON_ROUTE_END)
-UNANSWERED = hangup(REASON_UNANSWERED)
+@cache  # built on first use: a model instance at import would build its validator in every cold start
+def _plain_hangup(reason: str) -> Finish:
+    return Finish(status="ended", result="hangup", action=HangupAction(reason=reason))
 
 
 def awaiting(action: Action, awaits: str, **memory: Any) -> Await:
@@ -139,13 +154,15 @@ class FinalNode(Node):
         return self.finish
 
 
-@dataclass(frozen=True)
 class CompileContext:
     """What compiling an element may use: the directory, the SIP domain of internal phones, and the graph's arrows."""
 
-    directory: Directory
-    sip_domain: str | None
-    next_of: Mapping[tuple[str, str], str]  # (element id, exit) -> the element the arrow leads to
+    __slots__ = ("directory", "next_of", "sip_domain")
+
+    def __init__(self, directory: Directory, sip_domain: str | None, next_of: Mapping[tuple[str, str], str]) -> None:
+        self.directory = directory
+        self.sip_domain = sip_domain
+        self.next_of = next_of  # (element id, exit) -> the element the arrow leads to
 
     def connected(self, element_id: str, exit_name: str) -> bool:
         return (element_id, exit_name) in self.next_of

@@ -86,10 +86,7 @@ class _Edge:
 
 def _connection_edges(scenario: Scenario, graph: ScenarioGraph) -> list[_Edge]:
     """Every arrow as drawn, labelled with the exit it leaves by (dangling ends included)."""
-    return [
-        _Edge(connection.from_, connection.to, exit_name)
-        for connection, exit_name in zip(scenario.connections, graph.arrow_exits, strict=True)
-    ]
+    return [_Edge(connection.from_, connection.to, graph.exit_of(connection)) for connection in scenario.connections]
 
 
 def _unconnected_exit_edges(graph: ScenarioGraph) -> list[_Edge]:

@@ -45,7 +45,6 @@ class ScenarioGraph:
         self.used: dict[str, set[str]] = {}
         self.links: dict[str, list[str]] = {}
         self.next_of: dict[tuple[str, str], str] = {}
-        self.arrow_exits: list[str | None] = []  # per connection, in order
         self.faults: list[Fault] = []
         self.placeholders = placeholders
         self._add_elements(elements)
@@ -72,7 +71,7 @@ class ScenarioGraph:
     def _add_connections(self, connections: Iterable[tuple[int, "Connection"]]) -> None:
         """One pass over the arrows; the happy path touches each arrow once (thousands of arrows)."""
         by_id, placeholders, links, next_of = self.elements, self.placeholders, self.links, self.next_of
-        exits_of, used_exits, arrow_exits, faults = self.exits, self.used, self.arrow_exits, self.faults
+        exits_of, used_exits, faults = self.exits, self.used, self.faults
         for index, connection in connections:
             source_id = connection.from_
             target_id = connection.to
@@ -80,7 +79,6 @@ class ScenarioGraph:
             target = by_id.get(target_id)
             target_known = target is not None or target_id in placeholders
             if source_id not in by_id:
-                arrow_exits.append(exit_name)
                 if source_id in placeholders and target_known:
                     links.setdefault(source_id, []).append(target_id)
                 faults.append(Fault(index, connection, exit_name, False))
@@ -88,7 +86,6 @@ class ScenarioGraph:
             exits = exits_of[source_id]
             if exit_name is None and exits:
                 exit_name = exits[0]
-            arrow_exits.append(exit_name)
             if target_known:
                 links[source_id].append(target_id)
             exit_fault = True
@@ -103,6 +100,13 @@ class ScenarioGraph:
                 faults.append(Fault(index, connection, exit_name, exit_fault))
 
     # ------------------------------------------------------------------------------------------------ views
+
+    def exit_of(self, connection: "Connection") -> str | None:
+        """The exit an arrow leaves by: its own, or its (known) source's default; None when there is neither."""
+        if connection.exit is not None:
+            return connection.exit
+        exits = self.exits.get(connection.from_)
+        return exits[0] if exits else None
 
     @cached_property
     def edges(self) -> dict[str, list[tuple[str, str]]]:

@@ -76,10 +76,11 @@ def _validate(raw: object, directory: Directory | None, problems: Problems) -> S
         return None
     header = parsing.parse_header(raw, problems)
     parsed = parsing.parse_elements(parsing.list_field(raw, "elements"), problems)
-    connections = parsing.parse_connections(parsing.list_field(raw, "connections"), problems)
+    connections, positions = parsing.parse_connections(parsing.list_field(raw, "connections"), problems)
     parsed_cleanly = header is not None and not problems.items
     if isinstance(raw.get("elements"), list):  # otherwise the header problem says it all
-        graph = ScenarioGraph(parsed.elements, connections, placeholders=parsed.broken_ids)
+        arrows = enumerate(connections) if positions is None else zip(positions, connections, strict=True)
+        graph = ScenarioGraph(parsed.elements, arrows, placeholders=parsed.broken_ids)
         check_graph(Draft(graph, parsed.elements, directory, parsed.ids, parsed.broken_entry), problems)
     if header is None or not parsed_cleanly:
         return None
@@ -87,5 +88,5 @@ def _validate(raw: object, directory: Directory | None, problems: Problems) -> S
         name=header.name,
         description=header.description,
         elements=cast("list[Element]", parsed.elements),  # each parsed by the Element union
-        connections=[connection for _, connection in connections],
+        connections=connections,
     )

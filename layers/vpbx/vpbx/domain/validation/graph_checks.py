@@ -146,16 +146,16 @@ def _check_loops(draft: Draft, problems: Problems) -> None:
     element on it ever waits, `instant_loop` when one that usually waits can leave by an instant exit (the CRM's
     `not_found`)."""
     graph = draft.graph
-    spin: dict[str, list[str]] = {}
+    spin: dict[str, list[str]] = {}  # element -> where it can lead within the decision that entered it
     for element_id, element in graph.elements.items():
         if not element.waits:
             spin[element_id] = graph.links[element_id]
         elif instant_exits := element.instant_exits():
             spin[element_id] = [t for e in instant_exits if (t := graph.next_of.get((element_id, e))) is not None]
-    within = {node: [child for child in children if child in spin] for node, children in spin.items()}
-    entered = {child for children in within.values() for child in children}
-    # Only an element with an arrow in and an arrow out among such elements can be on a cycle of them.
-    candidates = {node: children for node, children in within.items() if children and node in entered}
+    # Only an element with an arrow in and an arrow out among these can be on a cycle of them.
+    entered = {child for children in spin.values() for child in children if child in spin}
+    candidates = {node: [c for c in children if c in entered] for node, children in spin.items() if node in entered}
+    candidates = {node: children for node, children in candidates.items() if children}  # in element order
     if not candidates:
         return
     for component in cycles(candidates, candidates):

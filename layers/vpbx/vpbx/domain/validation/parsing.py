@@ -180,25 +180,30 @@ def _parse_element(item: Mapping[Any, Any], index: int, element_id: str | None, 
     return None
 
 
-def parse_connections(items: list[Any], problems: Problems) -> list[tuple[int, Connection]]:
+def parse_connections(items: list[Any], problems: Problems) -> tuple[list[Connection], list[int] | None]:
+    """The connections that parse, and their positions in `items` (None when every one parsed)."""
     parsed = bulk_parse(items, "connections")
     if all(isinstance(item, Connection) for item in parsed):
-        return list(enumerate(parsed))
-    connections: list[tuple[int, Connection]] = []
+        return parsed, None
+    connections: list[Connection] = []
+    positions: list[int] = []
     for index, (item, raw) in enumerate(zip(parsed, items, strict=True)):
-        if isinstance(item, Connection):
-            connections.append((index, item))
-        elif not isinstance(raw, Mapping):
-            problems.add(
-                "invalid_connection",
-                f"connection #{index} must be an object, got {describe_type(raw)}",
-                connection_index=index,
-            )
-        else:
-            connection = _parse_connection(raw, index, problems)
-            if connection is not None:
-                connections.append((index, connection))
-    return connections
+        connection = item if isinstance(item, Connection) else _parse_broken_connection(raw, index, problems)
+        if connection is not None:
+            connections.append(connection)
+            positions.append(index)
+    return connections, positions
+
+
+def _parse_broken_connection(item: object, index: int, problems: Problems) -> Connection | None:
+    if not isinstance(item, Mapping):
+        problems.add(
+            "invalid_connection",
+            f"connection #{index} must be an object, got {describe_type(item)}",
+            connection_index=index,
+        )
+        return None
+    return _parse_connection(item, index, problems)
 
 
 def _parse_connection(item: Mapping[Any, Any], index: int, problems: Problems) -> Connection | None:

@@ -89,7 +89,7 @@ class Analysis(LazyModel):
     reachable_extensions: list[str] = Field(default_factory=list)
     reachable_when_open: list[str] = Field(default_factory=list)  # every schedule takes its `open` exit
     reachable_when_closed: list[str] = Field(default_factory=list)  # every schedule takes its `closed` exit
-    crm_routing: bool = False  # an external_routing is reachable: the CRM may pick any extension
+    crm_routing: bool = False  # a CRM lookup is reachable: the CRM may pick any extension
     assumptions: list[str] = Field(default_factory=lambda: list(ASSUMPTIONS))
 
     def lines(self) -> list[str]:

@@ -1,7 +1,7 @@
 """A call scenario as clients edit it: elements joined by connections (DESIGN.md §2, the public contract).
 
 The element types live in vpbx.domain.elements (one module per family); this module re-exports them, with the
-`Element` union, so that `from vpbx.domain.scenario import Scenario, Element, IvrMenu, …` keeps working.
+`Element` union, so that importing `Scenario`, `Element` or any element class from here keeps working.
 """
 
 from pydantic import Field

@@ -62,7 +62,7 @@ class References:
     extensions: frozenset[str] = frozenset()
     schedules: frozenset[str] = frozenset()
     caller_lists: frozenset[str] = frozenset()
-    any_extension: bool = False  # external_routing lets the tenant's CRM pick any subscriber at call time
+    any_extension: bool = False  # a CRM lookup lets the tenant's CRM pick any subscriber at call time
     crm_urls: tuple[tuple[str, str], ...] = ()  # (element id, url) of each CRM lookup, in scenario order
 
     def __or__(self, other: "References") -> "References":

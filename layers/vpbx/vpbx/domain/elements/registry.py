@@ -18,6 +18,7 @@ from vpbx.domain.elements.routing import ExternalRouting
 __all__ = [
     "ELEMENT_CLASSES",
     "ELEMENT_TYPES",
+    "ENTRY_TYPE",
     "ENTRY_TYPES",
     "CallerListCheck",
     "Element",
@@ -66,6 +67,7 @@ def _classes(union: object) -> tuple[type[ElementBase], ...]:
 ELEMENT_CLASSES: dict[str, type[ElementBase]] = {type_name(cls): cls for cls in _classes(Element)}
 ELEMENT_TYPES: tuple[str, ...] = tuple(ELEMENT_CLASSES)
 ENTRY_TYPES: frozenset[str] = frozenset(name for name, cls in ELEMENT_CLASSES.items() if cls.is_entry)
+(ENTRY_TYPE,) = ENTRY_TYPES  # the catalogue has exactly one entry type
 
 
 def missing_behaviours(element_class: type[ElementBase]) -> list[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import ElementBase, label_of
+from vpbx.domain.elements.registry import ENTRY_TYPE
 from vpbx.domain.graph import Fault, ScenarioGraph, cycles
 from vpbx.domain.validation.element_checks import check_elements
 from vpbx.domain.validation.report import Problems
@@ -51,13 +52,13 @@ def _check_ids(draft: Draft, problems: Problems) -> None:
 
 def _check_entry(draft: Draft, problems: Problems) -> None:
     entries = draft.graph.entries
-    # A broken incoming_call still counts as present: its own problem says what is wrong with it.
+    # A broken entry element still counts as present: its own problem says what is wrong with it.
     if not entries and not draft.broken_entry:
-        problems.add("missing_entry", "the scenario needs exactly one incoming_call element, where calls enter")
+        problems.add("missing_entry", f"the scenario needs exactly one {ENTRY_TYPE} element, where calls enter")
     for extra in entries[1:]:
         problems.add(
             "multiple_entries",
-            f"incoming_call '{extra.id}' is a second entry; a scenario has exactly one (first: '{entries[0].id}')",
+            f"{label_of(extra)} is a second entry; a scenario has exactly one (first: '{entries[0].id}')",
             element_id=extra.id,
         )
 
@@ -93,7 +94,7 @@ def _report_endpoints(graph: ScenarioGraph, fault: Fault, problems: Problems) ->
     if target is not None and target.is_entry:
         problems.add(
             "arrow_into_entry",
-            f"connection #{index} points into incoming_call '{target.id}'; the entry only starts calls",
+            f"connection #{index} points into {label_of(target)}; the entry only starts calls",
             connection_index=index,
             element_id=target.id,
             field="to",
@@ -128,15 +129,14 @@ def _check_reachable(draft: Draft, problems: Problems) -> None:
     graph = draft.graph
     if not graph.entries:
         return  # missing_entry already says it; every element would be "unreachable"
-    entries = [entry.id for entry in graph.entries]
-    reached = graph.linked(entries)
+    reached = graph.linked(entry.id for entry in graph.entries)
     if reached.issuperset(graph.elements):
         return
     for element in graph.elements.values():
         if element.id not in reached:
             problems.add(
                 "unreachable_element",
-                f"{label_of(element)} cannot be reached from incoming_call '{entries[0]}'",
+                f"{label_of(element)} cannot be reached from {label_of(graph.entries[0])}",
                 element_id=element.id,
             )
 

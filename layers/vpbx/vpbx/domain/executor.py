@@ -118,7 +118,7 @@ def compile_scenario(
         except NotImplementedError:
             raise InvalidInput(f"element {element_id!r}: unknown element type {type(element).__name__}") from None
     return CompiledScenario(
-        entry=graph.entries[0].id if graph.entries else None,
+        entry=next((element_id for element_id, e in graph.elements.items() if e.is_entry), None),
         transitions=MappingProxyType(graph.next_of),
         nodes=MappingProxyType(nodes),
         elements=MappingProxyType(graph.elements),

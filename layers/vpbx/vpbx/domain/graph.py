@@ -32,6 +32,12 @@ class Fault(NamedTuple):
 
 
 class ScenarioGraph:
+    """Elements and arrows of one scenario, resolved once (see the module docstring for what each view means).
+
+    `connections` are (position in the scenario, connection) pairs, so that validation can leave out connections
+    that did not parse and still report positions; `placeholders` are ids of elements that did not parse.
+    """
+
     def __init__(
         self,
         elements: Iterable[ElementBase],
@@ -52,6 +58,7 @@ class ScenarioGraph:
 
     @classmethod
     def of(cls, scenario: "Scenario") -> "ScenarioGraph":
+        """The graph of a parsed scenario."""
         return cls(scenario.elements, enumerate(scenario.connections))
 
     def _add_elements(self, elements: Iterable[ElementBase]) -> None:

@@ -96,8 +96,11 @@ class ElementBase(StrictModel):
     label: str | None = Field(default=None, max_length=200)
 
     # Catalogue facts, per type. `waits`: the element hands control to telephony or the caller, so a cycle through
-    # it advances real time and cannot spin (but see `instant_exits`). `is_entry`: calls enter here.
+    # it advances real time and cannot spin; `instant_exits`: the exits a waiting element can nevertheless take in
+    # the decision that entered it, without telephony (an element that does not wait takes all its exits so).
+    # `is_entry`: calls enter here.
     waits: ClassVar[bool] = False
+    instant_exits: ClassVar[tuple[str, ...]] = ()
     is_entry: ClassVar[bool] = False
     # Behaviours every type defines (BEHAVIOURS): the Mermaid delimiters around its label, and what it asks
     # telephony for ("ring", "play", "collect"), None when it asks nothing or only hands the call over.
@@ -111,10 +114,6 @@ class ElementBase(StrictModel):
     def optional_exits(self) -> tuple[str, ...]:
         """Exits that may be left unconnected without a warning (they fall back to the default exit)."""
         return ()
-
-    def instant_exits(self) -> tuple[str, ...]:
-        """Exits the executor can take in the same decision that entered the element, without telephony."""
-        return () if self.waits else self.exits()
 
     @property
     def is_terminal(self) -> bool:

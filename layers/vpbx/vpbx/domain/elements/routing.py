@@ -25,14 +25,12 @@ class ExternalRouting(ElementBase):
     timeout_seconds: float = Field(default=3, gt=0, le=5)
     wait_seconds: int | None = Field(default=None, ge=0, le=MAX_RING_SECONDS)
     waits: ClassVar[bool] = True
+    instant_exits: ClassVar[tuple[str, ...]] = ("not_found",)  # the lookup found no one: no ring
     awaits: ClassVar[str | None] = "ring"
     shape: ClassVar[tuple[str, str]] = ("{{", "}}")  # hexagon: a lookup that then rings
 
     def exits(self) -> tuple[str, ...]:
         return ("no_answer", "not_found")
-
-    def instant_exits(self) -> tuple[str, ...]:
-        return ("not_found",)
 
     def check(self, context: CheckContext) -> None:
         check_wait(self, True, context, lambda directory: [])  # the extension is known only at call time

@@ -150,8 +150,9 @@ def _check_loops(draft: Draft, problems: Problems) -> None:
     for element_id, element in graph.elements.items():
         if not element.waits:
             spin[element_id] = graph.links[element_id]
-        elif instant_exits := element.instant_exits():
-            spin[element_id] = [t for e in instant_exits if (t := graph.next_of.get((element_id, e))) is not None]
+        elif element.instant_exits:
+            leads = (graph.next_of.get((element_id, exit_name)) for exit_name in element.instant_exits)
+            spin[element_id] = [target for target in leads if target is not None]
     # Only an element with an arrow in and an arrow out among these can be on a cycle of them.
     entered = {child for children in spin.values() for child in children if child in spin}
     candidates = {node: [c for c in children if c in entered] for node, children in spin.items() if node in entered}
@@ -166,10 +167,10 @@ def _check_loops(draft: Draft, problems: Problems) -> None:
             message = f"{shape} with no waiting element (ring, greeting, menu…) on it; the call would spin forever"
             problems.add("endless_loop", message, element_id=ordered[0])
             continue
-        exits = ", ".join(f"'{node}' by {'/'.join(graph.elements[node].instant_exits())}" for node in waiting)
+        leaving = ", ".join(f"'{node}' by {'/'.join(graph.elements[node].instant_exits)}" for node in waiting)
         problems.add(
             "instant_loop",
-            f"{shape} that a call can run without waiting for telephony (leaving {exits}); one decision would "
+            f"{shape} that a call can run without waiting for telephony (leaving {leaving}); one decision would "
             "spin through it, calling the CRM each time",
             element_id=ordered[0],
         )

@@ -21,6 +21,8 @@ from vpbx.domain.directory import CallerList, CallerPattern, Directory, HolidayC
 from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.executor import (
     MAX_CONSECUTIVE_VISITS,
+    MAX_CRM_LOOKUPS_PER_CALL,
+    MAX_CRM_LOOKUPS_PER_DECISION,
     MAX_STEPS,
     CrmLookup,
     Executor,
@@ -187,7 +189,7 @@ def test_the_first_decision_records_every_element_visited_with_the_clock_time() 
         ("mgr", "internal_subscriber", None),
     ]
     assert all(s.at == MONDAY_10_UTC and s.seq == 1 for s in decision.steps)
-    assert decision.steps[-1].action == ringing(decision).model_dump(mode="json")
+    assert decision.steps[-1].action == ringing(decision)
 
 
 def test_state_is_pinned_to_the_compiled_scenario_and_version() -> None:
@@ -533,6 +535,44 @@ def test_crm_lookup_failures_follow_not_found(crm: FakeCrm | None, detail: str) 
 def test_crm_answered_connects() -> None:
     state, _ = run(executor(crm_route(), crm=FakeCrm(answer="101")), out("answered"))[-1]
     assert (state.result, state.result_element) == ("connected", "crm")
+
+
+def crm_chain(count: int, then: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`count` external routing elements, each leading to the next by not_found, the last one to `then`."""
+    ids = [f"crm{i}" for i in range(1, count + 1)]
+    url = "https://crm.example/{}"
+    elements = [{"id": i, "type": "external_routing", "url": url.format(i), "wait_seconds": 20} for i in ids]
+    return elements, arrows(*(f"{a}:not_found>{b}" for a, b in zip(ids, [*ids[1:], then], strict=True)))
+
+
+def test_crm_lookups_are_capped_per_decision() -> None:
+    elements, chain = crm_chain(4, "desk")
+    built = scenario([*elements, limited("desk", "103")], arrows("start>crm1") + chain)
+    crm = FakeCrm(answer=None)
+
+    state, decision = executor(built, crm=crm).start(call())
+
+    assert [url for url, _, _ in crm.requests] == [f"https://crm.example/crm{i}" for i in (1, 2, 3)]
+    skipped = decision.steps[4]
+    assert (skipped.element_id, skipped.exit) == ("crm4", "not_found")
+    assert skipped.detail == f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_DECISION} in this decision"
+    assert (state.element_id, state.crm_lookups) == ("desk", 3)
+
+
+def test_crm_lookups_are_capped_per_call() -> None:
+    elements, chain = crm_chain(3, "hello")
+    greeting = {"id": "hello", "type": "greeting", "prompt": HELLO}
+    built = scenario([*elements, greeting], arrows("start>crm1", "hello>crm1") + chain)
+    crm = FakeCrm(answer=None)
+
+    history = run(executor(built, crm=crm), *[out("played")] * 4)
+
+    assert len(crm.requests) == MAX_CRM_LOOKUPS_PER_CALL == 10
+    assert [state.crm_lookups for state, _ in history] == [3, 6, 9, 10, 10]
+    last = history[-1][1]
+    assert [step.detail for step in last.steps if step.element_type == "external_routing"] == [
+        f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_CALL} in this call"
+    ] * 3
 
 
 # ------------------------------------------------------------------------------------------------ terminal elements

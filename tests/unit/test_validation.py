@@ -4,10 +4,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from vpbx.domain import validation
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import MAX_CONNECTIONS, MAX_ELEMENTS, Scenario
-from vpbx.domain.validation import CODES, WARNING_CODES, Problem, ValidationReport, validate
+from vpbx.domain.validation import CODES, WARNING_CODES, Problem, ValidationReport, graph_checks, validate
 
 Raw = dict[str, Any]
 
@@ -225,6 +224,23 @@ CASES: list[Case] = [
         ),
         None,
         {"element_id": "hours"},
+    ),
+    (
+        "instant_loop",
+        lambda: scenario(
+            {"id": "crm", "type": "external_routing", "url": "https://crm.example/route", "wait_seconds": 20},
+            {"id": "hours", "type": "schedule", "schedule_id": "office"},
+            hangup(),
+            arrows=[
+                arrow("start", "crm"),
+                arrow("crm", "bye", "no_answer"),
+                arrow("crm", "hours", "not_found"),
+                arrow("hours", "crm", "open"),
+                arrow("hours", "bye", "closed"),
+            ],
+        ),
+        None,
+        {"element_id": "crm"},
     ),
     (
         "missing_wait_seconds",
@@ -455,7 +471,7 @@ def test_never_raises_even_if_a_check_fails(monkeypatch: pytest.MonkeyPatch) -> 
     def broken_check(graph: object, problems: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(validation, "_GRAPH_CHECKS", (*validation._GRAPH_CHECKS, broken_check))
+    monkeypatch.setattr(graph_checks, "GRAPH_CHECKS", (*graph_checks.GRAPH_CHECKS, broken_check))
 
     report = validate(realistic())
 
@@ -596,6 +612,35 @@ def test_an_instant_self_loop_is_endless() -> None:
 
     assert problem.element_id == "vip"
     assert "itself" in problem.message
+
+
+def crm_loop(loop_exit: str) -> Raw:
+    """External routing whose `loop_exit` leads back to it through a schedule; the other exit hangs up."""
+    other = "no_answer" if loop_exit == "not_found" else "not_found"
+    return scenario(
+        {"id": "crm", "type": "external_routing", "url": "https://crm.example/route", "wait_seconds": 20},
+        {"id": "hours", "type": "schedule", "schedule_id": "office"},
+        hangup(),
+        arrows=[
+            arrow("start", "crm"),
+            arrow("crm", "hours", loop_exit),
+            arrow("crm", "bye", other),
+            arrow("hours", "crm", "open"),
+            arrow("hours", "crm", "closed"),
+        ],
+    )
+
+
+def test_a_loop_through_the_crm_lookup_alone_is_an_instant_loop() -> None:
+    problem = find(validate(crm_loop("not_found")), "instant_loop")
+
+    assert (problem.severity, problem.element_id) == ("error", "crm")
+    assert "'crm' by not_found" in problem.message
+    assert "endless_loop" not in codes(validate(crm_loop("not_found")))
+
+
+def test_a_loop_through_the_crm_ring_waits_for_telephony() -> None:
+    assert validate(crm_loop("no_answer")).problems == []
 
 
 def test_long_instant_cycle_is_found_without_recursion() -> None:

@@ -1,7 +1,7 @@
 """The fast paths of validate() give exactly what the located, part-by-part path gives.
 
-validate() parses a clean scenario in one pydantic pass and derives the graph lookups in one sweep; only when
-something is wrong does it parse element by element to locate the problem. These tests pin that both routes agree,
+validate() parses elements and connections in bulk (one pydantic pass each, keeping what does not parse as sent)
+and parses only the leftovers one by one to locate their problems. These tests pin that both routes agree,
 problem for problem and in the same order, and pin the verdicts on a large realistic scenario and broken variants.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from vpbx.domain import validation
 from vpbx.domain.directory import Directory
-from vpbx.domain.validation import ValidationReport, validate
+from vpbx.domain.validation import ValidationReport, parsing, validate
 
 from bench.validation_bench import build_directory, build_scenario
 from tests.unit.test_validation_properties import DIRECTORY, random_graphs, scenario_like
@@ -34,7 +34,7 @@ def located(report: ValidationReport) -> list[Located]:
 
 def validate_part_by_part(raw: object, directory: Directory | None, monkeypatch: pytest.MonkeyPatch) -> Any:
     with monkeypatch.context() as patch:
-        patch.setattr(validation, "_parse_whole", lambda raw: None)
+        patch.setattr(parsing, "bulk_parse", lambda items, kind: list(items))  # every item parsed on its own
         return validate(raw, directory)
 
 
@@ -153,7 +153,7 @@ def test_a_paused_collector_stays_paused(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_importing_validation_builds_no_type_adapter() -> None:
     probe = (
-        "import vpbx.domain.validation as v; "
+        "import vpbx.domain.validation.parsing as v; "
         "print(sum(f.cache_info().currsize for f in (v._element_adapter, v._elements_adapter, v._connections_adapter)))"
     )
     built = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)

@@ -15,30 +15,16 @@ bound other than the executor's loop guard, and is reported as such with the ele
 """
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from pydantic import Field
 
 from vpbx.domain.base import LazyModel
 from vpbx.domain.directory import Directory
-from vpbx.domain.phone import dial_delay_for_target
-from vpbx.domain.scenario import (
-    DEFAULT_WAIT_SECONDS,
-    ElementBase,
-    ExternalNumber,
-    ExternalRouting,
-    Greeting,
-    Group,
-    IncomingCall,
-    InternalSubscriber,
-    IvrMenu,
-    Scenario,
-    ScheduleCheck,
-    exit_of,
-)
-from vpbx.domain.validation import strongly_connected_components
-
-NOMINAL_GREETING_SECONDS = 5
+from vpbx.domain.elements.base import DEFAULT_WAIT_SECONDS, ElementBase
+from vpbx.domain.elements.prompts import NOMINAL_GREETING_SECONDS
+from vpbx.domain.graph import ScenarioGraph, cycles, unwind
+from vpbx.domain.scenario import Scenario
 
 ASSUMPTIONS = (
     "Nobody answers: every ring lasts its full wait_seconds plus the target's network dial delay.",
@@ -49,8 +35,6 @@ ASSUMPTIONS = (
     "dial delay.",
     f"A limited ring without wait_seconds lasts the executor's default {DEFAULT_WAIT_SECONDS} s.",
 )
-
-Edge = tuple[str, str]  # (exit, target id)
 
 
 class RouteEnd(LazyModel):
@@ -105,7 +89,7 @@ class Analysis(LazyModel):
     reachable_extensions: list[str] = Field(default_factory=list)
     reachable_when_open: list[str] = Field(default_factory=list)  # every schedule takes its `open` exit
     reachable_when_closed: list[str] = Field(default_factory=list)  # every schedule takes its `closed` exit
-    crm_routing: bool = False  # an external_routing is reachable: the CRM may pick any extension
+    crm_routing: bool = False  # a CRM lookup is reachable: the CRM may pick any extension
     assumptions: list[str] = Field(default_factory=lambda: list(ASSUMPTIONS))
 
     def lines(self) -> list[str]:
@@ -121,14 +105,14 @@ class Analysis(LazyModel):
             lines.append(f"Overall: at most {_seconds(self.worst_case_seconds)} before answer or route end")
         for reach in self.schedules:
             lines.append(
-                f"Schedule '{reach.element_id}' ({reach.schedule_id}): open → {_extensions(reach.open_extensions)}; "
-                f"closed → {_extensions(reach.closed_extensions)}"
+                f"Schedule '{reach.element_id}' ({reach.schedule_id}): open → {_listed(reach.open_extensions)}; "
+                f"closed → {_listed(reach.closed_extensions)}"
             )
         if self.schedules:
-            lines.append(f"All schedules open: {_extensions(self.reachable_when_open)}")
-            lines.append(f"All schedules closed: {_extensions(self.reachable_when_closed)}")
+            lines.append(f"All schedules open: {_listed(self.reachable_when_open)}")
+            lines.append(f"All schedules closed: {_listed(self.reachable_when_closed)}")
         else:
-            lines.append(f"Reachable extensions: {_extensions(self.reachable_extensions)}")
+            lines.append(f"Reachable extensions: {_listed(self.reachable_extensions)}")
         if self.crm_routing:
             lines.append("External routing is reachable: the CRM may also send calls to any other extension.")
         lines.append("Assumptions:")
@@ -138,178 +122,67 @@ class Analysis(LazyModel):
 
 def analyze(scenario: Scenario, directory: Directory) -> Analysis:
     """Analyse a scenario (meant for valid ones; tolerates invalid ones without raising)."""
-    graph = _FlowGraph(scenario)
-    entry = next((e.id for e in scenario.elements if isinstance(e, IncomingCall)), None)
-    if entry is None:
+    graph = ScenarioGraph.of(scenario)
+    if not graph.entries:
         return Analysis(entry=None)
+    entry = graph.entries[0].id
     reachable = graph.reachable([entry])
-    loops = graph.loops(reachable)
+    loops = _loops(graph, reachable)
     ends = _route_ends(graph, entry, reachable, loops, directory)
     bounded = [end.worst_case_seconds for end in ends if end.worst_case_seconds is not None]
-    all_open = graph.reachable([entry], schedule_exit="open")
-    all_closed = graph.reachable([entry], schedule_exit="closed")
+    schedules = {node: _schedule_of(graph.elements[node]) for node in graph.elements}
+    checks = {node: schedule_id for node, schedule_id in schedules.items() if schedule_id is not None}
     return Analysis(
         entry=entry,
         route_ends=ends,
         worst_case_seconds=max(bounded, default=None),
         unbounded=any(not end.bounded for end in ends),
         loops=[sorted(loop) for loop in loops],
-        schedules=_schedule_reach(graph, reachable),
-        reachable_extensions=graph.extensions(reachable),
-        reachable_when_open=graph.extensions(all_open),
-        reachable_when_closed=graph.extensions(all_closed),
-        crm_routing=any(isinstance(graph.by_id[i], ExternalRouting) for i in reachable),
+        schedules=_schedule_reach(graph, reachable, checks),
+        reachable_extensions=_extensions(graph, reachable),
+        reachable_when_open=_extensions(graph, graph.reachable([entry], dict.fromkeys(checks, "open"))),
+        reachable_when_closed=_extensions(graph, graph.reachable([entry], dict.fromkeys(checks, "closed"))),
+        crm_routing=any(graph.elements[node].references().any_extension for node in reachable),
     )
 
 
-# ------------------------------------------------------------------------------------------------------ the graph
+def _loops(graph: ScenarioGraph, nodes: set[str]) -> list[list[str]]:
+    within = {node: [t for t in graph.successors[node] if t in nodes] for node in nodes}
+    return cycles([node for node in graph.elements if node in nodes], within)
 
 
-class _FlowGraph:
-    """Elements by id and the arrows that the executor can follow (known ends, valid exits)."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.order: list[str] = []
-        self.by_id: dict[str, ElementBase] = {}
-        for element in scenario.elements:
-            if element.id not in self.by_id:
-                self.by_id[element.id] = element
-                self.order.append(element.id)
-        self.edges: dict[str, list[Edge]] = {element_id: [] for element_id in self.order}
-        for connection in scenario.connections:
-            source = self.by_id.get(connection.from_)
-            if source is None or connection.to not in self.by_id:
-                continue
-            exit_name = exit_of(connection, source)
-            if exit_name is not None and exit_name in source.exits():
-                self.edges[source.id].append((exit_name, connection.to))
-        self.successors = {node: [target for _, target in edges] for node, edges in self.edges.items()}
-        self.predecessors: dict[str, list[str]] = {}
-        for node, targets in self.successors.items():
-            for target in targets:
-                self.predecessors.setdefault(target, []).append(node)
-
-    def reachable(self, roots: Iterable[str], schedule_exit: str | None = None) -> set[str]:
-        """Breadth-first reach; with `schedule_exit`, every schedule element takes only that exit."""
-        seen = set(roots)
-        queue = deque(seen)
-        while queue:
-            node = queue.popleft()
-            pinned = schedule_exit is not None and isinstance(self.by_id[node], ScheduleCheck)
-            for exit_name, target in self.edges[node]:
-                if pinned and exit_name != schedule_exit:
-                    continue
-                if target not in seen:
-                    seen.add(target)
-                    queue.append(target)
-        return seen
-
-    def targets(self, node: str, exit_name: str) -> list[str]:
-        return [target for name, target in self.edges[node] if name == exit_name]
-
-    def loops(self, nodes: set[str]) -> list[list[str]]:
-        within = {node: [t for t in self.successors[node] if t in nodes] for node in nodes}
-        ordered = [node for node in self.order if node in nodes]
-        return [
-            component
-            for component in strongly_connected_components(ordered, within)
-            if len(component) > 1 or component[0] in within[component[0]]
-        ]
-
-    def extensions(self, nodes: Iterable[str]) -> list[str]:
-        found: set[str] = set()
-        for node in nodes:
-            element = self.by_id[node]
-            if isinstance(element, InternalSubscriber):
-                found.add(element.extension)
-            elif isinstance(element, Group):
-                found.update(element.members)
-        return sorted(found, key=lambda extension: (len(extension), extension))
-
-    def path(self, source: str, target: str) -> list[str]:
-        """A shortest path, both ends included; [] when there is none."""
-        parents: dict[str, str | None] = {source: None}
-        queue = deque([source])
-        while queue:
-            node = queue.popleft()
-            if node == target:
-                return _unwind(parents, target)
-            for child in self.successors[node]:
-                if child not in parents:
-                    parents[child] = node
-                    queue.append(child)
-        return []
+def _extensions(graph: ScenarioGraph, nodes: Iterable[str]) -> list[str]:
+    found: set[str] = set()
+    for node in nodes:
+        found.update(graph.elements[node].ring_extensions())
+    return sorted(found, key=lambda extension: (len(extension), extension))
 
 
-def _unwind(parents: Mapping[str, str | None], last: str) -> list[str]:
-    path = [last]
-    while (parent := parents[path[-1]]) is not None:
-        path.append(parent)
-    return path[::-1]
-
-
-# ------------------------------------------------------------------------------------------------------ worst case
-
-
-def step_seconds(element: ElementBase, exit_name: str, directory: Directory) -> float:
-    """Worst-case seconds spent in `element` before it leaves by `exit_name` (nobody answers)."""
-    if isinstance(element, InternalSubscriber):
-        return _wait(element.wait_seconds) + _subscriber_delay(element.extension, directory)
-    if isinstance(element, ExternalNumber):
-        return _wait(element.wait_seconds) + dial_delay_for_target(element.number or element.sip_uri)
-    if isinstance(element, Group):
-        delays = [_subscriber_delay(member, directory) for member in element.members]
-        wait = _wait(element.wait_seconds)
-        if element.strategy == "simultaneous":
-            return wait + max(delays, default=0)
-        return sum(wait + delay for delay in delays)
-    if isinstance(element, IvrMenu):
-        return element.timeout_seconds * (element.max_retries + 1)
-    if isinstance(element, Greeting):
-        return NOMINAL_GREETING_SECONDS
-    if isinstance(element, ExternalRouting):
-        if exit_name == "not_found":
-            return element.timeout_seconds
-        slowest = max((s.dial_delay for s in directory.subscribers.values()), default=0)
-        return element.timeout_seconds + _wait(element.wait_seconds) + slowest
-    return 0
-
-
-def _wait(wait_seconds: int | None) -> int:
-    return wait_seconds if wait_seconds is not None else DEFAULT_WAIT_SECONDS
-
-
-def _subscriber_delay(extension: str, directory: Directory) -> int:
-    subscriber = directory.subscribers.get(extension)
-    return subscriber.dial_delay if subscriber is not None else 0
+def _schedule_of(element: ElementBase) -> str | None:
+    """The schedule an element checks (its `open`/`closed` exits follow it), if it is a schedule check."""
+    schedules = element.references().schedules
+    return next(iter(schedules)) if len(schedules) == 1 and "open" in element.exits() else None
 
 
 def _route_ends(
-    graph: _FlowGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
+    graph: ScenarioGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
 ) -> list[RouteEnd]:
     worst = _WorstCase(graph, entry, reachable, loops, directory)
     ends: list[RouteEnd] = []
-    for node in graph.order:
+    for node, element in graph.elements.items():
         if node not in reachable:
             continue
-        element = graph.by_id[node]
         if not element.exits():
             ends.append(worst.end(element, None))
-        ends += [worst.end(element, name) for name in _unconnected_exits(graph, element)]
+        ends += [worst.end(element, name) for name in graph.unconnected_exits(node, followable=True)]
     return ends + [worst.loop_end(loop) for loop in loops]
-
-
-def _unconnected_exits(graph: _FlowGraph, element: ElementBase) -> list[str]:
-    used = {exit_name for exit_name, _ in graph.edges[element.id]}
-    optional = set(element.optional_exits())
-    return [name for name in element.exits() if name not in used and name not in optional]
 
 
 class _WorstCase:
     """Longest waits from the entry over the loop-free part; anything downstream of a loop is unbounded."""
 
     def __init__(
-        self, graph: _FlowGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
+        self, graph: ScenarioGraph, entry: str, reachable: set[str], loops: list[list[str]], directory: Directory
     ) -> None:
         self.graph = graph
         self.entry = entry
@@ -338,7 +211,7 @@ class _WorstCase:
                 if target not in acyclic:
                     continue
                 if node in self.longest:
-                    candidate = self.longest[node] + step_seconds(graph.by_id[node], exit_name, self.directory)
+                    candidate = self.longest[node] + graph.elements[node].worst_case_seconds(exit_name, self.directory)
                     if candidate > self.longest.get(target, -1):
                         self.longest[target] = candidate
                         self.parents[target] = node
@@ -351,9 +224,7 @@ class _WorstCase:
             "element_id": element.id,
             "element_type": str(getattr(element, "type", "element")),
             "exit": exit_name,
-            "rings_until_answered": exit_name is None
-            and isinstance(element, InternalSubscriber | ExternalNumber | Group)
-            and not element.limit_wait,
+            "rings_until_answered": exit_name is None and element.awaits == "ring",
         }
         if element.id in self.after_loop:
             loop_elements = self._loops_before(element.id)
@@ -362,13 +233,13 @@ class _WorstCase:
             return RouteEnd(**facts, worst_case_seconds=None, path=path, loop_elements=loop_elements)
         seconds = self.longest.get(element.id, 0.0)
         if exit_name is not None:
-            seconds += step_seconds(element, exit_name, self.directory)
-        path = _unwind(self.parents, element.id) if element.id in self.parents else [element.id]
+            seconds += element.worst_case_seconds(exit_name, self.directory)
+        path = unwind(self.parents, element.id) if element.id in self.parents else [element.id]
         return RouteEnd(**facts, worst_case_seconds=seconds, path=path)
 
     def loop_end(self, loop: list[str]) -> RouteEnd:
-        members = [node for node in self.graph.order if node in loop]
-        first = self.graph.by_id[members[0]]
+        members = [node for node in self.graph.elements if node in loop]
+        first = self.graph.elements[members[0]]
         return RouteEnd(
             element_id=first.id,
             element_type=str(getattr(first, "type", "element")),
@@ -387,23 +258,25 @@ class _WorstCase:
                 if parent not in seen:
                     seen.add(parent)
                     queue.append(parent)
-        return [n for n in self.graph.order if n in seen and n in self.looping]
+        return [n for n in self.graph.elements if n in seen and n in self.looping]
 
 
 # ------------------------------------------------------------------------------------------------------ schedules
 
 
-def _schedule_reach(graph: _FlowGraph, reachable: set[str]) -> list[ScheduleReach]:
+def _schedule_reach(graph: ScenarioGraph, reachable: set[str], checks: dict[str, str]) -> list[ScheduleReach]:
     reach: list[ScheduleReach] = []
-    for node in graph.order:
-        element = graph.by_id[node]
-        if node not in reachable or not isinstance(element, ScheduleCheck):
+    for node, schedule_id in checks.items():
+        if node not in reachable:
             continue
-        branches = {name: graph.extensions(graph.reachable(graph.targets(node, name))) for name in ("open", "closed")}
+        branches = {
+            name: _extensions(graph, graph.reachable([t for e, t in graph.edges[node] if e == name]))
+            for name in ("open", "closed")
+        }
         reach.append(
             ScheduleReach(
                 element_id=node,
-                schedule_id=element.schedule_id,
+                schedule_id=schedule_id,
                 open_extensions=branches["open"],
                 closed_extensions=branches["closed"],
             )
@@ -415,5 +288,5 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _extensions(extensions: list[str]) -> str:
+def _listed(extensions: list[str]) -> str:
     return ", ".join(extensions) if extensions else "none"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from vpbx.domain.base import StrictModel
-from vpbx.domain.scenario import Prompt
+from vpbx.domain.elements.base import Prompt
 
 # ------------------------------------------------------------------------------------------------------ actions
 
@@ -111,7 +111,7 @@ class TraceStep(StrictModel):
     seq: int  # the decision this step belongs to
     element_id: str
     element_type: str
-    action: dict[str, Any] | None = None
+    action: Action | None = None
     outcome: str | None = None
     exit: str | None = None
     at: datetime
@@ -131,6 +131,7 @@ class CallState(StrictModel):
     steps_total: int = 0
     consecutive_element: str | None = None
     consecutive_visits: int = 0
+    crm_lookups: int = 0  # CRM lookups so far (capped per call, see vpbx.domain.executor)
     result: str | None = None  # final status: connected | voicemail | fax | hangup | loop_guard | caller_hangup
     result_element: str | None = None
 

@@ -26,6 +26,7 @@ from vpbx.domain.calls import (
     TraceStep,
 )
 from vpbx.domain.directory import Directory
+from vpbx.domain.elements.base import ElementBase
 from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.scenario import Scenario
 
@@ -37,15 +38,7 @@ OutcomeScript = Mapping[str, Sequence[str | Mapping[str, str]]]
 
 ScriptEntry = str | Mapping[str, str]
 
-# What telephony is asked to do by each element type, and the outcome when the script says nothing.
-_AWAITS_BY_TYPE = {
-    "internal_subscriber": "ring",
-    "external_number": "ring",
-    "group": "ring",
-    "external_routing": "ring",
-    "greeting": "play",
-    "ivr_menu": "collect",
-}
+# The outcome telephony reports for each kind of action when the script says nothing.
 _DEFAULT_OUTCOMES = {
     "ring": Outcome(kind="no_answer"),
     "play": Outcome(kind="played"),
@@ -100,7 +93,7 @@ def simulate(
     from vpbx.domain.executor import MAX_STEPS, Executor, compile_scenario
 
     compiled = compile_scenario(scenario, directory, sip_domain=sip_domain)
-    script = _Script(_parse_script(outcomes or {}, {e.id: e.type for e in scenario.elements}))
+    script = _Script(_parse_script(outcomes or {}, {e.id: e for e in scenario.elements}))
     clock = _Clock(at)
     executor = Executor(compiled, clock=clock.now, crm_lookup=crm_lookup)
     state, decision = executor.start(_call_info(call_id, caller, at))
@@ -130,7 +123,15 @@ def _call_info(call_id: str, caller: str | None, at: datetime) -> CallInfo:
 
 
 def _simulation_step(step: TraceStep) -> SimulationStep:
-    return SimulationStep.model_validate(step, from_attributes=True)  # the trace step minus its timestamp/detail
+    """The trace step minus its timestamp and detail."""
+    return SimulationStep(
+        seq=step.seq,
+        element_id=step.element_id,
+        element_type=step.element_type,
+        action=step.action.model_dump(mode="json") if step.action is not None else None,
+        outcome=step.outcome,
+        exit=step.exit,
+    )
 
 
 def _result(state: CallState, decision: Decision) -> SimulationOutcome:
@@ -172,13 +173,13 @@ class _Script:
         return scripted[min(index, len(scripted) - 1)]
 
 
-def _parse_script(outcomes: object, element_types: Mapping[str, str]) -> dict[str, list[Outcome]]:
+def _parse_script(outcomes: object, elements: Mapping[str, ElementBase]) -> dict[str, list[Outcome]]:
     if not isinstance(outcomes, Mapping):
         raise InvalidInput("outcomes must map element ids to lists of outcomes")
     parsed: dict[str, list[Outcome]] = {}
     for element_id, entries in outcomes.items():
-        element_type = element_types.get(element_id)
-        if element_type is None:
+        element = elements.get(element_id)
+        if element is None:
             raise InvalidInput(
                 f"outcomes name element {element_id!r}, which is not in the scenario",
                 [{"element_id": str(element_id), "message": "unknown element"}],
@@ -186,11 +187,11 @@ def _parse_script(outcomes: object, element_types: Mapping[str, str]) -> dict[st
         listed = [entries] if isinstance(entries, str | Mapping) else entries
         if not isinstance(listed, Sequence):
             raise _script_error(element_id, None, "expected a list of outcomes")
-        parsed[element_id] = [_parse_entry(element_id, element_type, i, entry) for i, entry in enumerate(listed)]
+        parsed[element_id] = [_parse_entry(element_id, element, i, entry) for i, entry in enumerate(listed)]
     return parsed
 
 
-def _parse_entry(element_id: str, element_type: str, index: int, entry: object) -> Outcome:
+def _parse_entry(element_id: str, element: ElementBase, index: int, entry: object) -> Outcome:
     if isinstance(entry, str):
         kind, _, digits = entry.partition(":")
         fields: object = {"kind": kind, "digits": digits} if digits or kind == "digits" else {"kind": kind}
@@ -205,7 +206,8 @@ def _parse_entry(element_id: str, element_type: str, index: int, entry: object) 
         raise _script_error(element_id, index, f"{entry!r} is not an outcome ({problems})") from None
     if (outcome.kind == "digits") != (outcome.digits is not None):
         raise _script_error(element_id, index, "a digits outcome needs its digits, as in 'digits:1'")
-    awaits = _AWAITS_BY_TYPE.get(element_type)
+    awaits = element.awaits
+    element_type = getattr(element, "type", type(element).__name__)
     if awaits is None:
         raise _script_error(element_id, index, f"element type {element_type} asks telephony for nothing")
     if outcome.kind != "caller_hangup" and outcome.kind not in ACCEPTED_OUTCOMES[awaits]:

@@ -25,7 +25,6 @@ from vpbx.domain.scenario import (
     MAX_ELEMENTS,
     MAX_SERIALIZED_BYTES,
     ElementId,
-    ExternalRouting,
     Scenario,
     references_of,
 )
@@ -290,12 +289,9 @@ class ScenarioService:
 
 def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:
     """A CRM stand-in answering per external_routing element (the executor hands it the element's url)."""
-    by_url = {
-        element.url: answers[element.id]
-        for element in scenario.elements
-        if isinstance(element, ExternalRouting) and element.id in answers
-    }
-    unknown = sorted(set(answers) - {e.id for e in scenario.elements if isinstance(e, ExternalRouting)})
+    crm_urls = dict(references_of(scenario).crm_urls)  # element id -> the url its lookup calls
+    by_url = {url: answers[element_id] for element_id, url in crm_urls.items() if element_id in answers}
+    unknown = sorted(set(answers) - set(crm_urls))
     if unknown:
         raise InvalidInput(
             f"crm answers name {', '.join(map(repr, unknown))}, which are not external_routing elements",

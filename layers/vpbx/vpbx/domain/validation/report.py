@@ -1,0 +1,134 @@
+"""What validation reports: the problem codes, their severity, and the report itself."""
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from vpbx.domain.base import LazyModel
+from vpbx.domain.elements.base import DIAL_DELAY_MARGIN_SECONDS, MAX_WAIT_SECONDS, MIN_WAIT_SECONDS
+from vpbx.domain.scenario import MAX_CONNECTIONS, MAX_ELEMENTS, MAX_SERIALIZED_BYTES, Scenario
+
+Severity = Literal["error", "warning"]
+
+CODES: dict[str, str] = {
+    # input shape and size
+    "not_an_object": "The scenario is not a JSON object.",
+    "not_serializable": "The scenario holds values that cannot be serialized as JSON (e.g. a circular reference).",
+    "too_many_elements": f"The scenario has more than {MAX_ELEMENTS} elements.",
+    "too_many_connections": f"The scenario has more than {MAX_CONNECTIONS} connections.",
+    "scenario_too_large": f"The serialized scenario is larger than {MAX_SERIALIZED_BYTES // 1024} KB.",
+    "missing_field": "A required top-level field (name, elements) is missing.",
+    "unknown_field": "The scenario has a top-level field the format does not define.",
+    "invalid_field": "A top-level field has the wrong type or value.",
+    "invalid_element": "An element is not an object or one of its fields is missing, unknown or invalid.",
+    "unknown_element_type": "An element's type is missing or not one of the element catalogue.",
+    "invalid_connection": "A connection is not an object or one of its fields is missing, unknown or invalid.",
+    # graph structure
+    "missing_entry": "The scenario has no incoming_call element, so no call can enter it.",
+    "multiple_entries": "The scenario has more than one incoming_call element; exactly one is allowed.",
+    "duplicate_element_id": "Two elements share an id.",
+    "unknown_connection_source": "A connection starts at an element id that does not exist.",
+    "unknown_connection_target": "A connection points to an element id that does not exist.",
+    "arrow_into_entry": "A connection points into the incoming_call element, which only starts calls.",
+    "invalid_exit": "A connection leaves by an exit the element type does not have.",
+    "duplicate_exit": "Two connections leave the same exit of one element.",
+    "exit_on_terminal": "A connection leaves an element that ends the route (including ringing without limit_wait).",
+    "unconnected_exit": "An exit is not connected, so the call ends there.",
+    "ivr_without_choices": "An IVR menu has no digit connected, so callers cannot choose anything.",
+    "unreachable_element": "No path from incoming_call reaches the element.",
+    "endless_loop": "A cycle passes through no waiting element, so it would spin forever without telephony.",
+    "instant_loop": (
+        "A cycle can be run without waiting for telephony through an exit taken inside one decision (external "
+        "routing's not_found), so a call could spin through it, calling the CRM each time."
+    ),
+    # ringing
+    "missing_wait_seconds": "The wait is limited but wait_seconds is not set, so the executor's default applies.",
+    "wait_out_of_range": f"wait_seconds is outside {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s.",
+    "wait_ignored": "wait_seconds is set but limit_wait is off, so the element rings until answered.",
+    "wait_below_dial_delay": (
+        f"wait_seconds leaves an external/mobile target less than {DIAL_DELAY_MARGIN_SECONDS} s of real ringing "
+        "after its network dial delay."
+    ),
+    # targets
+    "invalid_phone_number": "external_number.number is not a valid E.164 phone number.",
+    "invalid_sip_uri": "A SIP URI does not look like sip:user@host.",
+    "insecure_url": "external_routing.url is not https.",
+    # directory references
+    "unknown_extension": "An extension is not in the tenant's directory.",
+    "unknown_schedule": "schedule_id is not one of the tenant's schedules.",
+    "unknown_caller_list": "list_id is not one of the tenant's caller lists.",
+    "disabled_subscriber": "A referenced subscriber is disabled and will not ring.",
+    # safety net
+    "internal_error": "Validation itself failed; the scenario could not be fully checked.",
+}
+WARNING_CODES = frozenset(
+    {
+        "missing_wait_seconds",
+        "unconnected_exit",
+        "ivr_without_choices",
+        "unreachable_element",
+        "wait_ignored",
+        "wait_below_dial_delay",
+        "disabled_subscriber",
+    }
+)
+
+
+class Problem(LazyModel):
+    """One finding, located as precisely as the input allows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    code: str
+    message: str
+    element_id: str | None = None
+    connection_index: int | None = None
+    field: str | None = None
+    element_index: int | None = None  # position in `elements`; locates elements without a usable id
+
+
+class ValidationReport(LazyModel):
+    problems: list[Problem] = Field(default_factory=list)
+    scenario: Scenario | None = Field(default=None, exclude=True)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+class Problems:
+    """Collects problems in the order they are found; the code decides the severity."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        *,
+        element_id: str | None = None,
+        connection_index: int | None = None,
+        field: str | None = None,
+        element_index: int | None = None,
+    ) -> None:
+        self.items.append(
+            Problem(
+                severity="warning" if code in WARNING_CODES else "error",
+                code=code,
+                message=message,
+                element_id=element_id,
+                connection_index=connection_index,
+                field=field,
+                element_index=element_index,
+            )
+        )

@@ -465,6 +465,16 @@ def test_schedule_follows_open_or_closed_in_its_time_zone(schedule_id: str, mome
     assert state.result_element == (None if expected == "mgr" else "vm")
 
 
+def test_a_schedule_step_names_why_in_the_trace() -> None:
+    _, holiday = executor(schedule_route("office"), clock=Clock(datetime(2026, 11, 4, 10, 0, tzinfo=UTC))).start(call())
+    _, evening = executor(schedule_route("office"), clock=Clock(datetime(2026, 3, 2, 15, 30, tzinfo=UTC))).start(call())
+    hours_step = next(step for step in holiday.steps if step.element_id == "hours")
+    assert (hours_step.exit, hours_step.detail) == ("closed", "schedule office: holiday: Unity Day")
+    evening_step = next(step for step in evening.steps if step.element_id == "hours")
+    assert evening_step.detail is not None
+    assert evening_step.detail.startswith("schedule office: mon hours 09:00-18:00")
+
+
 @pytest.mark.parametrize(
     ("list_id", "caller", "expected_exit"),
     [("vip", "+79161112233", "match"), ("vip", "+79160000000", "no_match"), ("vip", None, "no_match"),

@@ -15,7 +15,7 @@ def test_russian_callers_in_every_carrier_format_normalise_with_a_default_countr
 
 def test_without_a_default_country_only_international_forms_are_numbers() -> None:
     assert normalize_e164("+7 916 123-45-67") == "+79161234567"
-    with pytest.raises(InvalidPhoneNumber, match="E.164"):
+    with pytest.raises(InvalidPhoneNumber, match=r"E\.164"):
         normalize_e164("89161234567")
 
 

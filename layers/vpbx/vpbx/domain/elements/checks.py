@@ -104,7 +104,8 @@ class _ScheduleNode(Node):
     def enter(self, context: RunContext) -> Step:
         if self.schedule is None:
             return Follow("closed", detail=f"unknown schedule {self.schedule_id!r} counts as closed")
-        return Follow("open" if self.schedule.is_open(context.now) else "closed")
+        status = self.schedule.status(context.now)
+        return Follow("open" if status.open else "closed", detail=f"schedule {self.schedule_id}: {status.detail}")
 
 
 class _CallerListNode(Node):

@@ -318,6 +318,27 @@ CASES: list[Case] = [
         {"element_id": "vip", "field": "list_id"},
     ),
     (
+        "unknown_operator",
+        lambda: scenario(
+            {"id": "mts", "type": "caller_list", "list_id": "mts"},
+            hangup(),
+            arrows=[arrow("start", "mts"), arrow("mts", "bye", "match"), arrow("mts", "bye", "no_match")],
+        ),
+        Directory.of(
+            caller_lists=[
+                CallerList(
+                    id="mts",
+                    name="MTS",
+                    patterns=[
+                        CallerPattern(kind="operator", value="MegaFon"),
+                        CallerPattern(kind="operator", value="MTC Mobile"),
+                    ],
+                )
+            ]
+        ),
+        {"element_id": "mts", "field": "list_id"},
+    ),
+    (
         "disabled_subscriber",
         lambda: scenario({"id": "team", "type": "group", "members": ["101", "104"], "limit_wait": False}),
         DIRECTORY,
@@ -687,3 +708,26 @@ def test_directory_checks_are_skipped_without_a_directory() -> None:
 
     assert "unknown_extension" not in codes(validate(raw))
     assert [p.element_id for p in validate(raw, DIRECTORY).problems if p.code == "unknown_extension"] == ["mgr", "fax"]
+
+
+def test_only_operators_unknown_to_the_carrier_data_are_flagged() -> None:
+    lists = Directory.of(
+        caller_lists=[
+            CallerList(
+                id="ops",
+                name="Operators",
+                patterns=[
+                    CallerPattern(kind="operator", value="megafon"),
+                    CallerPattern(kind="operator", value="Nope"),
+                ],
+            )
+        ]
+    )
+    built = scenario(
+        {"id": "ops", "type": "caller_list", "list_id": "ops"},
+        hangup(),
+        arrows=[arrow("start", "ops"), arrow("ops", "bye", "match"), arrow("ops", "bye", "no_match")],
+    )
+    flagged = [p.message for p in validate(built, lists).problems if p.code == "unknown_operator"]
+    assert len(flagged) == 1
+    assert "'Nope'" in flagged[0]

@@ -6,6 +6,7 @@ from vpbx.domain.base import ResourceId
 from vpbx.domain.directory import CallerList, Directory, Schedule
 from vpbx.domain.elements.base import NO_REFERENCES, CheckContext, ElementBase, References
 from vpbx.domain.elements.steps import CompileContext, Follow, Node, PassNode, RunContext, Step
+from vpbx.domain.phone import operator_prefixes
 
 
 class _Instant(ElementBase):
@@ -75,13 +76,26 @@ class CallerListCheck(_Instant):
 
     def check(self, context: CheckContext) -> None:
         directory = context.directory
-        if directory is not None and self.list_id not in directory.caller_lists:
+        if directory is None:
+            return
+        caller_list = directory.caller_lists.get(self.list_id)
+        if caller_list is None:
             context.add(
                 "unknown_caller_list",
                 f"caller_list '{self.id}' refers to caller list '{self.list_id}', which does not exist",
                 element_id=self.id,
                 field="list_id",
             )
+            return
+        for operator in sorted({p.value for p in caller_list.patterns if p.kind == "operator"}):
+            if operator_prefixes(operator) == 0:
+                context.add(
+                    "unknown_operator",
+                    f"caller list '{self.list_id}' matches operator '{operator}', which the carrier data "
+                    "(phonenumbers, by allocated number range) does not know: that pattern never matches",
+                    element_id=self.id,
+                    field="list_id",
+                )
 
     def compile(self, context: CompileContext) -> Node:
         return _CallerListNode(self, context.directory.caller_lists.get(self.list_id))

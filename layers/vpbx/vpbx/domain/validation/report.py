@@ -57,6 +57,7 @@ CODES: dict[str, str] = {
     "unknown_extension": "An extension is not in the tenant's directory.",
     "unknown_schedule": "schedule_id is not one of the tenant's schedules.",
     "unknown_caller_list": "list_id is not one of the tenant's caller lists.",
+    "unknown_operator": "The caller list has an operator pattern the carrier data does not know (never matches).",
     "disabled_subscriber": "A referenced subscriber is disabled and will not ring.",
     # safety net
     "internal_error": "Validation itself failed; the scenario could not be fully checked.",
@@ -70,6 +71,7 @@ WARNING_CODES = frozenset(
         "wait_ignored",
         "wait_below_dial_delay",
         "disabled_subscriber",
+        "unknown_operator",
     }
 )
 

@@ -1,14 +1,40 @@
 """Shared pydantic base and constrained types for the domain."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
 """A subscriber's short internal number: 1–6 digits."""
 
 ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 """Identifier chosen by the client or generated: letters, digits, `_`, `.`, `-`; at most 64 characters."""
+
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_instant_range(value: datetime) -> datetime:
+    """Instants far from datetime's own ends: every zone conversion, holiday calendar and simulated minute of a call
+    stays representable (9999-12-31T23:59-12:00 overflows when turned into UTC)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        instant = aware.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST_INSTANT <= instant < LATEST_INSTANT:
+        raise PydanticCustomError(
+            "datetime_range",
+            "must be from {earliest} up to (not including) {latest} UTC (naive means UTC)",
+            {"earliest": f"{EARLIEST_INSTANT:%Y-%m-%d}", "latest": f"{LATEST_INSTANT:%Y-%m-%d}"},
+        )
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_within_instant_range)]
+"""A point in time given by a client (ISO-8601; naive means UTC), between EARLIEST_INSTANT and LATEST_INSTANT."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
+from vpbx.domain.base import Extension, Instant, LazyModel, ResourceId, StrictModel
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
@@ -81,7 +81,7 @@ class SimulateRequest(StrictModel):
         '{"kind": "digits", "digits": "1"}); the last one repeats. Unscripted: rings go unanswered, menus time out.',
     )
     caller: str | None = Field(default=None, max_length=32, description="Caller's number, E.164; withheld when absent")
-    at: datetime | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
+    at: Instant | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
     crm: dict[ElementId, Extension | None] = Field(
         default_factory=dict,
         max_length=MAX_ELEMENTS,

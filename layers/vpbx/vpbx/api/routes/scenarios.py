@@ -26,6 +26,7 @@ from vpbx.api.resources import (
     versioned_response,
 )
 from vpbx.api.responses import READ_ERRORS, WRITE_ERRORS, documented, error_doc
+from vpbx.domain.base import Instant
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -166,7 +167,7 @@ def scenario_diagram(
     version: Annotated[int | None, Query(ge=1, description="A published version; the draft when absent")] = None,
     highlight: Annotated[Literal["simulation"] | None, Query(description="Draw a simulated call's path")] = None,
     caller: Annotated[str | None, Query(max_length=32, description="Caller for the simulation, E.164")] = None,
-    at: Annotated[datetime | None, Query(description="Start of the simulated call, ISO-8601")] = None,
+    at: Annotated[Instant | None, Query(description="Start of the simulated call, ISO-8601")] = None,
     format: Annotated[Literal["json", "mermaid"], Query(description="json (default) or mermaid text")] = "json",
 ) -> Response[Diagram | str]:
     run = _simulation_query(caller, at) if highlight == "simulation" else None

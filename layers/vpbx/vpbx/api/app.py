@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route, Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -35,7 +35,9 @@ from vpbx.api.errors import (
     error_body,
     internal_error_body,
     proxy_response,
+    unknown_query_parameters,
     validation_details,
+    with_request_id,
 )
 from vpbx.api.settings import get_settings
 from vpbx.domain.errors import VpbxError
@@ -56,6 +58,9 @@ class VpbxResolver(APIGatewayRestResolver):
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = request_id_of(event, context)
+        return with_request_id(self._resolve_guarded(event, context, request_id), request_id)
+
+    def _resolve_guarded(self, event: Mapping[str, Any], context: LambdaContext, request_id: str) -> dict[str, Any]:
         caller = caller_from_event(dict(event))
         if caller is not None:
             self.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
@@ -66,11 +71,21 @@ class VpbxResolver(APIGatewayRestResolver):
                 self.logger.append_keys(**self.log_keys(event, body))
             return super().resolve(event, context)
         except VpbxError as error:
-            status, headers, body = describe(error)
-            return proxy_response(status, body, headers)
+            status, headers, error_json = describe(error)
+            return proxy_response(status, error_json, headers)
         except Exception:
             self.logger.exception("Unhandled error outside a route", extra={"request_id": request_id})
             return proxy_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> ResponseBuilder:
+        """Refuse query parameters the route does not declare before it runs (its OpenAPI parameters are the list)."""
+        if route.include_in_schema:
+            declared = {param.alias for param in route.dependant.query_params}
+            given = self.current_event.multi_value_query_string_parameters or {}
+            unknown = sorted(name for name in given if name not in declared)
+            if unknown:
+                raise unknown_query_parameters(unknown, sorted(declared))
+        return super()._call_route(route, route_arguments)
 
     def _check_access(self, event: Mapping[str, Any], caller: Caller | None) -> None:
         """ROUTE_ROLES before anything else, so a caller without the role learns nothing (not even the body schema)."""

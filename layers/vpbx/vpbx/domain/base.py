@@ -1,9 +1,10 @@
 """Shared pydantic base and constrained types for the domain."""
 
+import types
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
 
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
@@ -40,12 +41,40 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whit
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
 
 
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not a boolean")
+    return value
+
+
+_NOT_A_BOOLEAN = BeforeValidator(_not_a_boolean)
+
+
+def _is_numeric(annotation: Any) -> bool:
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_numeric(argument) for argument in get_args(annotation))
+    return False
+
+
 class LazyModel(BaseModel):
     """Base of every vpbx model. Its validator and serializer are built on first use, not when the class is defined:
     a Lambda function defines ~100 models and a request uses a few, so building them all would tax every cold start
-    (bench/cold_start_bench.py measures it)."""
+    (bench/cold_start_bench.py measures it).
+
+    Booleans are not numbers: pydantic's lax mode would take `true` for 1 (`{"seq": true}` advanced a call) and
+    `false` for 0.0. Every int/float field (optional or in a union) of every subclass refuses them, added here once
+    rather than field by field; it is metadata on the field, so the deferred build still picks it up."""
 
     model_config = ConfigDict(defer_build=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for field in cls.model_fields.values():
+            if _is_numeric(field.annotation) and _NOT_A_BOOLEAN not in field.metadata:
+                field.metadata.append(_NOT_A_BOOLEAN)
 
 
 class StrictModel(LazyModel):

@@ -24,6 +24,7 @@ from vpbx.local.template import Function, LocalApi, Route
 ACCOUNT = "000000000000"
 REGION = "local"
 API_ID = "local"
+REQUEST_ID_HEADER = "X-Request-Id"
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -63,7 +64,19 @@ class LocalGateway:
 
     # ------------------------------------------------------------------------------------------------ requests
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
+        """Like API Gateway: a request id per request, named by every response (X-Request-Id; the function sets it
+        from the event's requestContext.requestId, the gateway on its own answers)."""
         request_id = str(uuid.uuid4())
+        response = self._route(method, raw_path, headers, body, request_id)
+        if response.header(REQUEST_ID_HEADER) is None:
+            response = HttpResponse(
+                response.status, [*response.headers, (REQUEST_ID_HEADER, request_id)], response.body
+            )
+        return response
+
+    def _route(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, request_id: str
+    ) -> HttpResponse:
         path, _, query = raw_path.partition("?")
         path = unquote(path) or "/"
         found = self.api.find(method, path)
@@ -81,7 +94,8 @@ class LocalGateway:
     def _no_route(self, method: str, path: str, request_id: str) -> HttpResponse:
         allowed = self.api.methods_for(path)
         if allowed:
-            body = _error("method_not_allowed", f"Method {method} is not allowed here; allowed: {', '.join(allowed)}")
+            message = f"Method {method} is not allowed here; allowed: {', '.join(allowed)}"
+            body = _error("method_not_allowed", message, request_id)
             return _json_response(405, body, [("Allow", ", ".join(allowed))])
         return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 404, request_id)
 
@@ -122,7 +136,8 @@ class LocalGateway:
     # ------------------------------------------------------------------------------------------------ functions
     def _invoke_function(self, function: Function, event: dict[str, Any], request_id: str) -> HttpResponse:
         if not function.module_file.exists():
-            body = _error("not_implemented", f"{function.logical_id} is not written yet ({function.module_file.name})")
+            message = f"{function.logical_id} is not written yet ({function.module_file.name})"
+            body = _error("not_implemented", message, request_id)
             return _json_response(501, body)
         try:
             result = self._call(function, event, request_id)
@@ -201,7 +216,7 @@ class LocalGateway:
             text = body_template.replace("$context.requestId", request_id)
             text = text.replace("$context.error.messageString", message)
         else:
-            text = json.dumps(_error(kind.lower(), json.loads(message)))
+            text = json.dumps(_error(kind.lower(), json.loads(message), request_id))
         headers = [("Content-Type", "application/json")]
         for name, value in ((configured.get("ResponseParameters") or {}).get("Headers") or {}).items():
             headers.append((name, str(value).strip("'")))
@@ -270,8 +285,8 @@ def _from_proxy_result(result: Any) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, raw)
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": []}}
+def _error(code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": [], "request_id": request_id}}
 
 
 def _json_response(status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> HttpResponse:

@@ -8,13 +8,14 @@ import logging
 import os
 import signal
 import sys
+import uuid
 import warnings
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from vpbx.local.gateway import HttpResponse, LocalGateway
+from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
 from vpbx.local.template import local_api, resolve_environment, template_path
 
 LOCAL_TABLE = "vpbx-local"
@@ -105,8 +106,12 @@ class _Server(ThreadingHTTPServer):
 
 
 def local_error(status: int, code: str, message: str) -> HttpResponse:
-    body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
-    return HttpResponse(int(status), [("Content-Type", "application/json")], body)
+    """A refusal before the gateway (framing, size): its own request id, like any other response."""
+    request_id = str(uuid.uuid4())
+    body = json.dumps({"error": {"code": code, "message": message, "details": [], "request_id": request_id}})
+    return HttpResponse(
+        int(status), [("Content-Type", "application/json"), (REQUEST_ID_HEADER, request_id)], body.encode()
+    )
 
 
 def serve(port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1") -> None:

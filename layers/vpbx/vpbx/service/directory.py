@@ -150,15 +150,17 @@ def check_against(model: type[BaseModel], data: dict[str, Any]) -> None:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in validation_details(exc)]
+        problems = [
+            f"{'.'.join(map(str, d['loc'][1:]))}: {d['msg']}".removeprefix(": ") for d in validation_details(exc)
+        ]
         raise PydanticCustomError("value_error", "{problems}", {"problems": "; ".join(problems)}) from None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {
-            "field": ".".join(str(part) for part in error["loc"]) or None,
-            "message": error["msg"].removeprefix("Value error, "),
+            "loc": ["body", *error["loc"]],
+            "msg": error["msg"].removeprefix("Value error, "),
             "type": error["type"],
         }
         for error in exc.errors(include_url=False, include_context=False, include_input=False)
@@ -170,7 +172,7 @@ def body_number(text: str) -> str:
     try:
         return normalize_e164(text)
     except InvalidPhoneNumber as exc:
-        raise InvalidInput(str(exc), details=[{"field": "number", "message": str(exc)}]) from None
+        raise InvalidInput(str(exc), details=[{"loc": ["body", "number"], "msg": str(exc), "type": "e164"}]) from None
 
 
 def path_number(raw: str) -> str:
@@ -181,6 +183,9 @@ def path_number(raw: str) -> str:
     return body_number(text)
 
 
+_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id"}  # path parameter naming each kind's key
+
+
 def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, what: str) -> None:
     users = repository.scenarios_using(tenant_id, kind, ref)
     if kind == "extension":
@@ -188,7 +193,11 @@ def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, 
     if users:
         raise InUse(
             f"{what} is used by published scenarios: {', '.join(sorted(users))}",
-            details=[{"scenario_id": scenario_id} for scenario_id in sorted(users)],
+            details=[
+                {"loc": ["path", _PATH_KEYS.get(kind, kind)], "msg": f"used by {scenario_id}", "type": "in_use"}
+                | {"scenario_id": scenario_id}
+                for scenario_id in sorted(users)
+            ],
         )
 
 
@@ -387,7 +396,8 @@ class DirectoryService:
             self.repository.get_scenario(self.tenant_id, scenario_id)
         except NotFound:
             message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
-            raise NotFound(message, details=[{"field": "scenario_id", "message": message}]) from None
+            details = [{"loc": ["body", "scenario_id"], "msg": message, "type": "not_found"}]
+            raise NotFound(message, details=details) from None
 
 
 # ------------------------------------------------------------------------------------------------ output models

@@ -11,9 +11,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dynamodb-endpoint", metavar="URL")
+    parser.add_argument("--instances", type=int, metavar="N")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        serve(port=args.port, dynamodb_endpoint=args.dynamodb_endpoint, host=args.host)
+        serve(port=args.port, dynamodb_endpoint=args.dynamodb_endpoint, host=args.host, instances=args.instances)
 
 
 if __name__ == "__main__":

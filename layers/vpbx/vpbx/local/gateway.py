@@ -9,24 +9,21 @@ import base64
 import importlib.util
 import json
 import sys
-import threading
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from vpbx.local.instances import InProcess, Invoker
 from vpbx.local.template import Function, LocalApi, Route
 
 ACCOUNT = "000000000000"
 REGION = "local"
 API_ID = "local"
 REQUEST_ID_HEADER = "X-Request-Id"
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 @dataclass(frozen=True)
@@ -39,28 +36,16 @@ class HttpResponse:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
-@dataclass(frozen=True)
-class FakeContext:
-    """Just enough of LambdaContext for powertools."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:local"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 class LocalGateway:
-    def __init__(self, api: LocalApi) -> None:
+    """`invoker` runs the functions: in this process by default (tests that patch the repository in-process), or a
+    ProcessPool of instance processes that serve requests in parallel (`vpbx serve`)."""
+
+    def __init__(self, api: LocalApi, invoker: Invoker | None = None) -> None:
         self.api = api
-        self._modules: dict[str, ModuleType] = {}
-        # One invocation at a time, like one Lambda instance: powertools resolvers keep per-request class state.
-        self._invoke_lock = threading.Lock()
+        self.invoker = invoker or InProcess(load_module)
+
+    def close(self) -> None:
+        self.invoker.close()
 
     # ------------------------------------------------------------------------------------------------ requests
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
@@ -147,18 +132,7 @@ class LocalGateway:
             return self._gateway_response("DEFAULT_5XX", 502, request_id)
 
     def _call(self, function: Function, event: dict[str, Any], request_id: str) -> Any:
-        handler = self._handler(function)
-        with self._invoke_lock:
-            return handler(event, FakeContext(function_name=function.logical_id, aws_request_id=request_id))
-
-    def _handler(self, function: Function) -> Handler:
-        with self._invoke_lock:
-            module = self._modules.get(function.logical_id)
-            if module is None:
-                module = load_module(function)
-                self._modules[function.logical_id] = module
-        handler: Handler = getattr(module, function.handler_name)
-        return handler
+        return self.invoker.invoke(function, event, request_id)
 
     # ------------------------------------------------------------------------------------------------ events
     def _proxy_event(

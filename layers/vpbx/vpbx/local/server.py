@@ -16,11 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
+from vpbx.local.instances import DEFAULT_MAX_INSTANCES, ProcessPool
 from vpbx.local.template import local_api, resolve_environment, template_path
 
 LOCAL_TABLE = "vpbx-local"
 DEMO_TENANT = "demo"
 OPERATOR_KEY_ENV = "VPBX_OPERATOR_KEY"
+INSTANCES_ENV = "VPBX_LOCAL_INSTANCES"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the functions enforce their own, smaller one
 MAX_HEADER_BYTES = 10 * 1024  # API Gateway's limit on the request line and headers together (approximately)
 FAKE_AWS = {
@@ -114,8 +116,11 @@ def local_error(status: int, code: str, message: str) -> HttpResponse:
     )
 
 
-def serve(port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1") -> None:
-    """Run until interrupted (Ctrl-C or SIGTERM)."""
+def serve(
+    port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1", instances: int | None = None
+) -> None:
+    """Run until interrupted (Ctrl-C or SIGTERM). `instances`: concurrent instances per function (default
+    VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out."""
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -123,11 +128,14 @@ def serve(port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "1
     if dynamodb_endpoint is None:
         moto, dynamodb_endpoint = _start_moto()
     try:
-        gateway = _prepare(dynamodb_endpoint)
-        with _Server((host, port), gateway) as server:
-            url = f"http://{host}:{server.server_address[1]}"
-            _announce(url, dynamodb_endpoint, embedded=moto is not None)
-            server.serve_forever()
+        gateway = _prepare(dynamodb_endpoint, instances or int(os.environ.get(INSTANCES_ENV) or DEFAULT_MAX_INSTANCES))
+        try:
+            with _Server((host, port), gateway) as server:
+                url = f"http://{host}:{server.server_address[1]}"
+                _announce(url, dynamodb_endpoint, embedded=moto is not None)
+                server.serve_forever()
+        finally:
+            gateway.close()
     finally:
         if moto is not None:
             moto.stop()
@@ -140,15 +148,15 @@ def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
 def _start_moto() -> tuple[Any, str]:
     for name, value in FAKE_AWS.items():
         os.environ.setdefault(name, value)
-    from moto.server import ThreadedMotoServer
+    from vpbx.local.moto import SerializedMotoServer
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     return moto, f"http://{host}:{port}"
 
 
-def _prepare(endpoint: str) -> LocalGateway:
+def _prepare(endpoint: str, instances: int) -> LocalGateway:
     """Environment as the template sets it, the table, the repository, then the bootstrap keys."""
     for name, value in FAKE_AWS.items():
         os.environ.setdefault(name, value)
@@ -181,7 +189,12 @@ def _prepare(endpoint: str) -> LocalGateway:
         schema.create_table(client, table_name, template_path())
     deps.set_repository(DynamoRepository(table_name, endpoint_url=endpoint))
     _bootstrap(deps.get_repository())
-    return LocalGateway(api)
+    pool = ProcessPool(instances)  # started after the environment above: the instances inherit it
+    functions = {
+        function.logical_id: function for function in [api.authorizer, *(r.function for r in api.routes)] if function
+    }
+    pool.warm(list(functions.values()))
+    return LocalGateway(api, pool)
 
 
 _announcement: list[str] = []

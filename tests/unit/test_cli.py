@@ -323,15 +323,18 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
 
 
 def test_serve_passes_its_options_to_the_server(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(["serve", "--port", "3100", "--dynamodb-endpoint", "http://127.0.0.1:5000"], capsys)
+    code, _, _ = run(
+        ["serve", "--port", "3100", "--dynamodb-endpoint", "http://127.0.0.1:5000", "--instances", "2"], capsys
+    )
 
     assert code == 0
-    assert fake_server.calls == [{"port": 3100, "dynamodb_endpoint": "http://127.0.0.1:5000", "host": "127.0.0.1"}]
+    expected = {"port": 3100, "dynamodb_endpoint": "http://127.0.0.1:5000", "host": "127.0.0.1", "instances": 2}
+    assert fake_server.calls == [expected]
 
 
 def test_serve_defaults(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["serve"], capsys)[0] == 0
-    assert fake_server.calls == [{"port": 3000, "dynamodb_endpoint": None, "host": "127.0.0.1"}]
+    assert fake_server.calls == [{"port": 3000, "dynamodb_endpoint": None, "host": "127.0.0.1", "instances": None}]
 
 
 def test_serve_rejects_a_bad_port(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:

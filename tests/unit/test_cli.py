@@ -309,8 +309,14 @@ class FakeServer:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def serve(self, port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1") -> None:
-        self.calls.append({"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host})
+    def serve(
+        self,
+        port: int = 3000,
+        dynamodb_endpoint: str | None = None,
+        host: str = "127.0.0.1",
+        instances: int | None = None,
+    ) -> None:
+        self.calls.append({"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host, "instances": instances})
 
 
 @pytest.fixture

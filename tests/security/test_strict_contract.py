@@ -61,6 +61,17 @@ def test_booleans_are_not_numbers_anywhere(api: InProcessApi, world: World, path
     assert [detail["type"] for detail in response.json()["error"]["details"]] == ["number_type"]
 
 
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_numbers_and_strings_are_not_booleans(api: InProcessApi, world: World, value: object) -> None:
+    scenario = seed_scenario(world.extensions[0], world.extensions[1])
+    scenario["elements"][1]["limit_wait"] = value  # schemathesis: {"limit_wait": 0} was accepted as false
+    response = api.request("POST", "/v1/scenarios", world.keys["admin"], {"id": "lenient", **scenario})
+    found = details(response, 422)
+    assert [(d["loc"][:3], d["loc"][-1], d["type"]) for d in found][:1] == [
+        (["body", "elements", 1], "limit_wait", "bool_type")
+    ], found
+
+
 def test_every_numeric_field_of_every_model_refuses_booleans() -> None:
     """The rule lives once in LazyModel; walk every model class to prove no numeric field escaped it."""
     import vpbx.api.routes.admin
@@ -147,3 +158,9 @@ def test_legacy_detail_shapes_are_gone(api: InProcessApi, world: World) -> None:
     assert [d["loc"] for d in details(stale, 409)] == [["body", "seq"]]
     bad_cursor = api.request("GET", "/v1/subscribers?cursor=abc", admin)
     assert [d["loc"] for d in details(bad_cursor, 400)] == [["query", "cursor"]]
+
+
+def test_an_unknown_path_with_a_query_is_still_404(api: InProcessApi, world: World) -> None:
+    """The unknown-parameter rule applies to routes; no route (here a control character in the id) stays a 404."""
+    response = api.request("GET", "/v1/tenants/a%06b/keys?limit=5", world.keys["admin"])
+    assert response.status == 404, response.text

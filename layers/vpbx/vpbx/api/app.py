@@ -79,7 +79,8 @@ class VpbxResolver(APIGatewayRestResolver):
 
     def _call_route(self, route: Route, route_arguments: dict[str, str]) -> ResponseBuilder:
         """Refuse query parameters the route does not declare before it runs (its OpenAPI parameters are the list)."""
-        if route.include_in_schema:
+        registered = any(route is known for known in [*self._static_routes, *self._dynamic_routes])  # not the 404
+        if registered and route.include_in_schema:
             declared = {param.alias for param in route.dependant.query_params}
             given = self.current_event.multi_value_query_string_parameters or {}
             unknown = sorted(name for name in given if name not in declared)

@@ -62,13 +62,13 @@ def parse_json(text: str) -> Any:
         _invalid(f"The body is nested deeper than {MAX_JSON_DEPTH} levels")
 
 
-def _invalid(message: str, **where: int) -> NoReturn:
-    raise InvalidJson(message, [{"loc": ["body"], "msg": message, "type": "json_invalid", **where}])
+def _invalid(message: str, rule: str = "json_invalid", **where: int) -> NoReturn:
+    raise InvalidJson(message, [{"loc": ["body"], "msg": message, "type": rule, **where}])
 
 
 def _integer(literal: str) -> int:
     if len(literal) > _MAX_INTEGER_CHARS or abs(value := int(literal)) > MAX_INTEGER:
-        _invalid(f"The body has an integer beyond ±{MAX_INTEGER} (64 bits)")
+        _invalid(f"The body has an integer beyond ±{MAX_INTEGER} (64 bits)", "integer_range")
     return value
 
 

@@ -47,14 +47,31 @@ def _not_a_boolean(value: Any) -> Any:
     return value
 
 
+def _only_a_boolean(value: Any) -> Any:
+    if value is not None and not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false")
+    return value
+
+
 _NOT_A_BOOLEAN = BeforeValidator(_not_a_boolean)
+_ONLY_A_BOOLEAN = BeforeValidator(_only_a_boolean)
 
 
 def _is_numeric(annotation: Any) -> bool:
-    if annotation in (int, float):
+    return _is_any_of(annotation, (int, float))
+
+
+def _is_boolean(annotation: Any) -> bool:
+    """bool or bool | None, but not a union with other types (which may take other values)."""
+    arguments = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    return bool in arguments and all(argument in (bool, type(None)) for argument in arguments)
+
+
+def _is_any_of(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    if annotation in kinds:
         return True
     if get_origin(annotation) in (Union, types.UnionType):
-        return any(_is_numeric(argument) for argument in get_args(annotation))
+        return any(_is_any_of(argument, kinds) for argument in get_args(annotation))
     return False
 
 
@@ -63,9 +80,10 @@ class LazyModel(BaseModel):
     a Lambda function defines ~100 models and a request uses a few, so building them all would tax every cold start
     (bench/cold_start_bench.py measures it).
 
-    Booleans are not numbers: pydantic's lax mode would take `true` for 1 (`{"seq": true}` advanced a call) and
-    `false` for 0.0. Every int/float field (optional or in a union) of every subclass refuses them, added here once
-    rather than field by field; it is metadata on the field, so the deferred build still picks it up."""
+    Booleans are not numbers, and numbers are not booleans: pydantic's lax mode would take `true` for 1
+    (`{"seq": true}` advanced a call), `false` for 0.0 and `0` or `"yes"` for a bool. Every int/float field and every
+    bool field of every subclass refuses the other kind, added here once rather than field by field; it is metadata
+    on the field, so the deferred build still picks it up."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -75,6 +93,8 @@ class LazyModel(BaseModel):
         for field in cls.model_fields.values():
             if _is_numeric(field.annotation) and _NOT_A_BOOLEAN not in field.metadata:
                 field.metadata.append(_NOT_A_BOOLEAN)
+            elif _is_boolean(field.annotation) and _ONLY_A_BOOLEAN not in field.metadata:
+                field.metadata.append(_ONLY_A_BOOLEAN)
 
 
 class StrictModel(LazyModel):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from tests.e2e.conftest import LocalServer
 from tests.security.audit import leaks
@@ -48,6 +49,7 @@ def error_code(status: int, headers: dict[str, str], body: bytes) -> str:
     parsed = json.loads(body)
     assert set(parsed) == {"error"}, parsed
     assert {"code", "message", "details"} <= set(parsed["error"]), parsed
+    assert parsed["error"]["request_id"] == headers["x-request-id"], (parsed, headers)
     assert leaks(body.decode()) == []
     return str(parsed["error"]["code"])
 
@@ -136,3 +138,23 @@ def test_a_kept_alive_connection_is_not_slower_than_a_fresh_one(local_server: Lo
     fresh_ms = median_ms(fresh, 30)
     # Before the fix a kept-alive request waited for the delayed ACK: ~40 ms more than a fresh one.
     assert kept_ms < fresh_ms + 20, (kept_ms, fresh_ms)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "keyed"),
+    [
+        ("GET", "/v1/openapi.json", False),
+        ("GET", "/v1/tenants/{tenant}", True),
+        ("GET", "/v1/subscribers", False),
+        ("OPTIONS", "/v1/subscribers", False),
+        ("GET", "/nowhere", False),
+    ],
+)
+def test_every_response_names_its_request(local_server: LocalServer, method: str, path: str, keyed: bool) -> None:
+    headers = {"X-Api-Key": local_server.demo_admin_key} if keyed else {}
+    url = local_server.base_url + path.format(tenant=local_server.demo_tenant)
+    first = requests.request(method, url, headers=headers, timeout=TIMEOUT)
+    second = requests.request(method, url, headers=headers, timeout=TIMEOUT)
+    assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+    if first.status_code >= 400:
+        assert first.json()["error"]["request_id"] == first.headers["X-Request-Id"]

@@ -24,6 +24,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vpbx.api.body import MAX_JSON_DEPTH, guard_body
 from vpbx.api.context import IF_MATCH, Caller, caller_from_event, check_access, if_match_missing
+from vpbx.api.cors import configured_origins
+from vpbx.api.cors import response_headers as cors_headers
 from vpbx.api.errors import (
     JSON_CONTENT_TYPE,
     InvalidJson,
@@ -55,10 +57,12 @@ class VpbxResolver(APIGatewayRestResolver):
         self.logger = logger
         self.max_body_bytes = max_body_bytes
         self.log_keys = log_keys  # request-specific log keys from the event and the guarded body (e.g. call_id)
+        self.cors_origins = configured_origins()
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = request_id_of(event, context)
-        return with_request_id(self._resolve_guarded(event, context, request_id), request_id)
+        cors = cors_headers(_header_of(event, "origin"), self.cors_origins)
+        return with_request_id(self._resolve_guarded(event, context, request_id), request_id, cors)
 
     def _resolve_guarded(self, event: Mapping[str, Any], context: LambdaContext, request_id: str) -> dict[str, Any]:
         caller = caller_from_event(dict(event))
@@ -168,3 +172,10 @@ def request_id_of(event: Mapping[str, Any], context: LambdaContext | None) -> st
     if not request_id and context is not None:
         request_id = getattr(context, "aws_request_id", None)
     return str(request_id or uuid.uuid4())
+
+
+def _header_of(event: Mapping[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name and isinstance(value, str):
+            return value
+    return None

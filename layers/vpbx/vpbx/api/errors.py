@@ -168,11 +168,13 @@ def proxy_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
-def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]:
-    """Every response names its request (X-Request-Id); every error body carries it too (`error.request_id`)."""
-    response.setdefault("multiValueHeaders", {})[REQUEST_ID_HEADER] = [request_id]
-    if isinstance(response.get("headers"), dict):
-        response["headers"][REQUEST_ID_HEADER] = request_id
+def with_request_id(response: dict[str, Any], request_id: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every response names its request (X-Request-Id) and carries `extra` headers (CORS); every error body carries
+    the request id too (`error.request_id`)."""
+    for name, value in {REQUEST_ID_HEADER: request_id, **(extra or {})}.items():
+        response.setdefault("multiValueHeaders", {})[name] = [value]
+        if isinstance(response.get("headers"), dict):
+            response["headers"][name] = value
     if int(response.get("statusCode", 200)) >= 400 and not response.get("isBase64Encoded"):
         try:
             body = json.loads(response.get("body") or "")

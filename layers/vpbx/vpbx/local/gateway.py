@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from vpbx.api import cors
 from vpbx.local.instances import InProcess, Invoker
 from vpbx.local.template import Function, LocalApi, Route
 
@@ -43,6 +44,7 @@ class LocalGateway:
     def __init__(self, api: LocalApi, invoker: Invoker | None = None) -> None:
         self.api = api
         self.invoker = invoker or InProcess(load_module)
+        self.cors_origins = cors.configured_origins()
 
     def close(self) -> None:
         self.invoker.close()
@@ -52,12 +54,22 @@ class LocalGateway:
         """Like API Gateway: a request id per request, named by every response (X-Request-Id; the function sets it
         from the event's requestContext.requestId, the gateway on its own answers)."""
         request_id = str(uuid.uuid4())
-        response = self._route(method, raw_path, headers, body, request_id)
-        if response.header(REQUEST_ID_HEADER) is None:
-            response = HttpResponse(
-                response.status, [*response.headers, (REQUEST_ID_HEADER, request_id)], response.body
-            )
-        return response
+        origin = next((value for name, value in headers if name.lower() == "origin"), None)
+        if method == "OPTIONS":
+            response = self._preflight(raw_path, origin, request_id)
+        else:
+            response = self._route(method, raw_path, headers, body, request_id)
+        missing = {REQUEST_ID_HEADER: request_id, **cors.response_headers(origin, self.cors_origins)}
+        added = [(name, value) for name, value in missing.items() if response.header(name) is None]
+        return HttpResponse(response.status, [*response.headers, *added], response.body) if added else response
+
+    def _preflight(self, raw_path: str, origin: str | None, request_id: str) -> HttpResponse:
+        """What template.yaml's `Cors` makes API Gateway answer to OPTIONS: a MOCK 204 without the authorizer."""
+        path = unquote(raw_path.partition("?")[0]) or "/"
+        methods = self.api.methods_for(path)
+        if not methods:
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 404, request_id)
+        return HttpResponse(204, list(cors.preflight_headers(origin, self.cors_origins, methods).items()), b"")
 
     def _route(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, request_id: str
@@ -193,7 +205,8 @@ class LocalGateway:
             text = json.dumps(_error(kind.lower(), json.loads(message), request_id))
         headers = [("Content-Type", "application/json")]
         for name, value in ((configured.get("ResponseParameters") or {}).get("Headers") or {}).items():
-            headers.append((name, str(value).strip("'")))
+            if isinstance(value, str):  # static values; CORS (a !Sub of the template's origin) is added in handle()
+                headers.append((name, value.strip("'")))
         return HttpResponse(status, headers, text.encode())
 
 

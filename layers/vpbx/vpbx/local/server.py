@@ -15,6 +15,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from vpbx.api.cors import ORIGINS_ENV
 from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
 from vpbx.local.instances import DEFAULT_MAX_INSTANCES, ProcessPool
 from vpbx.local.template import local_api, resolve_environment, template_path
@@ -117,10 +118,17 @@ def local_error(status: int, code: str, message: str) -> HttpResponse:
 
 
 def serve(
-    port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1", instances: int | None = None
+    port: int = 3000,
+    dynamodb_endpoint: str | None = None,
+    host: str = "127.0.0.1",
+    instances: int | None = None,
+    cors_origins: list[str] | None = None,
 ) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM). `instances`: concurrent instances per function (default
-    VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out."""
+    VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out. `cors_origins`: browser origins allowed
+    to call the API (default VPBX_CORS_ORIGINS; `*` for any)."""
+    if cors_origins:
+        os.environ[ORIGINS_ENV] = ",".join(cors_origins)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -164,7 +172,9 @@ def _prepare(endpoint: str, instances: int) -> LocalGateway:
     table_name = os.environ.get("TABLE_NAME") or LOCAL_TABLE
     for function in [route.function for route in api.routes] + ([api.authorizer] if api.authorizer else []):
         for name, value in resolve_environment(api.template, function.environment, {"Table": table_name}).items():
-            if name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
+            if name == ORIGINS_ENV:  # --cors-origin or the environment wins over the template's default (none)
+                os.environ.setdefault(name, value)
+            elif name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
                 os.environ[name] = value
     os.environ.update(
         {
@@ -226,6 +236,7 @@ def _announce(url: str, endpoint: str, embedded: bool) -> None:
         f"demo tenant: {DEMO_TENANT}",
         f"demo admin key: {demo_secret}",
         f"docs: {url}/v1/docs",
+        f"CORS origins: {os.environ.get(ORIGINS_ENV) or 'none (--cors-origin URL to allow a browser app)'}",
         f"try: curl -s {url}/v1/tenants/{DEMO_TENANT} -H 'X-Api-Key: {demo_secret}'",
     ]
     print("\n".join(lines), flush=True)

@@ -254,3 +254,21 @@ def test_access_is_checked_before_the_body_is_looked_at() -> None:
     viewer = authorizer_context("acme", role="viewer")
     response = call("POST", "/v1/subscribers", raw_body='{"colour": ', authorizer=viewer)
     assert response["statusCode"] == 403
+
+
+def test_every_response_carries_api_gateways_request_id() -> None:
+    """On AWS the id is API Gateway's (requestContext.requestId), the one its access logs and gateway errors show."""
+    event = api_event("GET", "/v1/subscribers", authorizer=ADMIN)
+    event["requestContext"]["requestId"] = "apigw-req-123"
+    assert response_header(app.resolve(event, lambda_context()), "X-Request-Id") == "apigw-req-123"
+    missing = api_event("GET", "/v1/nowhere", authorizer=ADMIN)
+    missing["requestContext"]["requestId"] = "apigw-req-456"
+    response = app.resolve(missing, lambda_context())
+    assert response_header(response, "X-Request-Id") == "apigw-req-456"
+    assert error_of(response)["request_id"] == "apigw-req-456"
+
+
+def test_error_details_always_have_loc_msg_type() -> None:
+    raised["error"] = domain_errors.Conflict("stale", [{"current_seq": 2}])
+    [detail] = error_of(call("GET", "/v1/subscribers"))["details"]
+    assert {"loc", "msg", "type", "current_seq"} <= set(detail)

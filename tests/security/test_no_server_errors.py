@@ -138,3 +138,13 @@ def test_non_ascii_digits_never_reach_a_version(api: InProcessApi, world: World)
     clean_4xx(response, 400)
     after = api.request("GET", f"/v1/subscribers/{world.extensions[3]}", world.keys["admin"])
     assert json.loads(after.body) == json.loads(before.body)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", " ", "x" * 10_000, "ключ", "\t", "vpbx_" + "A" * 43, "Bearer vpbx_abc", "%00", "\u202e", "a\u0000b"],
+)
+def test_odd_api_keys_are_401_not_5xx(api: InProcessApi, world: World, key: str) -> None:
+    """The authorizer runs before any function: whatever the key header holds, the answer is 401 (or 403)."""
+    response = api.request("GET", "/v1/subscribers", headers={"X-Api-Key": key})
+    clean_4xx(response, 401, 403)

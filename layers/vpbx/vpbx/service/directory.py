@@ -62,6 +62,9 @@ class DomainBody(StrictModel):
         return {**self.model_dump(exclude={self.key_field}), self.key_field: key}
 
 
+SIP_URI_PATTERN = "^[sS][iI][pP][sS]?:.*@"
+
+
 class SubscriberReplace(DomainBody):
     """Body of `PUT /v1/subscribers/{extension}`: the whole subscriber except its extension (taken from the path)."""
 
@@ -72,7 +75,12 @@ class SubscriberReplace(DomainBody):
     name: Name
     kind: SubscriberKind = "internal"
     target: str | None = Field(default=None, max_length=256, description="E.164 number or sip: URI (external/mobile)")
-    sip_uri: str | None = Field(default=None, max_length=256, description="SIP device of an internal subscriber")
+    sip_uri: str | None = Field(
+        default=None,
+        max_length=256,
+        description="SIP device of an internal subscriber (sip: or sips: URI with a user@host part)",
+        json_schema_extra={"pattern": SIP_URI_PATTERN},  # the spec states is_sip_uri's rule; the model checks it
+    )
     dial_delay_seconds: int | None = Field(
         default=None, ge=0, le=120, description="Network dial delay override; derived from the target when absent"
     )

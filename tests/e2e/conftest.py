@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +41,12 @@ def _command(port: int) -> list[str]:
     return [sys.executable, "-m", "vpbx.local", "--port", str(port)]
 
 
-@pytest.fixture(scope="session")
-def local_server() -> Iterator[LocalServer]:
+@contextmanager
+def running_local_server(extra_env: dict[str, str] | None = None) -> Iterator[LocalServer]:
+    """`vpbx serve` in a subprocess on a free port until the block ends; `extra_env` adds to its environment."""
     port = _free_port()
     operator_key = "vpbx_" + secrets.token_urlsafe(32)
-    env = {**os.environ, "VPBX_OPERATOR_KEY": operator_key, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "VPBX_OPERATOR_KEY": operator_key, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env.pop("DYNAMODB_ENDPOINT", None)
     env.pop("TABLE_NAME", None)
     process = subprocess.Popen(
@@ -68,6 +70,12 @@ def local_server() -> Iterator[LocalServer]:
             process.wait()
 
 
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[LocalServer]:
+    with running_local_server() as server:
+        yield server
+
+
 def _wait_until_ready(process: subprocess.Popen[str], base_url: str, output: list[str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -77,7 +85,7 @@ def _wait_until_ready(process: subprocess.Popen[str], base_url: str, output: lis
             try:
                 if requests.get(f"{base_url}/v1/openapi.json", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
         time.sleep(0.2)
     raise RuntimeError("vpbx serve did not become ready:\n" + "".join(output))

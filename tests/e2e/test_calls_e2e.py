@@ -123,7 +123,8 @@ def test_stale_future_and_different_outcomes_are_conflicts(tenant: Tenant) -> No
     tenant.event("stale", 1, "no_answer")
     different = tenant.event("stale", 1, "busy")
     assert (different.status_code, different.json()["error"]["code"]) == (409, "conflict")
-    assert different.json()["error"]["details"] == [{"current_seq": 2, "status": "in_progress"}]
+    [detail] = different.json()["error"]["details"]
+    assert (detail["loc"], detail["current_seq"], detail["status"]) == (["body", "seq"], 2, "in_progress")
     assert tenant.event("stale", 7, "no_answer").status_code == 409
     tenant.event("stale", 2, "caller_hangup")
     stale = tenant.event("stale", 1, "no_answer")

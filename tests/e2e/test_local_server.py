@@ -41,7 +41,7 @@ def api(server: LocalServer, method: str, path: str, key: str | None, **kwargs: 
 def error_code(response: requests.Response) -> str:
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
     return str(body["error"]["code"])
 
 

@@ -4,14 +4,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from moto.server import ThreadedMotoServer
+from vpbx.local.moto import SerializedMotoServer
 
 
 @contextmanager
 def running_moto_server() -> Iterator[str]:
     """Endpoint URL of a moto server started for the block; the caller provides (dummy) AWS credentials."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # atomic conditions, as DynamoDB
     server.start()
     host, port = server.get_host_and_port()
     try:

@@ -162,7 +162,8 @@ def test_replays_duplicates_and_conflicts(api: Call, repository: DynamoRepositor
 
     different = api("POST", "/v1/calls/call-1/events", {"seq": 1, "outcome": "busy"})
     assert different["statusCode"] == 409
-    assert response_json(different)["error"]["details"] == [{"current_seq": 2, "status": "in_progress"}]
+    [detail] = response_json(different)["error"]["details"]
+    assert (detail["loc"], detail["current_seq"], detail["status"]) == (["body", "seq"], 2, "in_progress")
     future = api("POST", "/v1/calls/call-1/events", {"seq": 5, "outcome": "no_answer"})
     assert (future["statusCode"], error_code(future)) == (409, "conflict")
 

@@ -221,7 +221,7 @@ def test_bad_input_is_a_located_4xx(api: Call, raw_body: str, status: int) -> No
     response = api("POST", "/v1/subscribers", raw_body=raw_body)
 
     assert response["statusCode"] == status
-    assert set(response_json(response)["error"]) == {"code", "message", "details"}
+    assert set(response_json(response)["error"]) == {"code", "message", "details", "request_id"}
     assert response_json(api("GET", "/v1/subscribers"))["items"] == []
 
 
@@ -289,7 +289,7 @@ def test_number_pointing_at_an_unknown_scenario_is_404_with_detail(api: Call) ->
     response = api("POST", "/v1/numbers", {"number": fresh_number(), "scenario_id": "nope"})
 
     assert response["statusCode"] == 404
-    assert response_json(response)["error"]["details"][0]["field"] == "scenario_id"
+    assert response_json(response)["error"]["details"][0]["loc"] == ["body", "scenario_id"]
     assert response_json(api("GET", "/v1/numbers"))["items"] == []
 
 
@@ -338,6 +338,9 @@ def test_schedule_status_says_open_or_closed_and_why(api: Call, tenant_id: str) 
     assert api("GET", "/v1/schedules/office/status", tenant=fresh_tenant())["statusCode"] == 404
     assert api("GET", "/v1/schedules/nope/status")["statusCode"] == 404
     assert api("GET", "/v1/schedules/office/status?at=yesterday")["statusCode"] in (400, 422)
+    edge = api("GET", f"/v1/schedules/office/status?at={quote('9999-12-31T23:59:59-12:00')}")
+    assert edge["statusCode"] == 422, edge["body"]
+    assert api("GET", "/v1/schedules/office/status?when=now")["statusCode"] == 400  # unknown query parameter
 
 
 def test_objects_used_by_a_published_scenario_cannot_be_deleted(api: Call, tenant_id: str) -> None:
@@ -365,5 +368,5 @@ def test_objects_used_by_a_published_scenario_cannot_be_deleted(api: Call, tenan
     for path in ("/v1/subscribers/101", "/v1/caller-lists/vip"):
         response = api("DELETE", path, if_match=1)
         assert (response["statusCode"], error_code(response)) == (409, "in_use")
-        assert response_json(response)["error"]["details"] == [{"scenario_id": "main"}]
+        assert [d["scenario_id"] for d in response_json(response)["error"]["details"]] == ["main"]
         assert api("GET", path)["statusCode"] == 200

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 60
 WRITERS = 20
 ROUNDS = 10
+RACES = 4
 
 
 @dataclass
@@ -77,7 +78,14 @@ def version_of(response: requests.Response) -> int:
 
 
 def test_if_match_edits_never_lose_an_update(tenant: Tenant) -> None:
+    report(if_match_edits_never_lose_an_update(tenant))
+
+
+def if_match_edits_never_lose_an_update(tenant: Tenant) -> str:
+    """The If-Match race; asserts the invariants and returns the figures (tests/reliability/
+    test_concurrency_guards_matter.py runs it against storage without the version condition, expecting a failure)."""
     initial = version_of(tenant.admin("GET", "/v1/scenarios/main"))
+    based_on_stale: list[str] = []
     wins: list[tuple[int, str]] = []  # (version the write produced, its marker)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -94,6 +102,8 @@ def test_if_match_edits_never_lose_an_update(tenant: Tenant) -> None:
                 statuses[response.status_code] += 1
                 if 200 <= response.status_code < 300:
                     wins.append((version_of(response), marker))
+                    if version_of(response) != int(etag.strip('"')) + 1:  # it overwrote a write it never saw
+                        based_on_stale.append(f"{marker}: read {etag}, wrote version {version_of(response)}")
                     assert response.json()["name"] == marker
 
     started = time.monotonic()
@@ -101,17 +111,18 @@ def test_if_match_edits_never_lose_an_update(tenant: Tenant) -> None:
         list(pool.map(writer, range(WRITERS)))
     elapsed = time.monotonic() - started
     final = tenant.admin("GET", "/v1/scenarios/main")
-    report(
-        f"Concurrency: {WRITERS} writers x {ROUNDS} rounds of If-Match PUTs in {elapsed:.1f} s: "
-        f"{len(wins)} x 2xx, {statuses[412]} x 412, other {sum(statuses.values()) - len(wins) - statuses[412]}; "
-        f"version {initial} -> {version_of(final)}"
-    )
+    assert based_on_stale == [], f"lost updates: {based_on_stale[:5]}"
     assert sum(statuses.values()) == WRITERS * ROUNDS
     assert set(statuses) <= {200, 412}
     assert wins
     assert version_of(final) == initial + len(wins)
     assert sorted(version for version, _ in wins) == list(range(initial + 1, initial + len(wins) + 1))
     assert final.json()["name"] == max(wins)[1]
+    return (
+        f"Concurrency: {WRITERS} writers x {ROUNDS} rounds of If-Match PUTs in {elapsed:.1f} s: "
+        f"{len(wins)} x 2xx, {statuses[412]} x 412, other {sum(statuses.values()) - len(wins) - statuses[412]}; "
+        f"version {initial} -> {version_of(final)}"
+    )
 
 
 def test_writes_without_if_match_are_428(tenant: Tenant) -> None:
@@ -130,6 +141,10 @@ def test_writes_without_if_match_are_428(tenant: Tenant) -> None:
 
 
 def test_duplicate_call_events_give_one_transition_and_identical_answers(tenant: Tenant) -> None:
+    report(duplicate_call_events_give_one_transition_and_identical_answers(tenant))
+
+
+def duplicate_call_events_give_one_transition_and_identical_answers(tenant: Tenant) -> str:
     call_id = f"dup-{uuid.uuid4().hex[:8]}"
     start = {"call_id": call_id, "from": "+79161234567", "to": tenant.number}
     first = tenant.telephony("POST", "/v1/calls", start)
@@ -155,10 +170,12 @@ def test_duplicate_call_events_give_one_transition_and_identical_answers(tenant:
         concurrent = list(pool.map(deliver, range(10)))
     bodies = {json.dumps(r.json(), sort_keys=True) for r in concurrent}
     detail = tenant.admin("GET", f"/v1/calls/{call_id}").json()
-    report(
+    # Several rounds: the first burst also starts instances (cold starts), which spreads its requests out.
+    racing = [racing_outcomes_give_one_winner(tenant) for _ in range(RACES)][-1]
+    figures = (
         f"Call replays: 5 duplicate starts, 5 sequential + 10 concurrent deliveries → statuses "
         f"{sorted({r.status_code for r in sequential + concurrent})}, {len(bodies)} distinct answer(s) to the "
-        f"concurrent event, final seq {detail['seq']} (expected 3), {len(detail['trace'])} trace steps"
+        f"concurrent event, final seq {detail['seq']} (expected 3), {len(detail['trace'])} trace steps; {racing}"
     )
     assert {r.status_code for r in concurrent} == {200}
     assert len(bodies) == 1
@@ -166,3 +183,30 @@ def test_duplicate_call_events_give_one_transition_and_identical_answers(tenant:
     assert detail["status"] == "connected"
     outcomes = [step["outcome"] for step in detail["trace"] if step["outcome"]]
     assert outcomes == ["no_answer", "answered"]
+    return figures
+
+
+def racing_outcomes_give_one_winner(tenant: Tenant) -> str:
+    """10 concurrent deliveries for one seq, half "answered", half "no_answer" (a retry racing a late report):
+    exactly one outcome wins; its deliveries all get the winner's decision, the other outcome's get 409."""
+    call_id = f"race-{uuid.uuid4().hex[:8]}"
+    start = {"call_id": call_id, "from": "+79161234567", "to": tenant.number}
+    assert tenant.telephony("POST", "/v1/calls", start).status_code == 201
+    barrier = threading.Barrier(10)
+
+    def deliver(index: int) -> tuple[str, requests.Response]:
+        outcome = "answered" if index % 2 else "no_answer"
+        barrier.wait()
+        return outcome, tenant.telephony("POST", f"/v1/calls/{call_id}/events", {"seq": 1, "outcome": outcome})
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(deliver, range(10)))
+    won = {outcome for outcome, response in results if response.status_code == 200}
+    answers = {json.dumps(response.json(), sort_keys=True) for _, response in results if response.status_code == 200}
+    lost = {outcome for outcome, response in results if response.status_code == 409}
+    assert len(won) == 1, f"both outcomes were accepted for one seq: {sorted(won)}"
+    assert len(answers) == 1
+    assert lost == {"answered", "no_answer"} - won
+    trace = tenant.admin("GET", f"/v1/calls/{call_id}").json()["trace"]
+    assert [step["outcome"] for step in trace if step["outcome"]] == [*won]
+    return f"racing outcomes: 1 winner ({next(iter(won))}), {sum(1 for _, r in results if r.status_code == 409)} x 409"

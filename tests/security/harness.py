@@ -49,7 +49,7 @@ class ApiResponse:
         body = self.json()
         assert isinstance(body, dict), self.text
         assert set(body) == {"error"}, self.text
-        assert set(body["error"]) == {"code", "message", "details"}, self.text
+        assert set(body["error"]) == {"code", "message", "details", "request_id"}, self.text
         return str(body["error"]["code"])
 
 

@@ -2,8 +2,9 @@
 
 Three tenants with five objects of every kind; each tenant's key (of the least role the route admits) aims every
 id-bearing route at every object of the other tenants → always 404 in the error shape, and the table is byte-for-byte
-unchanged afterwards. Every probe also smuggles the victim's tenant id in an `X-Tenant-Id` header and a `tenant_id`
-query parameter, which must change nothing. Every list, paged two rows at a time, shows only the caller's rows.
+unchanged afterwards. Every probe also smuggles the victim's tenant id in an `X-Tenant-Id` header, which must change
+nothing; a `tenant_id` query parameter is refused (400, unknown query parameter) on every route before it runs.
+Every list, paged two rows at a time, shows only the caller's rows.
 """
 
 import json
@@ -50,18 +51,13 @@ def snapshot(api: InProcessApi) -> list[str]:
     return sorted(json.dumps(item, sort_keys=True, default=str) for item in api.items())
 
 
-def smuggled(path: str, victim: World) -> str:
-    separator = "&" if "?" in path else "?"
-    return f"{path}{separator}tenant_id={victim.tenant_id}"
-
-
 def send(api: InProcessApi, probe: Probe) -> ApiResponse:
     headers = {"X-Tenant-Id": probe.victim.tenant_id}
     if probe.if_match is not None:
         headers["If-Match"] = probe.if_match
     return api.request(
         probe.method,
-        smuggled(probe.path, probe.victim),
+        probe.path,
         probe.attacker.keys[probe.role],
         probe.body,
         headers=headers,
@@ -166,8 +162,11 @@ def rows_of(api: InProcessApi, path: str, world: World, victim: World) -> list[d
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     for _ in range(50):
-        query = f"{path}?limit=2&tenant_id={victim.tenant_id}" + (f"&cursor={cursor}" if cursor else "")
-        response = api.request("GET", query, world.keys["viewer" if "/tenants/" not in path else "admin"])
+        query = f"{path}?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        headers = {"X-Tenant-Id": victim.tenant_id}
+        response = api.request(
+            "GET", query, world.keys["viewer" if "/tenants/" not in path else "admin"], headers=headers
+        )
         assert response.status == 200, response.text
         page = response.json()
         rows.extend(page["items"])
@@ -254,6 +253,27 @@ def test_tenant_id_in_a_body_is_rejected_never_obeyed(api: InProcessApi, worlds:
     assert response.status == 422
     assert snapshot(api) == before
     report(f"BOLA body smuggling: {len(statuses)} bodies with a tenant id, all {set(statuses)}, table unchanged")
+
+
+def test_tenant_id_in_the_query_is_refused_on_every_route(api: InProcessApi, worlds: list[World]) -> None:
+    """Unknown query parameters are a 400 naming them, before the route runs: `?tenant_id=` is never obeyed."""
+    attacker, victim = worlds[0], worlds[1]
+    before = snapshot(api)
+    probes = [probe for probe in object_probes(api, worlds) if probe.attacker is attacker and probe.victim is victim]
+    own = {(probe.method, probe.resource): concrete_path(probe.resource, attacker, 0) for probe in probes}
+    refused: list[str] = []
+    for (method, resource), path in sorted(own.items()):
+        key = attacker.keys[ROUTE_CLASSES[(method, resource)].probe_role]
+        response = api.request(
+            method, f"{path}?tenant_id={victim.tenant_id}", key, headers={"If-Match": '"1"'}, raw_body=b"{}"
+        )
+        assert response.status == 400, (method, path, response.text)
+        assert response.error_code() == "invalid_input"
+        assert response.json()["error"]["details"][0]["loc"] == ["query", "tenant_id"]
+        refused.append(resource)
+    assert snapshot(api) == before
+    report(f"BOLA query smuggling: {len(refused)} routes with ?tenant_id=, all 400 unknown query parameter")
+    assert len(refused) >= 20
 
 
 def _tiny_scenario() -> dict[str, Any]:

@@ -276,7 +276,8 @@ def test_other_outcome_for_an_answered_seq_is_a_conflict(world: World) -> None:
     event(service, 1, "no_answer")
     with pytest.raises(Conflict, match="already answered") as raised:
         event(service, 1, "busy")
-    assert raised.value.details == [{"current_seq": 2, "status": "in_progress"}]
+    [detail] = raised.value.details
+    assert (detail["loc"], detail["current_seq"], detail["status"]) == (["body", "seq"], 2, "in_progress")
 
 
 def test_stale_seq_is_a_conflict(world: World) -> None:

@@ -309,8 +309,16 @@ class FakeServer:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def serve(self, port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1") -> None:
-        self.calls.append({"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host})
+    def serve(
+        self,
+        port: int = 3000,
+        dynamodb_endpoint: str | None = None,
+        host: str = "127.0.0.1",
+        instances: int | None = None,
+        cors_origins: list[str] | None = None,
+    ) -> None:
+        call = {"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host, "instances": instances}
+        self.calls.append(call | ({"cors_origins": cors_origins} if cors_origins else {}))
 
 
 @pytest.fixture
@@ -323,15 +331,24 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
 
 
 def test_serve_passes_its_options_to_the_server(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(["serve", "--port", "3100", "--dynamodb-endpoint", "http://127.0.0.1:5000"], capsys)
+    code, _, _ = run(
+        ["serve", "--port", "3100", "--dynamodb-endpoint", "http://127.0.0.1:5000", "--instances", "2"], capsys
+    )
 
     assert code == 0
-    assert fake_server.calls == [{"port": 3100, "dynamodb_endpoint": "http://127.0.0.1:5000", "host": "127.0.0.1"}]
+    expected = {"port": 3100, "dynamodb_endpoint": "http://127.0.0.1:5000", "host": "127.0.0.1", "instances": 2}
+    assert fake_server.calls == [expected]
+
+
+def test_serve_passes_cors_origins(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["serve", "--cors-origin", "http://localhost:5173", "--cors-origin", "https://app.example.com"]
+    assert run(args, capsys)[0] == 0
+    assert fake_server.calls[0]["cors_origins"] == ["http://localhost:5173", "https://app.example.com"]
 
 
 def test_serve_defaults(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["serve"], capsys)[0] == 0
-    assert fake_server.calls == [{"port": 3000, "dynamodb_endpoint": None, "host": "127.0.0.1"}]
+    assert fake_server.calls == [{"port": 3000, "dynamodb_endpoint": None, "host": "127.0.0.1", "instances": None}]
 
 
 def test_serve_rejects_a_bad_port(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:

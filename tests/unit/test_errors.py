@@ -64,7 +64,7 @@ def call(method: str, path: str, authorizer: dict[str, Any] | None = ADMIN, **kw
 def error_of(response: dict[str, Any]) -> dict[str, Any]:
     body = response_json(response)
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
     return dict(body["error"])
 
 
@@ -95,7 +95,7 @@ def test_domain_errors_map_to_status_and_shape(error: domain_errors.VpbxError, s
     assert response["statusCode"] == status
     body = error_of(response)
     assert body["code"] == error.code
-    assert body["details"] == error.details
+    assert body["details"] == [{"loc": [], "msg": "", "type": "", **detail} for detail in error.details]
 
 
 def test_every_domain_error_class_has_a_status() -> None:
@@ -117,7 +117,8 @@ def test_unexpected_exception_is_500_without_its_text() -> None:
     assert body["code"] == "internal_error"
     assert "secret" not in response["body"]
     assert "Traceback" not in response["body"]
-    assert body["details"][0]["request_id"]
+    assert body["request_id"] in body["message"]
+    assert body["details"] == []
 
 
 def test_unknown_field_is_422_with_loc_msg_type() -> None:
@@ -253,3 +254,21 @@ def test_access_is_checked_before_the_body_is_looked_at() -> None:
     viewer = authorizer_context("acme", role="viewer")
     response = call("POST", "/v1/subscribers", raw_body='{"colour": ', authorizer=viewer)
     assert response["statusCode"] == 403
+
+
+def test_every_response_carries_api_gateways_request_id() -> None:
+    """On AWS the id is API Gateway's (requestContext.requestId), the one its access logs and gateway errors show."""
+    event = api_event("GET", "/v1/subscribers", authorizer=ADMIN)
+    event["requestContext"]["requestId"] = "apigw-req-123"
+    assert response_header(app.resolve(event, lambda_context()), "X-Request-Id") == "apigw-req-123"
+    missing = api_event("GET", "/v1/nowhere", authorizer=ADMIN)
+    missing["requestContext"]["requestId"] = "apigw-req-456"
+    response = app.resolve(missing, lambda_context())
+    assert response_header(response, "X-Request-Id") == "apigw-req-456"
+    assert error_of(response)["request_id"] == "apigw-req-456"
+
+
+def test_error_details_always_have_loc_msg_type() -> None:
+    raised["error"] = domain_errors.Conflict("stale", [{"current_seq": 2}])
+    [detail] = error_of(call("GET", "/v1/subscribers"))["details"]
+    assert {"loc", "msg", "type", "current_seq"} <= set(detail)

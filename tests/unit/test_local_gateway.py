@@ -1,10 +1,14 @@
 """The local API Gateway stand-in on a tiny template with fake functions: routing, authorizer outcomes, bodies."""
 
 import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from vpbx.local.gateway import LocalGateway
+from vpbx.local.instances import ProcessPool
 from vpbx.local.template import local_api
 
 TEMPLATE = """
@@ -84,10 +88,14 @@ def handler(event, context):
 """
 
 ECHO = """
-import json
+import json, os, time
 def handler(event, context):
     if event["path"] == "/v1/things/crash":
         raise RuntimeError("secret detail")
+    if event["path"] == "/v1/things/exit":
+        os._exit(3)  # the instance dies mid-request
+    if event["path"] == "/v1/things/slow":
+        time.sleep(0.5)
     return {"statusCode": 200, "multiValueHeaders": {"Content-Type": ["application/json"]},
             "body": json.dumps({"resource": event["resource"], "params": event["pathParameters"],
                                 "query": event["multiValueQueryStringParameters"], "body": event["body"],
@@ -96,13 +104,21 @@ def handler(event, context):
 """
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> LocalGateway:
-    (tmp_path / "template.yaml").write_text(TEMPLATE)
+def write_api(root: Path) -> Path:
+    (root / "template.yaml").write_text(TEMPLATE)
     for name, code in {"auth": AUTH, "echo": ECHO}.items():
-        (tmp_path / "fn" / name).mkdir(parents=True)
-        (tmp_path / "fn" / name / "app.py").write_text(code)
-    return LocalGateway(local_api(tmp_path / "template.yaml"))
+        (root / "fn" / name).mkdir(parents=True)
+        (root / "fn" / name / "app.py").write_text(code)
+    return root / "template.yaml"
+
+
+@pytest.fixture(params=["in-process", "instances"])
+def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalGateway]:
+    """Every behaviour below holds both in-process (tests) and with instance processes (`vpbx serve`)."""
+    invoker = ProcessPool(2) if request.param == "instances" else None
+    gateway = LocalGateway(local_api(write_api(tmp_path)), invoker)
+    yield gateway
+    gateway.close()
 
 
 def get(gateway: LocalGateway, path: str, key: str | None = "good", method: str = "GET", body: bytes = b"") -> tuple:
@@ -162,3 +178,30 @@ def test_function_crash_is_502_without_details_and_missing_code_is_501(gateway: 
     assert status == 502
     assert "secret" not in json.dumps(body)
     assert get(gateway, "/v1/later")[0] == 501
+
+
+def test_instances_serve_requests_in_parallel(tmp_path: Path) -> None:
+    gateway = LocalGateway(local_api(write_api(tmp_path)), ProcessPool(4))
+    try:
+
+        def burst() -> float:
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                statuses = list(pool.map(lambda _: get(gateway, "/v1/things/slow")[0], range(4)))
+            assert statuses == [200] * 4
+            return time.monotonic() - started
+
+        burst()  # starts the instances (cold starts)
+        elapsed = burst()
+        assert elapsed < 1.5, f"4 requests of 0.5 s took {elapsed:.2f} s: they ran one after another"
+    finally:
+        gateway.close()
+
+
+def test_a_dead_instance_is_a_502_and_is_replaced(tmp_path: Path) -> None:
+    gateway = LocalGateway(local_api(write_api(tmp_path)), ProcessPool(1))
+    try:
+        assert get(gateway, "/v1/things/exit")[0] == 502
+        assert get(gateway, "/v1/things")[0] == 200
+    finally:
+        gateway.close()

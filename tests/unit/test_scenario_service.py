@@ -117,7 +117,9 @@ def test_publishing_an_invalid_draft_is_refused_with_its_problems(scenarios: Sce
     with pytest.raises(InvalidScenario) as caught:
         scenarios.publish("main", draft.version, by=None)
 
-    assert [d["severity"] for d in caught.value.details] == ["error"]
+    # one error, located at the arrow that points nowhere, in the one detail shape
+    ghost_arrow = ["body", "connections", len(MAIN["connections"]), "to"]
+    assert [(d["loc"], d["type"]) for d in caught.value.details] == [(ghost_arrow, "unknown_connection_target")]
     assert scenarios.get("main").item.latest_version == 0
 
 

@@ -101,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default 3000)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--dynamodb-endpoint", metavar="URL", help="use this DynamoDB instead of the embedded one")
+    serve.add_argument(
+        "--instances",
+        type=int,
+        metavar="N",
+        help="concurrent instances per function (default VPBX_LOCAL_INSTANCES or 4)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="browser origin allowed to call the API, e.g. http://localhost:5173 (repeatable)",
+    )
     serve.set_defaults(handler=_serve_command)
     return parser
 
@@ -194,7 +206,13 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise BadInput(f"--port must be between 1 and 65535, got {args.port}")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops the server
-        serve(port=args.port, dynamodb_endpoint=args.dynamodb_endpoint, host=args.host)
+        serve(
+            port=args.port,
+            dynamodb_endpoint=args.dynamodb_endpoint,
+            host=args.host,
+            instances=args.instances,
+            cors_origins=args.cors_origin,
+        )
     return EXIT_OK
 
 

@@ -6,17 +6,15 @@ Order of work for one request: access check against ROUTE_ROLES (403) → body g
 media type) → route match (404/405) → request validation (422) → route. Every failure leaves in the one error shape.
 """
 
-import base64
-import binascii
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Route, Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -24,13 +22,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vpbx.api.body import MAX_JSON_DEPTH, guard_body
 from vpbx.api.context import IF_MATCH, Caller, caller_from_event, check_access, if_match_missing
+from vpbx.api.cors import configured_origins
+from vpbx.api.cors import response_headers as cors_headers
 from vpbx.api.errors import (
     JSON_CONTENT_TYPE,
-    InvalidBody,
     InvalidJson,
     MethodNotAllowed,
-    PayloadTooLarge,
     RequestInvalid,
     RouteNotFound,
     UnsupportedMediaType,
@@ -38,38 +37,60 @@ from vpbx.api.errors import (
     error_body,
     internal_error_body,
     proxy_response,
+    unknown_query_parameters,
     validation_details,
+    with_request_id,
 )
 from vpbx.api.settings import get_settings
 from vpbx.domain.errors import VpbxError
 
-MAX_JSON_DEPTH = 64
+__all__ = ["MAX_JSON_DEPTH", "VpbxResolver", "build_resolver"]
+LogKeys = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
 class VpbxResolver(APIGatewayRestResolver):
     """APIGatewayRestResolver that guards the raw body before powertools touches it and never lets anything escape."""
 
-    def __init__(self, logger: Logger, max_body_bytes: int) -> None:
+    def __init__(self, logger: Logger, max_body_bytes: int, log_keys: LogKeys | None = None) -> None:
         # A response that breaks its own model is our bug: 500 (logged), never a 422 blaming the client.
         super().__init__(enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR)
         self.logger = logger
         self.max_body_bytes = max_body_bytes
+        self.log_keys = log_keys  # request-specific log keys from the event and the guarded body (e.g. call_id)
+        self.cors_origins = configured_origins()
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = request_id_of(event, context)
+        cors = cors_headers(_header_of(event, "origin"), self.cors_origins)
+        return with_request_id(self._resolve_guarded(event, context, request_id), request_id, cors)
+
+    def _resolve_guarded(self, event: Mapping[str, Any], context: LambdaContext, request_id: str) -> dict[str, Any]:
         caller = caller_from_event(dict(event))
         if caller is not None:
             self.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
         try:
             self._check_access(event, caller)
-            guard_body(event, self.max_body_bytes)
+            body = guard_body(event, self.max_body_bytes)
+            if self.log_keys is not None:
+                self.logger.append_keys(**self.log_keys(event, body))
             return super().resolve(event, context)
         except VpbxError as error:
-            status, headers, body = describe(error)
-            return proxy_response(status, body, headers)
+            status, headers, error_json = describe(error)
+            return proxy_response(status, error_json, headers)
         except Exception:
             self.logger.exception("Unhandled error outside a route", extra={"request_id": request_id})
             return proxy_response(HTTPStatus.INTERNAL_SERVER_ERROR, internal_error_body(request_id))
+
+    def _call_route(self, route: Route, route_arguments: dict[str, str]) -> ResponseBuilder:
+        """Refuse query parameters the route does not declare before it runs (its OpenAPI parameters are the list)."""
+        registered = any(route is known for known in [*self._static_routes, *self._dynamic_routes])  # not the 404
+        if registered and route.include_in_schema:
+            declared = {param.alias for param in route.dependant.query_params}
+            given = self.current_event.multi_value_query_string_parameters or {}
+            unknown = sorted(name for name in given if name not in declared)
+            if unknown:
+                raise unknown_query_parameters(unknown, sorted(declared))
+        return super()._call_route(route, route_arguments)
 
     def _check_access(self, event: Mapping[str, Any], caller: Caller | None) -> None:
         """ROUTE_ROLES before anything else, so a caller without the role learns nothing (not even the body schema)."""
@@ -85,8 +106,8 @@ class VpbxResolver(APIGatewayRestResolver):
         return sorted({route.method for route in routes if route.rule.match(path)})
 
 
-def build_resolver(*routers: Router, logger: Logger | None = None) -> VpbxResolver:
-    app = VpbxResolver(logger=logger or Logger(), max_body_bytes=get_settings().max_body_bytes)
+def build_resolver(*routers: Router, logger: Logger | None = None, log_keys: LogKeys | None = None) -> VpbxResolver:
+    app = VpbxResolver(logger=logger or Logger(), max_body_bytes=get_settings().max_body_bytes, log_keys=log_keys)
     for router in routers:
         app.include_router(router)
     _register_error_handlers(app)
@@ -153,70 +174,8 @@ def request_id_of(event: Mapping[str, Any], context: LambdaContext | None) -> st
     return str(request_id or uuid.uuid4())
 
 
-def guard_body(event: Mapping[str, Any], max_bytes: int) -> None:
-    """Reject bodies powertools would choke on: not UTF-8, too large, not JSON, or nested deeper than MAX_JSON_DEPTH."""
-    body = event.get("body")
-    if body is None or body == "":
-        return
-    content_type = _header(event, "content-type")
-    if content_type and not _is_json_media_type(content_type):
-        raise UnsupportedMediaType(f"Send JSON with Content-Type: application/json (got {content_type[:100]!r})")
-    raw = _raw_bytes(body, bool(event.get("isBase64Encoded")))
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"The body is {len(raw)} bytes; the limit is {max_bytes}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidBody(
-            f"The body is not valid UTF-8 (byte {error.start})", [{"loc": ["body"], "byte": error.start}]
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidJson(
-            f"The body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
-            [{"loc": ["body"], "line": error.lineno, "column": error.colno, "msg": error.msg}],
-        ) from None
-    except RecursionError:
-        raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels") from None
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
-        raise InvalidJson(f"The body is nested deeper than {MAX_JSON_DEPTH} levels")
-
-
-def _header(event: Mapping[str, Any], name: str) -> str | None:
+def _header_of(event: Mapping[str, Any], name: str) -> str | None:
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name and isinstance(value, str):
-            return value.strip()
+            return value
     return None
-
-
-def _is_json_media_type(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
-
-
-def _raw_bytes(body: Any, is_base64: bool) -> bytes:
-    if not isinstance(body, str):
-        raise InvalidBody("The body must be text")
-    if is_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidBody("The body is not valid base64") from None
-    try:
-        return body.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise InvalidBody(f"The body is not valid UTF-8 (character {error.start})") from None
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        current, depth = stack.pop()
-        if isinstance(current, dict | list) and depth > limit:
-            return True
-        if isinstance(current, dict):
-            stack.extend((child, depth + 1) for child in current.values())
-        elif isinstance(current, list):
-            stack.extend((child, depth + 1) for child in current)
-    return False

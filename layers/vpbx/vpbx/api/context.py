@@ -150,6 +150,7 @@ def expected_version(app: _HasCurrentEvent) -> int:
 
 
 IF_MATCH = "If-Match"
+_ETAG_VERSION = re.compile(r"[0-9]{1,12}")
 
 
 def if_match_missing() -> PreconditionRequired:
@@ -161,7 +162,7 @@ def version_from_if_match(value: str | None) -> int:
     if value is None or not value.strip():
         raise if_match_missing()
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 12:
+    if not _ETAG_VERSION.fullmatch(text):  # str.isdigit() would take "²" and "١", which int() then refuses
         raise InvalidInput(
             f'If-Match must be an ETag this API returned, like "3"; got {value[:40]!r}',
             [{"loc": ["header", "If-Match"], "msg": "not an ETag of this API", "type": "etag"}],

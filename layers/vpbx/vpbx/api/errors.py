@@ -99,7 +99,30 @@ def status_of(error: VpbxError) -> HTTPStatus:
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or []}}
+    return {"error": {"code": code, "message": message, "details": [error_detail(detail) for detail in details or []]}}
+
+
+def error_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """One detail in the one shape: `loc` (a path starting with body, query, path or header), `msg`, `type`, then
+    whatever else its source adds (current_seq, element_id…). The sources build that shape; this only guarantees the
+    three keys exist, so a client never has to guess (tests/security/audit.py fails on an empty or unrooted loc)."""
+    return {
+        "loc": list(detail.get("loc") or []),
+        "msg": str(detail.get("msg") or ""),
+        "type": str(detail.get("type") or ""),
+        **{key: value for key, value in detail.items() if key not in {"loc", "msg", "type"}},
+    }
+
+
+def unknown_query_parameters(unknown: list[str], declared: list[str]) -> InvalidInput:
+    accepted = ", ".join(declared) or "none"
+    return InvalidInput(
+        f"Unknown query parameter(s): {', '.join(name[:64] for name in unknown[:10])}; this route accepts {accepted}",
+        [
+            {"loc": ["query", name[:64]], "msg": "unknown query parameter", "type": "unknown_parameter"}
+            for name in unknown
+        ],
+    )
 
 
 def headers_of(error: VpbxError) -> dict[str, str]:
@@ -116,17 +139,17 @@ def describe(error: VpbxError) -> tuple[HTTPStatus, dict[str, str], dict[str, An
 
 
 def internal_error_body(request_id: str) -> dict[str, Any]:
-    return error_body(
-        "internal_error",
-        f"Internal error. Quote request id {request_id} when reporting it.",
-        [{"request_id": request_id}],
-    )
+    return error_body("internal_error", f"Internal error. Quote request id {request_id} when reporting it.")
 
 
 def validation_details(errors: Any) -> list[dict[str, Any]]:
     """pydantic/powertools validation errors reduced to loc/msg/type (no input echo, no ctx with internals)."""
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": error["type"]}
+        {
+            "loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            "msg": str(error.get("msg", "")).removeprefix("Value error, "),
+            "type": error["type"],
+        }
         for error in errors
     ]
 
@@ -140,3 +163,24 @@ def proxy_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def with_request_id(response: dict[str, Any], request_id: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every response names its request (X-Request-Id) and carries `extra` headers (CORS); every error body carries
+    the request id too (`error.request_id`)."""
+    for name, value in {REQUEST_ID_HEADER: request_id, **(extra or {})}.items():
+        response.setdefault("multiValueHeaders", {})[name] = [value]
+        if isinstance(response.get("headers"), dict):
+            response["headers"][name] = value
+    if int(response.get("statusCode", 200)) >= 400 and not response.get("isBase64Encoded"):
+        try:
+            body = json.loads(response.get("body") or "")
+        except ValueError:
+            return response
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            body["error"]["request_id"] = request_id
+            response["body"] = json.dumps(body)
+    return response

@@ -1,6 +1,6 @@
 """Request/response models shared by every route family: the error body, the page envelope, paging parameters."""
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
@@ -19,17 +19,21 @@ class RequestModel(LazyModel):
 
 
 class ErrorDetail(LazyModel):
+    """One problem: where (`loc`, from body, query, path or header), what (`msg`) and which rule (`type`); some
+    errors add keys of their own (current_seq, element_id, code…)."""
+
     model_config = ConfigDict(extra="allow")
 
-    loc: list[str] | None = Field(default=None, description="Where the problem is, e.g. ['body', 'elements', 2]")
-    msg: str | None = None
-    type: str | None = None
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['body', 'elements', 2, 'wait_seconds']")
+    msg: str
+    type: str = Field(description="The rule that failed, e.g. missing, extra_forbidden, unknown_parameter")
 
 
 class ErrorInfo(LazyModel):
     code: str = Field(description="Stable machine-readable code, e.g. not_found, validation_error")
     message: str
-    details: list[dict[str, Any]] = Field(default_factory=list)
+    details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str = Field(description="The request's id (also in the X-Request-Id header); quote it when reporting")
 
 
 class ErrorBody(LazyModel):

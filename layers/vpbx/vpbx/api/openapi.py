@@ -97,6 +97,8 @@ def _polish(spec: dict[str, Any]) -> dict[str, Any]:
             elif roles:
                 operation["x-vpbx-roles"] = sorted(roles)
             for status, response in operation.get("responses", {}).items():
+                if status == "204":
+                    response.pop("content", None)  # No Content: powertools documents the handler's None as JSON
                 if status == "422" or (status[:1] in {"4", "5"}):
                     response["content"] = {"application/json": {"schema": error_ref}}
             operation["responses"].setdefault(

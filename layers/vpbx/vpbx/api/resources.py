@@ -30,6 +30,8 @@ IfMatch = Annotated[
         description='The ETag you last read, e.g. "3" (W/"3" and 3 are accepted too). '
         "Missing: 428 precondition_required; stale: 412 precondition_failed; not an ETag of this API: 400.",
         examples=['"1"'],
+        # Documented, not enforced here: version_from_if_match enforces it with its own located 400.
+        json_schema_extra={"pattern": r'^(W/)?"?[0-9]{1,12}"?$'},
     ),
 ]
 

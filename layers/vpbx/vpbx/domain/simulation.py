@@ -182,7 +182,7 @@ def _parse_script(outcomes: object, elements: Mapping[str, ElementBase]) -> dict
         if element is None:
             raise InvalidInput(
                 f"outcomes name element {element_id!r}, which is not in the scenario",
-                [{"element_id": str(element_id), "message": "unknown element"}],
+                [{"loc": ["body", "outcomes", str(element_id)], "msg": "unknown element", "type": "unknown_element"}],
             )
         listed = [entries] if isinstance(entries, str | Mapping) else entries
         if not isinstance(listed, Sequence):
@@ -220,7 +220,7 @@ def _parse_entry(element_id: str, element: ElementBase, index: int, entry: objec
 
 def _script_error(element_id: str, index: int | None, message: str) -> InvalidInput:
     where = f"outcomes for element {element_id!r}" + (f", entry {index}" if index is not None else "")
-    details: dict[str, Any] = {"element_id": element_id, "message": message}
-    if index is not None:
-        details["index"] = index
-    return InvalidInput(f"{where}: {message}", [details])
+    loc: list[str | int] = ["body", "outcomes", element_id] + ([index] if index is not None else [])
+    return InvalidInput(
+        f"{where}: {message}", [{"loc": loc, "msg": message, "type": "outcome", "element_id": element_id}]
+    )

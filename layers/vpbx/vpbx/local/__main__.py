@@ -11,9 +11,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--dynamodb-endpoint", metavar="URL")
+    parser.add_argument("--instances", type=int, metavar="N")
+    parser.add_argument("--cors-origin", action="append", metavar="ORIGIN")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        serve(port=args.port, dynamodb_endpoint=args.dynamodb_endpoint, host=args.host)
+        serve(
+            port=args.port,
+            dynamodb_endpoint=args.dynamodb_endpoint,
+            host=args.host,
+            instances=args.instances,
+            cors_origins=args.cors_origin,
+        )
 
 
 if __name__ == "__main__":

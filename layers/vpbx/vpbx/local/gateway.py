@@ -9,23 +9,22 @@ import base64
 import importlib.util
 import json
 import sys
-import threading
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from vpbx.api import cors
+from vpbx.local.instances import InProcess, Invoker
 from vpbx.local.template import Function, LocalApi, Route
 
 ACCOUNT = "000000000000"
 REGION = "local"
 API_ID = "local"
-
-Handler = Callable[[dict[str, Any], Any], Any]
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 @dataclass(frozen=True)
@@ -38,32 +37,43 @@ class HttpResponse:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
-@dataclass(frozen=True)
-class FakeContext:
-    """Just enough of LambdaContext for powertools."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:local"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 class LocalGateway:
-    def __init__(self, api: LocalApi) -> None:
+    """`invoker` runs the functions: in this process by default (tests that patch the repository in-process), or a
+    ProcessPool of instance processes that serve requests in parallel (`vpbx serve`)."""
+
+    def __init__(self, api: LocalApi, invoker: Invoker | None = None) -> None:
         self.api = api
-        self._modules: dict[str, ModuleType] = {}
-        # One invocation at a time, like one Lambda instance: powertools resolvers keep per-request class state.
-        self._invoke_lock = threading.Lock()
+        self.invoker = invoker or InProcess(load_module)
+        self.cors_origins = cors.configured_origins()
+
+    def close(self) -> None:
+        self.invoker.close()
 
     # ------------------------------------------------------------------------------------------------ requests
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
+        """Like API Gateway: a request id per request, named by every response (X-Request-Id; the function sets it
+        from the event's requestContext.requestId, the gateway on its own answers)."""
         request_id = str(uuid.uuid4())
+        origin = next((value for name, value in headers if name.lower() == "origin"), None)
+        if method == "OPTIONS":
+            response = self._preflight(raw_path, origin, request_id)
+        else:
+            response = self._route(method, raw_path, headers, body, request_id)
+        missing = {REQUEST_ID_HEADER: request_id, **cors.response_headers(origin, self.cors_origins)}
+        added = [(name, value) for name, value in missing.items() if response.header(name) is None]
+        return HttpResponse(response.status, [*response.headers, *added], response.body) if added else response
+
+    def _preflight(self, raw_path: str, origin: str | None, request_id: str) -> HttpResponse:
+        """What template.yaml's `Cors` makes API Gateway answer to OPTIONS: a MOCK 204 without the authorizer."""
+        path = unquote(raw_path.partition("?")[0]) or "/"
+        methods = self.api.methods_for(path)
+        if not methods:
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 404, request_id)
+        return HttpResponse(204, list(cors.preflight_headers(origin, self.cors_origins, methods).items()), b"")
+
+    def _route(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, request_id: str
+    ) -> HttpResponse:
         path, _, query = raw_path.partition("?")
         path = unquote(path) or "/"
         found = self.api.find(method, path)
@@ -81,7 +91,8 @@ class LocalGateway:
     def _no_route(self, method: str, path: str, request_id: str) -> HttpResponse:
         allowed = self.api.methods_for(path)
         if allowed:
-            body = _error("method_not_allowed", f"Method {method} is not allowed here; allowed: {', '.join(allowed)}")
+            message = f"Method {method} is not allowed here; allowed: {', '.join(allowed)}"
+            body = _error("method_not_allowed", message, request_id)
             return _json_response(405, body, [("Allow", ", ".join(allowed))])
         return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 404, request_id)
 
@@ -122,7 +133,8 @@ class LocalGateway:
     # ------------------------------------------------------------------------------------------------ functions
     def _invoke_function(self, function: Function, event: dict[str, Any], request_id: str) -> HttpResponse:
         if not function.module_file.exists():
-            body = _error("not_implemented", f"{function.logical_id} is not written yet ({function.module_file.name})")
+            message = f"{function.logical_id} is not written yet ({function.module_file.name})"
+            body = _error("not_implemented", message, request_id)
             return _json_response(501, body)
         try:
             result = self._call(function, event, request_id)
@@ -132,18 +144,7 @@ class LocalGateway:
             return self._gateway_response("DEFAULT_5XX", 502, request_id)
 
     def _call(self, function: Function, event: dict[str, Any], request_id: str) -> Any:
-        handler = self._handler(function)
-        with self._invoke_lock:
-            return handler(event, FakeContext(function_name=function.logical_id, aws_request_id=request_id))
-
-    def _handler(self, function: Function) -> Handler:
-        with self._invoke_lock:
-            module = self._modules.get(function.logical_id)
-            if module is None:
-                module = load_module(function)
-                self._modules[function.logical_id] = module
-        handler: Handler = getattr(module, function.handler_name)
-        return handler
+        return self.invoker.invoke(function, event, request_id)
 
     # ------------------------------------------------------------------------------------------------ events
     def _proxy_event(
@@ -201,10 +202,11 @@ class LocalGateway:
             text = body_template.replace("$context.requestId", request_id)
             text = text.replace("$context.error.messageString", message)
         else:
-            text = json.dumps(_error(kind.lower(), json.loads(message)))
+            text = json.dumps(_error(kind.lower(), json.loads(message), request_id))
         headers = [("Content-Type", "application/json")]
         for name, value in ((configured.get("ResponseParameters") or {}).get("Headers") or {}).items():
-            headers.append((name, str(value).strip("'")))
+            if isinstance(value, str):  # static values; CORS (a !Sub of the template's origin) is added in handle()
+                headers.append((name, value.strip("'")))
         return HttpResponse(status, headers, text.encode())
 
 
@@ -270,8 +272,8 @@ def _from_proxy_result(result: Any) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, raw)
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": []}}
+def _error(code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": [], "request_id": request_id}}
 
 
 def _json_response(status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> HttpResponse:

@@ -3,22 +3,29 @@
 Prints the operator key (VPBX_OPERATOR_KEY, or a generated one), a demo tenant with its admin key and a curl line.
 """
 
+import json
 import logging
 import os
 import signal
 import sys
+import uuid
 import warnings
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from vpbx.local.gateway import HttpResponse, LocalGateway
+from vpbx.api.cors import ORIGINS_ENV
+from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
+from vpbx.local.instances import DEFAULT_MAX_INSTANCES, ProcessPool
 from vpbx.local.template import local_api, resolve_environment, template_path
 
 LOCAL_TABLE = "vpbx-local"
 DEMO_TENANT = "demo"
 OPERATOR_KEY_ENV = "VPBX_OPERATOR_KEY"
+INSTANCES_ENV = "VPBX_LOCAL_INSTANCES"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the functions enforce their own, smaller one
+MAX_HEADER_BYTES = 10 * 1024  # API Gateway's limit on the request line and headers together (approximately)
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -28,17 +35,54 @@ FAKE_AWS = {
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 in front of the gateway. Whatever the client sends, the answer is JSON in the error shape: the
+    standard library's own refusals (bad request line, headers too long) included."""
+
     server: "_Server"
     protocol_version = "HTTP/1.1"
+    # One segment per small response: buffered headers and body leave in one write (flushed after each request),
+    # and no Nagle wait in between; written separately they met the client's delayed ACK (~40 ms per request).
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # every method reaches the gateway, which answers 405 with Allow (or 404)
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self._send(self.server.gateway_too_large())
+        refused = self._refuse_framing()
+        if refused is not None:
+            self.close_connection = True  # the rest of the stream cannot be trusted to start a new request
+            self._send(refused)
             return
+        length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         response = self.server.gateway.handle(self.command, self.path, list(self.headers.items()), body)
         self._send(response)
+
+    def _refuse_framing(self) -> HttpResponse | None:
+        """400/411/413/431 for requests whose size or framing API Gateway would not accept either."""
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in self.headers.items())
+        if header_bytes > MAX_HEADER_BYTES:
+            return local_error(431, "request_header_fields_too_large", f"Headers over {MAX_HEADER_BYTES} bytes")
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None:
+            if lengths:
+                return local_error(400, "bad_request", "Send Content-Length or Transfer-Encoding, not both")
+            return local_error(411, "length_required", "Send the body with a Content-Length (no chunked encoding)")
+        if len(set(lengths)) > 1 or not all(value.strip().isascii() and value.strip().isdigit() for value in lengths):
+            return local_error(400, "bad_request", "Content-Length must be one non-negative integer")
+        if lengths and int(lengths[0]) > MAX_REQUEST_BYTES:
+            return local_error(413, "payload_too_large", "The request is too large")
+        return None
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's refusals (malformed request line, 414, 431, unsupported version) as JSON."""
+        status = HTTPStatus(code)
+        self.close_connection = True
+        self.request_version = self.protocol_version  # still "HTTP/0.9" when the request line did not parse: no headers
+        self._send(local_error(status, status.phrase.lower().replace(" ", "_").replace("-", "_"), message or ""))
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)
@@ -46,11 +90,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if name.lower() not in {"content-length", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -63,13 +107,28 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
 
-    def gateway_too_large(self) -> HttpResponse:
-        body = b'{"error": {"code": "payload_too_large", "message": "The request is too large", "details": []}}'
-        return HttpResponse(413, [("Content-Type", "application/json")], body)
+
+def local_error(status: int, code: str, message: str) -> HttpResponse:
+    """A refusal before the gateway (framing, size): its own request id, like any other response."""
+    request_id = str(uuid.uuid4())
+    body = json.dumps({"error": {"code": code, "message": message, "details": [], "request_id": request_id}})
+    return HttpResponse(
+        int(status), [("Content-Type", "application/json"), (REQUEST_ID_HEADER, request_id)], body.encode()
+    )
 
 
-def serve(port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "127.0.0.1") -> None:
-    """Run until interrupted (Ctrl-C or SIGTERM)."""
+def serve(
+    port: int = 3000,
+    dynamodb_endpoint: str | None = None,
+    host: str = "127.0.0.1",
+    instances: int | None = None,
+    cors_origins: list[str] | None = None,
+) -> None:
+    """Run until interrupted (Ctrl-C or SIGTERM). `instances`: concurrent instances per function (default
+    VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out. `cors_origins`: browser origins allowed
+    to call the API (default VPBX_CORS_ORIGINS; `*` for any)."""
+    if cors_origins:
+        os.environ[ORIGINS_ENV] = ",".join(cors_origins)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -77,11 +136,14 @@ def serve(port: int = 3000, dynamodb_endpoint: str | None = None, host: str = "1
     if dynamodb_endpoint is None:
         moto, dynamodb_endpoint = _start_moto()
     try:
-        gateway = _prepare(dynamodb_endpoint)
-        with _Server((host, port), gateway) as server:
-            url = f"http://{host}:{server.server_address[1]}"
-            _announce(url, dynamodb_endpoint, embedded=moto is not None)
-            server.serve_forever()
+        gateway = _prepare(dynamodb_endpoint, instances or int(os.environ.get(INSTANCES_ENV) or DEFAULT_MAX_INSTANCES))
+        try:
+            with _Server((host, port), gateway) as server:
+                url = f"http://{host}:{server.server_address[1]}"
+                _announce(url, dynamodb_endpoint, embedded=moto is not None)
+                server.serve_forever()
+        finally:
+            gateway.close()
     finally:
         if moto is not None:
             moto.stop()
@@ -94,15 +156,15 @@ def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
 def _start_moto() -> tuple[Any, str]:
     for name, value in FAKE_AWS.items():
         os.environ.setdefault(name, value)
-    from moto.server import ThreadedMotoServer
+    from vpbx.local.moto import SerializedMotoServer
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     return moto, f"http://{host}:{port}"
 
 
-def _prepare(endpoint: str) -> LocalGateway:
+def _prepare(endpoint: str, instances: int) -> LocalGateway:
     """Environment as the template sets it, the table, the repository, then the bootstrap keys."""
     for name, value in FAKE_AWS.items():
         os.environ.setdefault(name, value)
@@ -110,7 +172,9 @@ def _prepare(endpoint: str) -> LocalGateway:
     table_name = os.environ.get("TABLE_NAME") or LOCAL_TABLE
     for function in [route.function for route in api.routes] + ([api.authorizer] if api.authorizer else []):
         for name, value in resolve_environment(api.template, function.environment, {"Table": table_name}).items():
-            if name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
+            if name == ORIGINS_ENV:  # --cors-origin or the environment wins over the template's default (none)
+                os.environ.setdefault(name, value)
+            elif name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
                 os.environ[name] = value
     os.environ.update(
         {
@@ -135,7 +199,12 @@ def _prepare(endpoint: str) -> LocalGateway:
         schema.create_table(client, table_name, template_path())
     deps.set_repository(DynamoRepository(table_name, endpoint_url=endpoint))
     _bootstrap(deps.get_repository())
-    return LocalGateway(api)
+    pool = ProcessPool(instances)  # started after the environment above: the instances inherit it
+    functions = {
+        function.logical_id: function for function in [api.authorizer, *(r.function for r in api.routes)] if function
+    }
+    pool.warm(list(functions.values()))
+    return LocalGateway(api, pool)
 
 
 _announcement: list[str] = []
@@ -167,6 +236,7 @@ def _announce(url: str, endpoint: str, embedded: bool) -> None:
         f"demo tenant: {DEMO_TENANT}",
         f"demo admin key: {demo_secret}",
         f"docs: {url}/v1/docs",
+        f"CORS origins: {os.environ.get(ORIGINS_ENV) or 'none (--cors-origin URL to allow a browser app)'}",
         f"try: curl -s {url}/v1/tenants/{DEMO_TENANT} -H 'X-Api-Key: {demo_secret}'",
     ]
     print("\n".join(lines), flush=True)

@@ -407,7 +407,8 @@ def _replayed_decision(record: CallRecord, event: CallEvent) -> dict[str, Any] |
 
 
 def _conflict(record: CallRecord, message: str) -> Conflict:
-    return Conflict(message, [{"current_seq": record.state.seq, "status": record.state.status}])
+    detail = {"loc": ["body", "seq"], "msg": message, "type": "conflict"}
+    return Conflict(message, [{**detail, "current_seq": record.state.seq, "status": record.state.status}])
 
 
 def _decision_json(decision: Decision) -> dict[str, Any]:

@@ -64,6 +64,9 @@ class DomainBody(StrictModel):
         return {**self.model_dump(exclude={self.key_field}), self.key_field: key}
 
 
+SIP_URI_PATTERN = "^[sS][iI][pP][sS]?:.*@"
+
+
 class SubscriberReplace(DomainBody):
     """Body of `PUT /v1/subscribers/{extension}`: the whole subscriber except its extension (taken from the path)."""
 
@@ -74,7 +77,12 @@ class SubscriberReplace(DomainBody):
     name: Name
     kind: SubscriberKind = "internal"
     target: str | None = Field(default=None, max_length=256, description="E.164 number or sip: URI (external/mobile)")
-    sip_uri: str | None = Field(default=None, max_length=256, description="SIP device of an internal subscriber")
+    sip_uri: str | None = Field(
+        default=None,
+        max_length=256,
+        description="SIP device of an internal subscriber (sip: or sips: URI with a user@host part)",
+        json_schema_extra={"pattern": SIP_URI_PATTERN},  # the spec states is_sip_uri's rule; the model checks it
+    )
     dial_delay_seconds: int | None = Field(
         default=None, ge=0, le=120, description="Network dial delay override; derived from the target when absent"
     )
@@ -152,15 +160,17 @@ def check_against(model: type[BaseModel], data: dict[str, Any]) -> None:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in validation_details(exc)]
+        problems = [
+            f"{'.'.join(map(str, d['loc'][1:]))}: {d['msg']}".removeprefix(": ") for d in validation_details(exc)
+        ]
         raise PydanticCustomError("value_error", "{problems}", {"problems": "; ".join(problems)}) from None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {
-            "field": ".".join(str(part) for part in error["loc"]) or None,
-            "message": error["msg"].removeprefix("Value error, "),
+            "loc": ["body", *error["loc"]],
+            "msg": error["msg"].removeprefix("Value error, "),
             "type": error["type"],
         }
         for error in exc.errors(include_url=False, include_context=False, include_input=False)
@@ -172,7 +182,7 @@ def body_number(text: str) -> str:
     try:
         return normalize_e164(text)
     except InvalidPhoneNumber as exc:
-        raise InvalidInput(str(exc), details=[{"field": "number", "message": str(exc)}]) from None
+        raise InvalidInput(str(exc), details=[{"loc": ["body", "number"], "msg": str(exc), "type": "e164"}]) from None
 
 
 def path_number(raw: str) -> str:
@@ -183,6 +193,9 @@ def path_number(raw: str) -> str:
     return body_number(text)
 
 
+_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id"}  # path parameter naming each kind's key
+
+
 def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, what: str) -> None:
     users = repository.scenarios_using(tenant_id, kind, ref)
     if kind == "extension":
@@ -190,7 +203,11 @@ def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, 
     if users:
         raise InUse(
             f"{what} is used by published scenarios: {', '.join(sorted(users))}",
-            details=[{"scenario_id": scenario_id} for scenario_id in sorted(users)],
+            details=[
+                {"loc": ["path", _PATH_KEYS.get(kind, kind)], "msg": f"used by {scenario_id}", "type": "in_use"}
+                | {"scenario_id": scenario_id}
+                for scenario_id in sorted(users)
+            ],
         )
 
 
@@ -393,7 +410,8 @@ class DirectoryService:
             self.repository.get_scenario(self.tenant_id, scenario_id)
         except NotFound:
             message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
-            raise NotFound(message, details=[{"field": "scenario_id", "message": message}]) from None
+            details = [{"loc": ["body", "scenario_id"], "msg": message, "type": "not_found"}]
+            raise NotFound(message, details=details) from None
 
 
 # ------------------------------------------------------------------------------------------------ output models

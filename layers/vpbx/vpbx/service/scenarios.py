@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
+from vpbx.domain.base import Extension, Instant, LazyModel, ResourceId, StrictModel
 from vpbx.domain.calls import Action
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
@@ -81,7 +81,7 @@ class SimulateRequest(StrictModel):
         '{"kind": "digits", "digits": "1"}); the last one repeats. Unscripted: rings go unanswered, menus time out.',
     )
     caller: str | None = Field(default=None, max_length=32, description="Caller's number, E.164; withheld when absent")
-    at: datetime | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
+    at: Instant | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
     crm: dict[ElementId, Extension | None] = Field(
         default_factory=dict,
         max_length=MAX_ELEMENTS,
@@ -145,7 +145,15 @@ class ScenarioService:
         if numbers:
             raise InUse(
                 f"scenario {scenario_id!r} answers phone numbers {', '.join(numbers)}; point them elsewhere first",
-                details=[{"number": number} for number in numbers],
+                details=[
+                    {
+                        "loc": ["path", "scenario_id"],
+                        "msg": f"{number} points at it",
+                        "type": "in_use",
+                        "number": number,
+                    }
+                    for number in numbers
+                ],
             )
         self.repository.delete_scenario(self.tenant_id, scenario_id, expected_version)
 
@@ -168,13 +176,20 @@ class ScenarioService:
         if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
             raise VersionMismatch(
                 f"scenario {scenario_id!r} is at version {draft.version}, not {expected_version}",
-                details=[{"current_version": draft.version}],
+                details=[
+                    {
+                        "loc": ["header", "If-Match"],
+                        "msg": f"the draft is at version {draft.version}",
+                        "type": "stale",
+                        "current_version": draft.version,
+                    }
+                ],
             )
         report = self.validate(draft.item.scenario)
         if not report.ok:
             raise InvalidScenario(
                 f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
-                details=[problem.model_dump(exclude_none=True) for problem in report.errors],
+                details=problem_details(report.errors, draft.item.scenario),
             )
         snapshot = self.snapshot(draft.item.scenario)
         return self.repository.publish_scenario(
@@ -237,7 +252,7 @@ class ScenarioService:
         if not report.ok:
             raise InvalidScenario(
                 f"scenario {scenario_id!r} has {len(report.errors)} error(s); a simulation needs a valid scenario",
-                details=[problem.model_dump(exclude_none=True) for problem in report.errors],
+                details=problem_details(report.errors, scenario),
             )
         return scenario, directory, None
 
@@ -296,7 +311,12 @@ def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLooku
         raise InvalidInput(
             f"crm answers name {', '.join(map(repr, unknown))}, which are not external_routing elements",
             details=[
-                {"field": f"crm.{element_id}", "message": "not an external_routing element"} for element_id in unknown
+                {
+                    "loc": ["body", "crm", element_id],
+                    "msg": "not an external_routing element",
+                    "type": "unknown_element",
+                }
+                for element_id in unknown
             ],
         )
 
@@ -311,7 +331,7 @@ def _check_size(scenario: Scenario) -> None:
     if size > MAX_SERIALIZED_BYTES:
         raise InvalidInput(
             f"scenario is {size} bytes serialized; the limit is {MAX_SERIALIZED_BYTES}",
-            details=[{"field": "elements", "message": "scenario too large"}],
+            details=[{"loc": ["body", "elements"], "msg": "scenario too large", "type": "too_large"}],
         )
 
 
@@ -472,3 +492,26 @@ def simulation_out(simulation: Simulation) -> SimulationOut:
         result=simulation.result.result,
         path=simulation.result.path(),
     )
+
+
+def problem_details(problems: list[Problem], scenario: Scenario) -> list[dict[str, Any]]:
+    """Validation errors as error details: loc into the scenario body (["body", "elements", 3, "wait_seconds"]),
+    msg, type (the problem's code), plus the element id and code for clients that group by element."""
+    index_of = {element.id: index for index, element in enumerate(scenario.elements)}
+    details = []
+    for problem in problems:
+        loc: list[str | int] = ["body"]
+        element_index = problem.element_index
+        if element_index is None and problem.element_id is not None:
+            element_index = index_of.get(problem.element_id)
+        if problem.connection_index is not None:
+            loc += ["connections", problem.connection_index]
+        elif element_index is not None:
+            loc += ["elements", element_index]
+        if problem.field:
+            loc += problem.field.split(".")
+        detail: dict[str, Any] = {"loc": loc, "msg": problem.message, "type": problem.code, "code": problem.code}
+        if problem.element_id is not None:
+            detail["element_id"] = problem.element_id
+        details.append(detail)
+    return details

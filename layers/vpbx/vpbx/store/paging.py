@@ -87,5 +87,11 @@ def _parse(cursor: str) -> dict[str, object] | None:
 def _bad_cursor() -> InvalidInput:
     return InvalidInput(
         "cursor is not valid for this listing",
-        details=[{"field": "cursor", "problem": "pass back the next_cursor of the previous page unchanged"}],
+        details=[
+            {
+                "loc": ["query", "cursor"],
+                "msg": "pass back the next_cursor of the previous page unchanged",
+                "type": "cursor",
+            }
+        ],
     )

@@ -4,8 +4,6 @@
 admin, editor and viewer keys (ROUTE_ROLES). The tenant always comes from the authorizer context.
 """
 
-import json
-from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -20,6 +18,7 @@ from vpbx.api.deps import get_crm_client, get_repository
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import READ_ERRORS, documented, error_doc
+from vpbx.domain.base import Instant
 from vpbx.service.calls import (
     CALL_ID_PATTERN,
     CallDecisionOut,
@@ -129,8 +128,8 @@ def list_calls(
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Cursor = None,
     number: Annotated[str | None, Query(max_length=40, description="Only calls to this number (E.164)")] = None,
-    since: Annotated[datetime | None, Query(description="Calls started at or after (ISO-8601; naive = UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="Calls started before (ISO-8601; naive = UTC)")] = None,
+    since: Annotated[Instant | None, Query(description="Calls started at or after (ISO-8601; naive = UTC)")] = None,
+    until: Annotated[Instant | None, Query(description="Calls started before (ISO-8601; naive = UTC)")] = None,
 ) -> PageOf[CallSummaryOut]:
     page = _service().list(_tenant(), limit=limit, cursor=cursor, number=number, since=since, until=until)
     return PageOf(items=page.items, next_cursor=page.next_cursor)
@@ -147,18 +146,3 @@ def list_calls(
 )
 def get_call(call_id: CallIdPath) -> CallDetailOut:
     return _service().get(_tenant(), call_id)
-
-
-def call_id_of(event: dict[str, Any]) -> str | None:
-    """The call a request is about, for log correlation (path parameter, or the start body's call_id)."""
-    path_parameters = event.get("pathParameters") or {}
-    if path_parameters.get("call_id"):
-        return str(path_parameters["call_id"])[:128]
-    body = event.get("body")
-    if isinstance(body, str) and '"call_id"' in body and not event.get("isBase64Encoded"):
-        try:
-            value = json.loads(body).get("call_id")
-        except (ValueError, AttributeError):
-            return None
-        return value[:128] if isinstance(value, str) else None
-    return None

@@ -28,6 +28,7 @@ from vpbx.api.responses import (
     documented,
     error_doc,
 )
+from vpbx.domain.base import Instant
 from vpbx.service.directory import (
     CallerListCreate,
     CallerListOut,
@@ -318,7 +319,7 @@ def delete_schedule(schedule_id: IdPath, if_match: IfMatch) -> Response[None]:
 )
 def get_schedule_status(
     schedule_id: IdPath,
-    at: Annotated[datetime | None, Query(description="The instant, ISO-8601 with offset (default: now)")] = None,
+    at: Annotated[Instant | None, Query(description="The instant, ISO-8601 with offset (default: now)")] = None,
 ) -> ScheduleStatusOut:
     return _service().schedule_status(schedule_id, at or datetime.now(UTC))
 

@@ -29,6 +29,7 @@ from vpbx.api.responses import (
     error_doc,
     idempotent_errors,
 )
+from vpbx.domain.base import Instant
 from vpbx.service.scenarios import (
     Diagram,
     RollbackRequest,
@@ -220,7 +221,7 @@ def get_scenario_diagram(
     version: Annotated[int | None, Query(ge=1, description="A published version; the draft when absent")] = None,
     highlight: Annotated[Literal["simulation"] | None, Query(description="Draw a simulated call's path")] = None,
     caller: Annotated[str | None, Query(max_length=32, description="Caller for the simulation, E.164")] = None,
-    at: Annotated[datetime | None, Query(description="Start of the simulated call, ISO-8601")] = None,
+    at: Annotated[Instant | None, Query(description="Start of the simulated call, ISO-8601")] = None,
     format: Annotated[Literal["json", "mermaid"], Query(description="json (default) or mermaid text")] = "json",
 ) -> Response[Diagram | str]:
     run = _simulation_query(caller, at) if highlight == "simulation" else None

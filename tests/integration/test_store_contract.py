@@ -22,7 +22,15 @@ from vpbx.service.version_cache import VersionCache
 from vpbx.store import schema
 from vpbx.store.codec import MAX_TRACE_STEPS, TRACE_HEAD_STEPS
 from vpbx.store.dynamodb import CALL_LISTING_ATTRIBUTES, DynamoRepository
-from vpbx.store.models import ApiKey, CallRecord, CallSummary, DirectorySnapshot, PhoneNumber, Tenant
+from vpbx.store.models import (
+    ApiKey,
+    CallRecord,
+    CallSummary,
+    DirectorySnapshot,
+    PhoneNumber,
+    StoredDecision,
+    Tenant,
+)
 from vpbx.store.paging import encode_cursor
 from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
 
@@ -60,7 +68,12 @@ def call_record(call_id: str, started: datetime, dialed: str = "+74951234567", s
         element_id="ring",
     )
     expires = int((started + timedelta(days=30)).timestamp())
-    return CallRecord(tenant_id=A, state=state, last_decision={"seq": seq}, expires_at=expires)
+    return CallRecord(
+        tenant_id=A,
+        state=state,
+        last_decision=StoredDecision(seq=seq, action=None, status="in_progress"),
+        expires_at=expires,
+    )
 
 
 def with_seq(call: CallRecord, seq: int, steps: int = 0) -> CallRecord:
@@ -584,12 +597,12 @@ def test_recreating_a_never_published_scenario_starts_at_zero(repository: Reposi
 
 def test_version_cache_never_serves_a_deleted_scenarios_version(repository: Repository) -> None:
     repository.create_tenant(Tenant(id=A, name="Acme", created_at=T0))
-    cache = VersionCache()
+    cache = VersionCache(repository)
 
     def ringing() -> str:
         version = repository.published_version_of(A, "main")
         assert version is not None
-        ring = cache.compiled(repository, A, "main", version).elements["ring"]
+        ring = cache.compiled(A, "main", version).elements["ring"]
         assert isinstance(ring, InternalSubscriber)
         return ring.extension
 

@@ -5,7 +5,8 @@ A published version is immutable, so its content and its compiled executor can b
 The tenant's SIP domain (which the compiled ring targets embed) is a mutable tenant setting: it is cached
 for a short time and, when it changes, the version is recompiled from the cached content without a read.
 
-One cache per repository object, so tests that swap repositories never see another test's versions.
+A cache is given its repository once (constructor); `version_cache_for` keeps one per repository object, so tests
+that swap repositories never see another test's versions.
 """
 
 import threading
@@ -44,10 +45,12 @@ class VersionCache:
 
     def __init__(
         self,
+        repository: Repository,
         max_versions: int = MAX_VERSIONS,
         sip_domain_ttl: float = SIP_DOMAIN_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._repository = repository
         self._max_versions = max_versions
         self._sip_domain_ttl = sip_domain_ttl
         self._monotonic = monotonic
@@ -56,9 +59,9 @@ class VersionCache:
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
-    def compiled(self, repository: Repository, tenant_id: str, scenario_id: str, version: int) -> CompiledScenario:
+    def compiled(self, tenant_id: str, scenario_id: str, version: int) -> CompiledScenario:
         """The compiled version; reads it (one GetItem) only on a miss, and the tenant only when its domain expired."""
-        sip_domain = self._sip_domain(repository, tenant_id)
+        sip_domain = self._sip_domain(tenant_id)
         key = (tenant_id, scenario_id, version)
         with self._lock:
             entry = self._versions.get(key)
@@ -69,7 +72,7 @@ class VersionCache:
                     self.stats.hits += 1
                     return compiled
         if entry is None:
-            entry = _Entry(repository.get_scenario_version(tenant_id, scenario_id, version))
+            entry = _Entry(self._repository.get_scenario_version(tenant_id, scenario_id, version))
             self.stats.version_reads += 1
         compiled = compile_scenario(
             entry.version.scenario,
@@ -87,13 +90,13 @@ class VersionCache:
                 self._versions.popitem(last=False)
         return compiled
 
-    def _sip_domain(self, repository: Repository, tenant_id: str) -> str | None:
+    def _sip_domain(self, tenant_id: str) -> str | None:
         now = self._monotonic()
         with self._lock:
             cached = self._sip_domains.get(tenant_id)
         if cached is not None and now - cached[1] < self._sip_domain_ttl:
             return cached[0]
-        sip_domain = repository.get_tenant(tenant_id).sip_domain
+        sip_domain = self._repository.get_tenant(tenant_id).sip_domain
         with self._lock:
             self.stats.tenant_reads += 1
             self._sip_domains[tenant_id] = (sip_domain, now)
@@ -113,5 +116,6 @@ def version_cache_for(repository: Repository) -> VersionCache:
     with _caches_lock:
         cache = _caches.get(repository)
         if cache is None:
-            cache = _caches[repository] = VersionCache()
+            # the cache reaches its repository through a weak proxy: a strong reference would keep the key alive
+            cache = _caches[repository] = VersionCache(weakref.proxy(repository))
         return cache

@@ -31,7 +31,7 @@ from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
 from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
-from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
+from vpbx.store.ports import MAX_PAGE_LIMIT, CallStore, NumberRouter, PublishedVersions, TenantLookup
 
 logger = logging.getLogger(__name__)
 
@@ -217,12 +217,16 @@ def action_type(decision: StoredDecision) -> str:
 # ------------------------------------------------------------------------------------------------ the service
 
 
+class CallPorts(CallStore, NumberRouter, PublishedVersions, TenantLookup, Protocol):
+    """All the calls service uses of storage: call records, a number's route, published versions, the tenant."""
+
+
 class CallsService:
     """One tenant's calls: the tenant id always comes from the authorizer context, never from a body."""
 
     def __init__(
         self,
-        repository: Repository,
+        repository: CallPorts,
         *,
         clock: Clock = utc_now,
         crm: CrmClient | None = None,

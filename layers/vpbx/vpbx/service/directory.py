@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -34,7 +34,7 @@ from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import references_of
 from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.models import Page, PhoneNumber, Versioned
-from vpbx.store.ports import Repository
+from vpbx.store.ports import DirectoryStore, NumberStore, ScenarioStore
 
 M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C", bound="DomainBody")
@@ -137,6 +137,10 @@ class CallerListCreate(CallerListReplace):
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+class DirectoryPorts(DirectoryStore, NumberStore, ScenarioStore, Protocol):
+    """The directory service's storage: the directory, numbers, and the scenarios they refer to."""
+
+
 def build(model: type[M], data: dict[str, Any]) -> M:
     """Construct a domain object; rules that span fields become a located InvalidInput instead of a traceback."""
     try:
@@ -181,7 +185,7 @@ def path_number(raw: str) -> str:
     return body_number(text)
 
 
-def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, what: str) -> None:
+def refuse_if_used(repository: DirectoryPorts, tenant_id: str, kind: str, ref: str, what: str) -> None:
     users = repository.scenarios_using(tenant_id, kind, ref)
     if kind == "extension":
         users = [scenario_id for scenario_id in users if _names_extension(repository, tenant_id, scenario_id, ref)]
@@ -195,7 +199,7 @@ def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, 
 # ------------------------------------------------------------------------------------------------ references
 
 
-def _names_extension(repository: Repository, tenant_id: str, scenario_id: str, extension: str) -> bool:
+def _names_extension(repository: DirectoryPorts, tenant_id: str, scenario_id: str, extension: str) -> bool:
     """Whether the published version's elements name `extension`.
 
     A scenario with external_routing snapshots every subscriber (the CRM may pick anyone), which must not make every
@@ -276,7 +280,7 @@ class VersionedCrud(Generic[D, C, R]):
 class DirectoryService:
     """Directory operations for one tenant (the tenant comes from the authorizer, never from the request body)."""
 
-    def __init__(self, repository: Repository, tenant_id: str) -> None:
+    def __init__(self, repository: DirectoryPorts, tenant_id: str) -> None:
         self.repository = repository
         self.tenant_id = tenant_id
         r = repository

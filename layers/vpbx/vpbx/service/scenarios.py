@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
 from vpbx.domain.diagram import to_mermaid
-from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
+from vpbx.domain.directory import Directory
 from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import (
@@ -32,7 +32,7 @@ from vpbx.domain.simulation import SimulationOutcome, SimulationResult, Simulati
 from vpbx.domain.validation import Problem, ValidationReport, validate
 from vpbx.service.versioned import VersionMeta, every, new_id
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
-from vpbx.store.ports import Repository
+from vpbx.store.ports import DirectoryReader, NumberStore, ScenarioStore, TenantLookup
 
 if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
@@ -117,8 +117,12 @@ class SimulateRequest(StrictModel):
 # ------------------------------------------------------------------------------------------------ service
 
 
+class ScenarioPorts(ScenarioStore, DirectoryReader, NumberStore, TenantLookup, Protocol):
+    """The scenario service's storage: scenarios, resolving the directory they name, numbers, the tenant."""
+
+
 class ScenarioService:
-    def __init__(self, repository: Repository, tenant_id: str) -> None:
+    def __init__(self, repository: ScenarioPorts, tenant_id: str) -> None:
         self.repository = repository
         self.tenant_id = tenant_id
 
@@ -253,38 +257,9 @@ class ScenarioService:
         return self.snapshot(scenario).to_directory()
 
     def snapshot(self, scenario: Scenario) -> DirectorySnapshot:
-        refs = references_of(scenario)
-        if refs.any_extension:  # the CRM may name anyone, and a call start reads nothing but the snapshot
-            subscribers = [record.item for record in every(self._subscribers)]
-        else:
-            subscribers = self._existing(self._subscriber, refs.extensions)
-        return DirectorySnapshot(
-            subscribers=sorted(subscribers, key=lambda s: s.extension),
-            schedules=self._existing(self._schedule, refs.schedules),
-            caller_lists=self._existing(self._caller_list, refs.caller_lists),
-        )
-
-    def _subscribers(self, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
-        return self.repository.list_subscribers(self.tenant_id, limit, cursor)
-
-    def _subscriber(self, extension: str) -> Subscriber:
-        return self.repository.get_subscriber(self.tenant_id, extension).item
-
-    def _schedule(self, schedule_id: str) -> Schedule:
-        return self.repository.get_schedule(self.tenant_id, schedule_id).item
-
-    def _caller_list(self, list_id: str) -> CallerList:
-        return self.repository.get_caller_list(self.tenant_id, list_id).item
-
-    @staticmethod
-    def _existing(fetch: Any, keys: frozenset[str]) -> list[Any]:
-        found = []
-        for key in sorted(keys):
-            try:
-                found.append(fetch(key))
-            except NotFound:
-                continue  # the validator reports the missing reference with its location
-        return found
+        """The existing directory objects `scenario` names (every subscriber when the CRM may pick anyone, since a
+        call start reads nothing but the snapshot); O(1) requests however many it names."""
+        return self.repository.resolve_directory(self.tenant_id, references_of(scenario))
 
 
 def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:

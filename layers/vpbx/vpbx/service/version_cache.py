@@ -15,15 +15,20 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vpbx.domain.executor import CompiledScenario, compile_scenario
 from vpbx.store.models import ScenarioVersion
-from vpbx.store.ports import Repository
+from vpbx.store.ports import PublishedVersions, TenantLookup
 
 MAX_VERSIONS = 256
 SIP_DOMAIN_TTL_SECONDS = 300.0
 
 VersionKey = tuple[str, str, int]  # (tenant id, scenario id, version)
+
+
+class VersionSource(PublishedVersions, TenantLookup, Protocol):
+    """Where a cache reads a version it misses and the tenant's SIP domain."""
 
 
 @dataclass
@@ -45,7 +50,7 @@ class VersionCache:
 
     def __init__(
         self,
-        repository: Repository,
+        repository: VersionSource,
         max_versions: int = MAX_VERSIONS,
         sip_domain_ttl: float = SIP_DOMAIN_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
@@ -108,11 +113,11 @@ class VersionCache:
             self._sip_domains.clear()
 
 
-_caches: "weakref.WeakKeyDictionary[Repository, VersionCache]" = weakref.WeakKeyDictionary()
+_caches: "weakref.WeakKeyDictionary[VersionSource, VersionCache]" = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
-def version_cache_for(repository: Repository) -> VersionCache:
+def version_cache_for(repository: VersionSource) -> VersionCache:
     with _caches_lock:
         cache = _caches.get(repository)
         if cache is None:

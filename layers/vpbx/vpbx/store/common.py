@@ -1,8 +1,8 @@
-"""What both repositories do the same way, written once: the versioned directory families and their port methods,
-version checks, the records a write produces, and the rules of calls (ownership, expiry, listing time range).
+"""What both implementations of the ports do the same way, written once: the versioned directory families and their
+port methods, version checks, the records a write produces, and the rules of calls (ownership, expiry, time range).
 
-An implementation inherits VersionedFamilies and supplies five storage primitives (create, read, list, update,
-delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
+A directory implementation inherits DirectoryFamilies and supplies five storage primitives (create, read, list,
+update, delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
 """
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
@@ -26,26 +26,41 @@ from vpbx.store.models import (
     ScenarioVersion,
     Versioned,
 )
-from vpbx.store.ports import Repository
 
 
 @dataclass(frozen=True)
 class Family:
-    """A versioned family of tenant-owned items: its sort-key prefix, its model and how error messages name it."""
+    """A versioned family of tenant-owned items: its sort-key prefix, its model, the field that is its id, and how
+    error messages name it."""
 
     prefix: str
     model: type[BaseModel]
     label: str
+    key_field: str = "id"
 
     def what(self, ident: str) -> str:
         return f"{self.label} {ident}"
 
+    def ident_of(self, obj: BaseModel) -> str:
+        return str(getattr(obj, self.key_field))
 
-SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber")
+
+SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber", "extension")
 SCHEDULES = Family(keys.SCHEDULE_PREFIX, Schedule, "schedule")
 CALLER_LISTS = Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list")
-NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number")
+NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number", "number")
 SCENARIOS = Family(keys.SCENARIO_PREFIX, ScenarioDraft, "scenario")
+
+
+def snapshot_of(
+    subscribers: list[Subscriber], schedules: list[Schedule], caller_lists: list[CallerList]
+) -> DirectorySnapshot:
+    """A resolved directory in a stable order (by id), whatever order the storage returned it in."""
+    return DirectorySnapshot(
+        subscribers=sorted(subscribers, key=lambda s: s.extension),
+        schedules=sorted(schedules, key=lambda s: s.id),
+        caller_lists=sorted(caller_lists, key=lambda c: c.id),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- versions
@@ -97,8 +112,8 @@ def calls_time_range(since: datetime | None, until: datetime | None) -> tuple[st
 
 
 # ---------------------------------------------------------------------------------------------- families
-class VersionedFamilies(Repository, abc.ABC):
-    """The directory families' port methods, once, over five primitives each repository implements."""
+class VersionedPrimitives(abc.ABC):
+    """Five storage primitives on one versioned item of a family; each implementation's table supplies them."""
 
     @abc.abstractmethod
     def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
@@ -120,6 +135,10 @@ class VersionedFamilies(Repository, abc.ABC):
     @abc.abstractmethod
     def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
         """Delete the item at `expected_version`; NotFound or VersionMismatch."""
+
+
+class DirectoryFamilies(VersionedPrimitives, abc.ABC):
+    """The directory families' port methods (DirectoryStore), once, over the primitives."""
 
     def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
         return self._create_in(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber)
@@ -167,10 +186,3 @@ class VersionedFamilies(Repository, abc.ABC):
 
     def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
         self._delete_in(tenant_id, CALLER_LISTS, list_id, expected_version)
-
-    # numbers also keep a platform-wide guard, so each repository writes them itself; reads are plain family reads
-    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
-        return self._read_in(tenant_id, NUMBERS, number)
-
-    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
-        return self._list_in(tenant_id, NUMBERS, limit, cursor)

@@ -1,0 +1,259 @@
+"""ScenarioStore on DynamoDB: drafts, immutable versions, the published pointer and the version counter."""
+
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
+from datetime import datetime
+from typing import Any
+
+from vpbx.domain.errors import AlreadyExists, Conflict, NotFound, VersionMismatch
+from vpbx.domain.scenario import Scenario
+from vpbx.store import keys
+from vpbx.store.codec import published_refs, ref_token
+from vpbx.store.common import (
+    SCENARIOS,
+    check_version,
+    new_scenario_version,
+)
+from vpbx.store.dynamodb.table import (
+    TRANSACTION_ATTEMPTS,
+    ConditionFailed,
+    DynamoTable,
+    Item,
+    TransactionCanceled,
+    attr_b,
+    attr_n,
+    attr_s,
+    pack,
+    read_int,
+    read_time,
+    table_key,
+    unpack,
+)
+from vpbx.store.models import (
+    DirectorySnapshot,
+    Page,
+    ScenarioDraft,
+    ScenarioVersion,
+    Versioned,
+)
+from vpbx.store.paging import ListScope
+from vpbx.store.ports import ScenarioStore
+
+
+class DynamoScenarioStore(DynamoTable, ScenarioStore):
+    def _draft_key(self, tenant_id: str, scenario_id: str) -> Item:
+        return table_key(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id)
+
+    def _decode_draft(self, item: Item) -> Versioned[ScenarioDraft]:
+        draft = ScenarioDraft(
+            id=item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX),
+            scenario=unpack(item, Scenario),
+            published_version=read_int(item, "published_version"),
+            latest_version=read_int(item, "latest_version") or 0,
+        )
+        return Versioned[Any](
+            item=draft,
+            version=int(item["version"]["N"]),
+            created_at=read_time(item, "created_at"),
+            updated_at=read_time(item, "updated_at"),
+        )
+
+    def _read_draft(self, tenant_id: str, scenario_id: str, projection: str | None = None) -> Item:
+        key = self._draft_key(tenant_id, scenario_id)
+        item = self._get_item(key["PK"]["S"], key["SK"]["S"], projection)
+        if item is None:
+            raise NotFound(f"scenario {scenario_id} not found")
+        return item
+
+    def _counter_key(self, tenant_id: str, scenario_id: str) -> Item:
+        return table_key(keys.tenant_pk(tenant_id), keys.scenario_counter_sk(scenario_id))
+
+    def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]:
+        """Numbering starts after a deleted predecessor's latest version, read from its counter item; the write is
+        conditional on that counter being unchanged, so a concurrent delete cannot slip an older number in."""
+        counter_key = self._counter_key(tenant_id, scenario_id)
+        for _ in range(TRANSACTION_ATTEMPTS):
+            counter = self._get_item(counter_key["PK"]["S"], counter_key["SK"]["S"])
+            seen = read_int(counter, "latest_version") if counter else None
+            now = self._clock().isoformat()
+            item = {
+                **self._draft_key(tenant_id, scenario_id),
+                "body": attr_b(pack(scenario)),
+                "version": attr_n(1),
+                "latest_version": attr_n(seen or 0),
+                "created_at": attr_s(now),
+                "updated_at": attr_s(now),
+            }
+            unchanged: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(PK)"}
+                if seen is None
+                else {
+                    "ConditionExpression": "latest_version = :seen",
+                    "ExpressionAttributeValues": {":seen": attr_n(seen)},
+                }
+            )
+            try:
+                self._transact(
+                    [
+                        {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                        {"ConditionCheck": {"Key": counter_key, **unchanged}},
+                    ]
+                )
+            except TransactionCanceled as canceled:
+                if canceled.failed(0):
+                    raise AlreadyExists(f"scenario {scenario_id} already exists") from None
+                continue  # the counter moved (a delete of a concurrent incarnation): read it again
+            return self._decode_draft(item)
+        raise Conflict(f"scenario {scenario_id} was deleted and re-created concurrently; retry")
+
+    def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]:
+        return self._decode_draft(self._read_draft(tenant_id, scenario_id))
+
+    def list_scenarios(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]:
+        scope = ListScope(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX)
+        items, next_cursor = self._query_page(tenant_id, scope, limit, cursor)
+        return Page[Any](items=[self._decode_draft(i) for i in items], next_cursor=next_cursor)
+
+    def update_scenario(
+        self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
+    ) -> Versioned[ScenarioDraft]:
+        key, what = self._draft_key(tenant_id, scenario_id), SCENARIOS.what(scenario_id)
+        return self._decode_draft(self._guarded_update(key, {"body": attr_b(pack(scenario))}, expected_version, what))
+
+    def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
+        what = SCENARIOS.what(scenario_id)
+        for _ in range(TRANSACTION_ATTEMPTS):
+            latest = (
+                read_int(self._read_draft(tenant_id, scenario_id, projection="latest_version"), "latest_version") or 0
+            )
+            condition = self._version_condition(expected_version)
+            condition["ConditionExpression"] += " AND latest_version = :latest"
+            condition["ExpressionAttributeValues"][":latest"] = attr_n(latest)
+            operations = [{"Delete": {"Key": self._draft_key(tenant_id, scenario_id), **condition}}]
+            if latest:  # the counter outlives the draft: a re-created scenario numbers its versions after it
+                counter = {**self._counter_key(tenant_id, scenario_id), "latest_version": attr_n(latest)}
+                operations.append({"Put": {"Item": counter}})
+            try:
+                self._transact(operations)
+            except TransactionCanceled as canceled:
+                if not canceled.failed(0):
+                    raise Conflict(f"a concurrent change to {what} won; retry") from None
+                stored = canceled.item(0)
+                if not stored or read_int(stored, "version") != expected_version:
+                    self._raise_stale(stored, expected_version, what)
+                continue  # a publish moved latest_version between the read and the delete
+            self._delete_versions(tenant_id, scenario_id)
+            return
+        raise Conflict(f"{what} was published while being deleted; retry")
+
+    def _delete_versions(self, tenant_id: str, scenario_id: str) -> None:
+        """Versions go after their draft (the counter item keeps their numbers from being reused)."""
+        versions = self._query_all(
+            keys.tenant_pk(tenant_id), keys.scenario_versions_prefix(scenario_id), projection="PK, SK"
+        )
+        self._batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in versions])
+
+    def _refs_update(self, refs: frozenset[str]) -> tuple[str, dict[str, Any]]:
+        """What to append to a SET clause for the `refs` string set (DynamoDB has no empty sets: REMOVE it then)."""
+        if refs:
+            return ", refs = :refs", {":refs": {"SS": sorted(refs)}}
+        return " REMOVE refs", {}
+
+    def publish_scenario(
+        self,
+        tenant_id: str,
+        scenario_id: str,
+        expected_version: int,
+        snapshot: DirectorySnapshot,
+        at: datetime,
+        by: str | None,
+        directory_revision: int | None = None,
+    ) -> ScenarioVersion:
+        draft = self._decode_draft(self._read_draft(tenant_id, scenario_id))
+        check_version(SCENARIOS.what(scenario_id), draft.version, expected_version)
+        version = new_scenario_version(draft.item, snapshot, at, by)
+        number = version.number
+        refs_clause, refs_values = self._refs_update(published_refs(version))
+        version_item = {
+            **table_key(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, number)),
+            "body": attr_b(pack(version)),
+        }
+        try:
+            self._transact(
+                [
+                    {"Put": {"Item": version_item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {
+                        "Update": {
+                            "Key": self._draft_key(tenant_id, scenario_id),
+                            "UpdateExpression": f"SET published_version = :n, latest_version = :n{refs_clause}",
+                            "ConditionExpression": "#version = :expected AND latest_version = :latest",
+                            "ExpressionAttributeNames": {"#version": "version"},
+                            "ExpressionAttributeValues": {
+                                ":n": attr_n(number),
+                                ":expected": attr_n(expected_version),
+                                ":latest": attr_n(number - 1),
+                                **refs_values,
+                            },
+                        }
+                    },
+                ]
+            )
+        except TransactionCanceled as canceled:
+            if canceled.failed(1):
+                self._raise_stale(canceled.item(1), expected_version, f"scenario {scenario_id}")
+            raise VersionMismatch(f"scenario {scenario_id} version {number} was published concurrently") from None
+        return version
+
+    def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
+        return read_int(self._read_draft(tenant_id, scenario_id, projection="published_version"), "published_version")
+
+    def rollback_scenario(
+        self,
+        tenant_id: str,
+        scenario_id: str,
+        version: int,
+        expected_version: int,
+        directory_revision: int | None = None,
+    ) -> Versioned[ScenarioDraft]:
+        target = self.get_scenario_version(tenant_id, scenario_id, version)
+        refs_clause, refs_values = self._refs_update(published_refs(target))
+        params = self._version_condition(expected_version)
+        params["ExpressionAttributeValues"].update({":n": attr_n(version), **refs_values})
+        try:
+            response = self._conditional(
+                "update_item",
+                Key=self._draft_key(tenant_id, scenario_id),
+                UpdateExpression=f"SET published_version = :n{refs_clause}",
+                ReturnValues="ALL_NEW",
+                **params,
+            )
+        except ConditionFailed as failed:
+            self._raise_stale(failed.item, expected_version, f"scenario {scenario_id}")
+        return self._decode_draft(response["Attributes"])
+
+    def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, version))
+        if item is None:
+            raise NotFound(f"scenario {scenario_id} has no version {version}")
+        return unpack(item, ScenarioVersion)
+
+    def list_scenario_versions(
+        self, tenant_id: str, scenario_id: str, limit: int, cursor: str | None
+    ) -> Page[ScenarioVersion]:
+        """Newest first. NotFound when the scenario does not exist."""
+        scope = ListScope(keys.tenant_pk(tenant_id), keys.scenario_versions_prefix(scenario_id))
+        items, next_cursor = self._query_page(tenant_id, scope, limit, cursor, descending=True)
+        if not items and cursor is None:
+            self._read_draft(tenant_id, scenario_id, projection="PK")
+        return Page[ScenarioVersion](items=[unpack(i, ScenarioVersion) for i in items], next_cursor=next_cursor)
+
+    def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
+        token = ref_token(kind, ref)
+        items = self._query_all(
+            keys.tenant_pk(tenant_id),
+            keys.SCENARIO_PREFIX,
+            projection="SK",
+            filter_expression="contains(refs, :ref)",
+            values={":ref": attr_s(token)},
+        )
+        return sorted(item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX) for item in items)

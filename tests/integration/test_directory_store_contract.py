@@ -13,7 +13,7 @@ from vpbx.store.ports import Repository
 if TYPE_CHECKING:  # conftest is loaded by pytest itself; import it for the annotation only
     from tests.integration.conftest import ManualClock
 
-from tests.integration.store_contract import FAMILIES, A, B, Family, all_pages, b64, run_concurrently
+from tests.integration.store_contract import FAMILIES, A, B, Family, all_pages, b64, run_concurrently, scenario
 
 
 @pytest.fixture(params=FAMILIES, ids=lambda f: f.many)
@@ -23,6 +23,7 @@ def family(request: pytest.FixtureRequest) -> Family:
 
 
 def test_family_crud_with_versions(repository: Repository, family: Family, clock: "ManualClock") -> None:
+    repository.create_scenario(A, "main", scenario())  # what an edited number points at
     obj = family.make(1)
     created = family.create(repository, A, obj)
     assert (created.item, created.version) == (obj, 1)
@@ -50,6 +51,7 @@ def test_family_crud_with_versions(repository: Repository, family: Family, clock
 
 
 def test_family_create_twice_is_already_exists(repository: Repository, family: Family) -> None:
+    repository.create_scenario(A, "main", scenario())  # what an edited number points at
     family.create(repository, A, family.make(1))
     with pytest.raises(AlreadyExists):
         family.create(repository, A, family.edit(family.make(1)))

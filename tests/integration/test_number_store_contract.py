@@ -12,12 +12,14 @@ from vpbx.store.models import (
 if TYPE_CHECKING:  # conftest is loaded by pytest itself; import it for the annotation only
     pass
 
-from vpbx.store.ports import NumberStore
+from vpbx.store.ports import NumberStore, Repository
 
-from tests.integration.store_contract import A, B, run_concurrently
+from tests.integration.store_contract import A, B, run_concurrently, scenario
 
 
-def test_number_is_unique_across_tenants_and_routes_to_its_owner(repository: NumberStore) -> None:
+def test_number_is_unique_across_tenants_and_routes_to_its_owner(repository: Repository) -> None:
+    for scenario_id in ("main", "night"):  # a number may only point at an existing scenario
+        repository.create_scenario(A, scenario_id, scenario(scenario_id))
     number = PhoneNumber(number="+74951234567", scenario_id="main")
     repository.create_number(A, number)
     with pytest.raises(AlreadyExists):

@@ -111,6 +111,8 @@ def world() -> World:
     repository = InMemoryRepository(clock=clock)
     repository.create_tenant(Tenant(id=TENANT, name="Acme", sip_domain="acme.sip.example", created_at=T0))
     repository.create_tenant(Tenant(id=OTHER, name="Globex", created_at=T0))
+    for tenant in (TENANT, OTHER):  # a number may only point at an existing scenario; tests publish into this draft
+        repository.create_scenario(tenant, "main", Scenario.model_validate(seed_scenario()))
     repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     repository.create_number(OTHER, PhoneNumber(number=OTHER_NUMBER, scenario_id="main"))
     return World(repository=repository, clock=clock)
@@ -216,7 +218,7 @@ def test_number_without_scenario_is_not_found(world: World) -> None:
 
 
 def test_unpublished_scenario_hangs_up_with_a_reason(world: World) -> None:
-    world.repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
+    assert world.repository.get_scenario(TENANT, "main").item.published_version is None
     decision = as_json(start(world.service()))
     assert decision == {
         "call_id": "call-1",
@@ -374,9 +376,9 @@ def racing_world() -> tuple[World, RacingRepository]:
     clock = Clock()
     repository = RacingRepository(clock=clock)
     repository.create_tenant(Tenant(id=TENANT, name="Acme", created_at=T0))
-    repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     world = World(repository=repository, clock=clock)
     world.publish(seed_scenario())
+    repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     return world, repository
 
 

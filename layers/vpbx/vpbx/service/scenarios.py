@@ -18,21 +18,23 @@ from pydantic_core import PydanticCustomError
 from vpbx.domain.base import Extension, LazyModel, ResourceId, StrictModel
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import Directory
-from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
+from vpbx.domain.errors import Conflict, InvalidInput, InvalidScenario, NotFound, VersionMismatch
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import (
     MAX_ELEMENTS,
     MAX_SERIALIZED_BYTES,
     ElementId,
     ExternalRouting,
+    References,
     Scenario,
     references_of,
 )
 from vpbx.domain.simulation import SimulationOutcome, SimulationResult, SimulationStep, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
-from vpbx.service.versioned import VersionMeta, every, new_id
+from vpbx.service.versioned import VersionMeta, new_id
+from vpbx.store.common import REFERENCE_ATTEMPTS
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
-from vpbx.store.ports import DirectoryReader, NumberStore, ScenarioStore, TenantLookup
+from vpbx.store.ports import DirectoryChanged, DirectoryReader, ScenarioStore, TenantLookup
 
 if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
@@ -117,8 +119,8 @@ class SimulateRequest(StrictModel):
 # ------------------------------------------------------------------------------------------------ service
 
 
-class ScenarioPorts(ScenarioStore, DirectoryReader, NumberStore, TenantLookup, Protocol):
-    """The scenario service's storage: scenarios, resolving the directory they name, numbers, the tenant."""
+class ScenarioPorts(ScenarioStore, DirectoryReader, TenantLookup, Protocol):
+    """The scenario service's storage: scenarios, resolving the directory they name, the tenant's SIP domain."""
 
 
 class ScenarioService:
@@ -144,17 +146,8 @@ class ScenarioService:
         return self.repository.update_scenario(self.tenant_id, scenario_id, scenario, expected_version)
 
     def delete(self, scenario_id: str, expected_version: int) -> None:
-        self.repository.get_scenario(self.tenant_id, scenario_id)
-        numbers = sorted(n.item.number for n in every(self._numbers) if n.item.scenario_id == scenario_id)
-        if numbers:
-            raise InUse(
-                f"scenario {scenario_id!r} answers phone numbers {', '.join(numbers)}; point them elsewhere first",
-                details=[{"number": number} for number in numbers],
-            )
+        """Refused (409) while phone numbers point at it: the store checks that with the delete, atomically."""
         self.repository.delete_scenario(self.tenant_id, scenario_id, expected_version)
-
-    def _numbers(self, limit: int, cursor: str | None) -> Page[Any]:
-        return self.repository.list_numbers(self.tenant_id, limit, cursor)
 
     # ------------------------------------------------------------------------ validation and publishing
     def validate(self, scenario: Scenario) -> ValidationReport:
@@ -168,26 +161,48 @@ class ScenarioService:
     def publish(
         self, scenario_id: str, expected_version: int, by: str | None, at: datetime | None = None
     ) -> ScenarioVersion:
+        """Validate the draft against the directory and publish it with the snapshot it was validated on; a directory
+        change between the two (a referenced object deleted) makes the store refuse the write, and it is checked
+        again (REFERENCE_ATTEMPTS times, then 409)."""
         draft = self.get(scenario_id)
         if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
             raise VersionMismatch(
                 f"scenario {scenario_id!r} is at version {draft.version}, not {expected_version}",
                 details=[{"current_version": draft.version}],
             )
-        report = self.validate(draft.item.scenario)
-        if not report.ok:
-            raise InvalidScenario(
-                f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
-                details=[problem.model_dump(exclude_none=True) for problem in report.errors],
-            )
-        snapshot = self.snapshot(draft.item.scenario)
-        return self.repository.publish_scenario(
-            self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by
-        )
+        for _ in range(REFERENCE_ATTEMPTS):
+            revision = self.repository.directory_revision(self.tenant_id)
+            snapshot = self.snapshot(draft.item.scenario)
+            report = validate(draft.item.scenario, snapshot.to_directory())
+            if not report.ok:
+                raise InvalidScenario(
+                    f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
+                    details=[problem.model_dump(exclude_none=True) for problem in report.errors],
+                )
+            try:
+                return self.repository.publish_scenario(
+                    self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by, revision
+                )
+            except DirectoryChanged:
+                continue
+        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was published; retry")
 
     def rollback(self, scenario_id: str, version: int, expected_version: int) -> Versioned[ScenarioDraft]:
-        self.get_version(scenario_id, version)  # a clear 404 naming the version
-        return self.repository.rollback_scenario(self.tenant_id, scenario_id, version, expected_version)
+        """Point calls at an earlier version, if everything it names still exists (409 naming what is missing)."""
+        target = self.get_version(scenario_id, version)  # a clear 404 naming the version
+        named = references_of(target.scenario)
+        for _ in range(REFERENCE_ATTEMPTS):
+            revision = self.repository.directory_revision(self.tenant_id)
+            missing = missing_references(named, self.repository.resolve_directory(self.tenant_id, named))
+            if missing:
+                raise missing_references_conflict(scenario_id, version, missing)
+            try:
+                return self.repository.rollback_scenario(
+                    self.tenant_id, scenario_id, version, expected_version, directory_revision=revision
+                )
+            except DirectoryChanged:
+                continue
+        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was rolled back; retry")
 
     def list_versions(self, scenario_id: str, limit: int, cursor: str | None) -> Page[ScenarioVersion]:
         self.get(scenario_id)
@@ -260,6 +275,28 @@ class ScenarioService:
         """The existing directory objects `scenario` names (every subscriber when the CRM may pick anyone, since a
         call start reads nothing but the snapshot); O(1) requests however many it names."""
         return self.repository.resolve_directory(self.tenant_id, references_of(scenario))
+
+
+def missing_references(named: References, found: DirectorySnapshot) -> list[tuple[str, str]]:
+    """(kind, id) of each directory object `named` that `found` lacks, in a stable order."""
+    present = {
+        "extension": {s.extension for s in found.subscribers},
+        "schedule": {s.id for s in found.schedules},
+        "caller_list": {c.id for c in found.caller_lists},
+    }
+    wanted = {"extension": named.extensions, "schedule": named.schedules, "caller_list": named.caller_lists}
+    return [(kind, ident) for kind, idents in wanted.items() for ident in sorted(idents - present[kind])]
+
+
+def missing_references_conflict(scenario_id: str, version: int, missing: list[tuple[str, str]]) -> Conflict:
+    names = ", ".join(f"{kind} {ident}" for kind, ident in missing)
+    return Conflict(
+        f"version {version} of scenario {scenario_id!r} names directory objects that no longer exist: {names}",
+        details=[
+            {"loc": ["body", "version"], "msg": f"{kind} {ident} does not exist", "type": "missing_reference"}
+            for kind, ident in missing
+        ],
+    )
 
 
 def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:

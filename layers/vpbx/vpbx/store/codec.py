@@ -18,12 +18,19 @@ def ref_token(kind: str, ref: str) -> str:
     return f"{kind}#{ref}"
 
 
-def published_refs(version: ScenarioVersion) -> frozenset[str]:
-    """Directory objects a published version uses: those its elements name and those frozen in its snapshot."""
+def named_refs(version: ScenarioVersion) -> frozenset[str]:
+    """Directory objects a published version's elements name: what may not be deleted while it is current (a CRM
+    element's snapshot of every subscriber pins none of them)."""
     named = references_of(version.scenario)
     tokens = {ref_token("extension", extension) for extension in named.extensions}
     tokens.update(ref_token("schedule", schedule_id) for schedule_id in named.schedules)
     tokens.update(ref_token("caller_list", list_id) for list_id in named.caller_lists)
+    return frozenset(tokens)
+
+
+def published_refs(version: ScenarioVersion) -> frozenset[str]:
+    """Directory objects a published version uses: those its elements name and those frozen in its snapshot."""
+    tokens = set(named_refs(version))
     snapshot = version.directory
     tokens.update(ref_token("extension", s.extension) for s in snapshot.subscribers)
     tokens.update(ref_token("schedule", s.id) for s in snapshot.schedules)

@@ -8,15 +8,16 @@ from typing import Any
 from vpbx.domain.errors import AlreadyExists, Conflict, NotFound, VersionMismatch
 from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
-from vpbx.store.codec import published_refs, ref_token
+from vpbx.store.codec import named_refs, published_refs, ref_token
 from vpbx.store.common import (
     SCENARIOS,
     check_version,
+    directory_changed,
     new_scenario_version,
+    numbers_in_use,
 )
 from vpbx.store.dynamodb.table import (
     TRANSACTION_ATTEMPTS,
-    ConditionFailed,
     DynamoTable,
     Item,
     TransactionCanceled,
@@ -121,21 +122,31 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
         return self._decode_draft(self._guarded_update(key, {"body": attr_b(pack(scenario))}, expected_version, what))
 
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
+        """Refused while numbers point at it; that check and the delete commit on one directory revision."""
         what = SCENARIOS.what(scenario_id)
         for _ in range(TRANSACTION_ATTEMPTS):
-            latest = (
-                read_int(self._read_draft(tenant_id, scenario_id, projection="latest_version"), "latest_version") or 0
-            )
+            draft = self._read_draft(tenant_id, scenario_id, projection="latest_version")
+            latest = read_int(draft, "latest_version") or 0
+            seen = self._revision(tenant_id)
+            numbers = self._numbers_pointing_at(tenant_id, scenario_id)
+            if numbers:
+                raise numbers_in_use(scenario_id, numbers)
             condition = self._version_condition(expected_version)
             condition["ConditionExpression"] += " AND latest_version = :latest"
             condition["ExpressionAttributeValues"][":latest"] = attr_n(latest)
-            operations = [{"Delete": {"Key": self._draft_key(tenant_id, scenario_id), **condition}}]
+            operations = [
+                {"Delete": {"Key": self._draft_key(tenant_id, scenario_id), **condition}},
+                self._revision_step(tenant_id, seen),
+            ]
             if latest:  # the counter outlives the draft: a re-created scenario numbers its versions after it
                 counter = {**self._counter_key(tenant_id, scenario_id), "latest_version": attr_n(latest)}
                 operations.append({"Put": {"Item": counter}})
+            self._about_to_write("delete_scenario")
             try:
                 self._transact(operations)
             except TransactionCanceled as canceled:
+                if canceled.failed(1) and not canceled.failed(0):
+                    continue  # a number was pointed at it (or the directory moved) since the check: check again
                 if not canceled.failed(0):
                     raise Conflict(f"a concurrent change to {what} won; retry") from None
                 stored = canceled.item(0)
@@ -144,7 +155,7 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
                 continue  # a publish moved latest_version between the read and the delete
             self._delete_versions(tenant_id, scenario_id)
             return
-        raise Conflict(f"{what} was published while being deleted; retry")
+        raise Conflict(f"{what} was published or pointed at while being deleted; retry")
 
     def _delete_versions(self, tenant_id: str, scenario_id: str) -> None:
         """Versions go after their draft (the counter item keeps their numbers from being reused)."""
@@ -153,11 +164,18 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
         )
         self._batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in versions])
 
-    def _refs_update(self, refs: frozenset[str]) -> tuple[str, dict[str, Any]]:
-        """What to append to a SET clause for the `refs` string set (DynamoDB has no empty sets: REMOVE it then)."""
-        if refs:
-            return ", refs = :refs", {":refs": {"SS": sorted(refs)}}
-        return " REMOVE refs", {}
+    def _pointer_update(self, assignments: list[str], version: ScenarioVersion) -> tuple[str, dict[str, Any]]:
+        """The UpdateExpression that points the draft at `version`: the assignments plus its `refs` and `named_refs`
+        string sets (DynamoDB has no empty sets: an empty one is REMOVEd)."""
+        sets, removes, values = list(assignments), [], {}
+        for name, refs in (("refs", published_refs(version)), ("named_refs", named_refs(version))):
+            if refs:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = {"SS": sorted(refs)}
+            else:
+                removes.append(name)
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return expression, values
 
     def publish_scenario(
         self,
@@ -173,11 +191,12 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
         check_version(SCENARIOS.what(scenario_id), draft.version, expected_version)
         version = new_scenario_version(draft.item, snapshot, at, by)
         number = version.number
-        refs_clause, refs_values = self._refs_update(published_refs(version))
+        expression, refs_values = self._pointer_update(["published_version = :n", "latest_version = :n"], version)
         version_item = {
             **table_key(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, number)),
             "body": attr_b(pack(version)),
         }
+        self._about_to_write("publish")
         try:
             self._transact(
                 [
@@ -185,7 +204,7 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
                     {
                         "Update": {
                             "Key": self._draft_key(tenant_id, scenario_id),
-                            "UpdateExpression": f"SET published_version = :n, latest_version = :n{refs_clause}",
+                            "UpdateExpression": expression,
                             "ConditionExpression": "#version = :expected AND latest_version = :latest",
                             "ExpressionAttributeNames": {"#version": "version"},
                             "ExpressionAttributeValues": {
@@ -196,11 +215,14 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
                             },
                         }
                     },
+                    self._revision_step(tenant_id, directory_revision),
                 ]
             )
         except TransactionCanceled as canceled:
             if canceled.failed(1):
                 self._raise_stale(canceled.item(1), expected_version, f"scenario {scenario_id}")
+            if canceled.failed(2) and not canceled.failed(0):
+                raise directory_changed(f"scenario {scenario_id}") from None
             raise VersionMismatch(f"scenario {scenario_id} version {number} was published concurrently") from None
         return version
 
@@ -216,20 +238,18 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
         directory_revision: int | None = None,
     ) -> Versioned[ScenarioDraft]:
         target = self.get_scenario_version(tenant_id, scenario_id, version)
-        refs_clause, refs_values = self._refs_update(published_refs(target))
+        expression, refs_values = self._pointer_update(["published_version = :n"], target)
         params = self._version_condition(expected_version)
         params["ExpressionAttributeValues"].update({":n": attr_n(version), **refs_values})
+        pointer = {"Update": {"Key": self._draft_key(tenant_id, scenario_id), "UpdateExpression": expression, **params}}
+        self._about_to_write("rollback")
         try:
-            response = self._conditional(
-                "update_item",
-                Key=self._draft_key(tenant_id, scenario_id),
-                UpdateExpression=f"SET published_version = :n{refs_clause}",
-                ReturnValues="ALL_NEW",
-                **params,
-            )
-        except ConditionFailed as failed:
-            self._raise_stale(failed.item, expected_version, f"scenario {scenario_id}")
-        return self._decode_draft(response["Attributes"])
+            self._transact([pointer, self._revision_step(tenant_id, directory_revision)])
+        except TransactionCanceled as canceled:
+            if canceled.failed(0):
+                self._raise_stale(canceled.item(0), expected_version, f"scenario {scenario_id}")
+            raise directory_changed(f"the rollback of scenario {scenario_id}") from None
+        return self.get_scenario(tenant_id, scenario_id)
 
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:
         item = self._get_item(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, version))

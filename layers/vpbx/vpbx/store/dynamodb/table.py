@@ -36,12 +36,15 @@ from vpbx.domain.errors import (
 from vpbx.store import keys
 from vpbx.store.common import (
     Family,
+    ReferenceGuard,
+    directory_changed,
     first_version,
     stale_version,
 )
 from vpbx.store.models import (
     CallRecord,
     Page,
+    PhoneNumber,
     Versioned,
 )
 from vpbx.store.paging import ListScope, clamp_limit, decode_cursor, encode_cursor
@@ -67,6 +70,7 @@ TRANSIENT_CODES = frozenset(
 )
 TRANSIENT_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 TRANSACTION_ATTEMPTS = 3
+NAMED_REFS_FILTER = "contains(named_refs, :ref) OR (attribute_not_exists(named_refs) AND contains(refs, :ref))"
 MAX_QUERY_ROUNDS = 10  # a filtered listing reads at most this many DynamoDB pages before returning a short page
 FILTERED_ROUND_LIMIT = 50
 BATCH_WRITE_SIZE = 25
@@ -155,7 +159,7 @@ def _storage_error(exc: ClientError) -> VpbxError:
     return Unavailable("the database rejected the request; retry later")
 
 
-class DynamoTable:
+class DynamoTable(ReferenceGuard):
     """One DynamoDB table and the requests every port implementation makes on it."""
 
     def __init__(
@@ -463,3 +467,63 @@ class DynamoTable:
                 time.sleep(0.05 * (attempt + 1))
             if requests:
                 raise Unavailable("the database is busy; retry the delete")
+
+    # ------------------------------------------------------------------------------------------ references
+    def _revision(self, tenant_id: str) -> int:
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
+        return (read_int(item, "revision") or 0) if item else 0
+
+    def _revision_step(self, tenant_id: str, seen: int | None) -> dict[str, Any]:
+        """The transaction item that advances the tenant's revision, on the condition that it is still `seen`
+        (unconditionally when the caller checked nothing against the directory, or the guard is switched off)."""
+        key = table_key(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
+        if seen is None or not self.guard_references:
+            return {
+                "Update": {
+                    "Key": key,
+                    "UpdateExpression": "ADD revision :one",
+                    "ExpressionAttributeValues": {":one": attr_n(1)},
+                }
+            }
+        update: dict[str, Any] = {
+            "Key": key,
+            "UpdateExpression": "SET revision = :next",
+            "ExpressionAttributeValues": {":next": attr_n(seen + 1)},
+        }
+        if seen == 0:
+            update["ConditionExpression"] = "attribute_not_exists(revision)"
+        else:
+            update["ConditionExpression"] = "revision = :seen"
+            update["ExpressionAttributeValues"][":seen"] = attr_n(seen)
+        return {"Update": update}
+
+    def _named_users(self, tenant_id: str, token: str) -> list[str]:
+        """Drafts whose current version names `token` (`named_refs`; drafts published before it existed: `refs`)."""
+        items = self._query_all(
+            keys.tenant_pk(tenant_id),
+            keys.SCENARIO_PREFIX,
+            projection="SK",
+            filter_expression=NAMED_REFS_FILTER,
+            values={":ref": attr_s(token)},
+        )
+        return sorted(item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX) for item in items)
+
+    def _delete_at_revision(self, tenant_id: str, family: Family, ident: str, expected_version: int, seen: int) -> None:
+        key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        delete = {"Delete": {"Key": key, **self._version_condition(expected_version)}}
+        try:
+            self._transact([delete, self._revision_step(tenant_id, seen)])
+        except TransactionCanceled as canceled:
+            if canceled.failed(0):
+                self._raise_stale(canceled.item(0), expected_version, family.what(ident))
+            raise directory_changed(f"the delete of {family.what(ident)}") from None
+
+    def _scenario_exists(self, tenant_id: str, scenario_id: str) -> bool:
+        return self._get_item(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id, "PK") is not None
+
+    def _numbers_pointing_at(self, tenant_id: str, scenario_id: str) -> list[str]:
+        numbers = (
+            PhoneNumber.model_validate_json(item["data"]["S"])
+            for item in self._query_all(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX)
+        )
+        return sorted(number.number for number in numbers if number.scenario_id == scenario_id)

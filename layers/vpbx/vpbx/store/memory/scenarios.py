@@ -4,13 +4,15 @@ from __future__ import annotations  # `Versioned[X]` in signatures would build g
 
 from datetime import datetime
 
-from vpbx.domain.errors import NotFound, VersionMismatch
+from vpbx.domain.errors import Conflict, NotFound, VersionMismatch
 from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
-from vpbx.store.codec import published_refs, ref_token
+from vpbx.store.codec import named_refs, published_refs, ref_token
 from vpbx.store.common import (
+    REFERENCE_ATTEMPTS,
     SCENARIOS,
     new_scenario_version,
+    numbers_in_use,
 )
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.models import (
@@ -21,7 +23,7 @@ from vpbx.store.models import (
     Versioned,
 )
 from vpbx.store.paging import ListScope
-from vpbx.store.ports import ScenarioStore
+from vpbx.store.ports import DirectoryChanged, ScenarioStore
 
 
 class MemoryScenarioStore(MemoryTable, ScenarioStore):
@@ -45,15 +47,29 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
             return self._update_in(tenant_id, SCENARIOS, scenario_id, draft, expected_version)
 
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
+        """Refused while numbers point at it; that check and the delete commit on one directory revision."""
         pk = keys.tenant_pk(tenant_id)
-        with self._lock:
-            latest = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version).item.latest_version
-            self._delete_in(tenant_id, SCENARIOS, scenario_id, expected_version)
-            if latest:
-                self._put(pk, keys.scenario_counter_sk(scenario_id), latest)
-            for row_key, _ in list(self._rows(pk, keys.scenario_versions_prefix(scenario_id))):
-                self._delete(pk, row_key["SK"])
-            self._refs.pop((tenant_id, scenario_id), None)
+        for _ in range(REFERENCE_ATTEMPTS):
+            self._read_in(tenant_id, SCENARIOS, scenario_id)
+            seen = self._revision(tenant_id)
+            numbers = self._numbers_pointing_at(tenant_id, scenario_id)
+            if numbers:
+                raise numbers_in_use(scenario_id, numbers)
+            self._about_to_write("delete_scenario")
+            try:
+                with self._at_revision(tenant_id, seen, SCENARIOS.what(scenario_id)):
+                    latest = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version).item.latest_version
+                    self._delete_in(tenant_id, SCENARIOS, scenario_id, expected_version)
+                    if latest:
+                        self._put(pk, keys.scenario_counter_sk(scenario_id), latest)
+                    for row_key, _ in list(self._rows(pk, keys.scenario_versions_prefix(scenario_id))):
+                        self._delete(pk, row_key["SK"])
+                    self._refs.pop((tenant_id, scenario_id), None)
+                    self._named_refs.pop((tenant_id, scenario_id), None)
+            except DirectoryChanged:
+                continue
+            return
+        raise Conflict(f"{SCENARIOS.what(scenario_id)} was pointed at while being deleted; retry")
 
     def _point_draft(
         self, tenant_id: str, stored: Versioned[ScenarioDraft], target: ScenarioVersion, **update: int
@@ -62,6 +78,7 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
         pointed = stored.model_copy(update={"item": stored.item.model_copy(update=update)})
         self._put(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + stored.item.id, pointed)
         self._refs[(tenant_id, stored.item.id)] = published_refs(target)
+        self._named_refs[(tenant_id, stored.item.id)] = named_refs(target)
         return pointed
 
     def publish_scenario(
@@ -74,7 +91,9 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
         by: str | None,
         directory_revision: int | None = None,
     ) -> ScenarioVersion:
-        with self._lock:
+        self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
+        self._about_to_write("publish")
+        with self._at_revision(tenant_id, directory_revision, f"scenario {scenario_id}"):
             stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
             version = new_scenario_version(stored.item, snapshot, at, by)
             version_sk = keys.scenario_version_sk(scenario_id, version.number)
@@ -97,9 +116,10 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
         expected_version: int,
         directory_revision: int | None = None,
     ) -> Versioned[ScenarioDraft]:
-        with self._lock:
+        target = self.get_scenario_version(tenant_id, scenario_id, version)
+        self._about_to_write("rollback")
+        with self._at_revision(tenant_id, directory_revision, f"the rollback of scenario {scenario_id}"):
             stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
-            target = self.get_scenario_version(tenant_id, scenario_id, version)
             return self._point_draft(tenant_id, stored, target, published_version=version)
 
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:

@@ -7,6 +7,7 @@ from __future__ import annotations  # `Versioned[X]` in signatures would build g
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ from vpbx.domain.errors import AlreadyExists, NotFound
 from vpbx.store import keys
 from vpbx.store.common import (
     Family,
+    ReferenceGuard,
     VersionedPrimitives,
     check_version,
+    directory_changed,
     first_version,
     next_version,
 )
@@ -35,7 +38,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class MemoryTable(VersionedPrimitives):
+class MemoryTable(VersionedPrimitives, ReferenceGuard):
     """One tenant-partitioned item map and the primitives every in-memory port implementation uses."""
 
     def __init__(self, clock: Clock = utc_now) -> None:
@@ -45,6 +48,7 @@ class MemoryTable(VersionedPrimitives):
         self._key_by_hash: dict[str, tuple[str, str]] = {}  # sha256 -> (tenant id, key id)
         self._number_owner: dict[str, str] = {}  # e164 -> tenant id (the NUMBER# guard item)
         self._refs: dict[tuple[str, str], frozenset[str]] = {}  # (tenant, scenario) -> published refs
+        self._named_refs: dict[tuple[str, str], frozenset[str]] = {}  # (tenant, scenario) -> refs its elements name
 
     # ------------------------------------------------------------------------------------------ item primitives
     def _get(self, pk: str, sk: str) -> Any:
@@ -124,3 +128,38 @@ class MemoryTable(VersionedPrimitives):
         with self._lock:
             self._read_at(tenant_id, family, ident, expected_version)
             self._delete(keys.tenant_pk(tenant_id), family.prefix + ident)
+
+    # ------------------------------------------------------------------------------------------ references
+    def _revision(self, tenant_id: str) -> int:
+        with self._lock:
+            revision: int = self._get(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK) or 0
+            return revision
+
+    @contextmanager
+    def _at_revision(self, tenant_id: str, seen: int | None, what: str) -> Iterator[None]:
+        """The writes in the block commit only while the revision is still `seen` (any revision when None or when the
+        guard is switched off), and advance it; the DynamoDB implementation's revision step, under the lock."""
+        with self._lock:
+            current = self._revision(tenant_id)
+            if seen is not None and self.guard_references and current != seen:
+                raise directory_changed(what)
+            yield
+            self._put(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK, current + 1)
+
+    def _named_users(self, tenant_id: str, token: str) -> list[str]:
+        with self._lock:
+            named = self._named_refs.items()
+            return sorted(sid for (tid, sid), refs in named if tid == tenant_id and token in refs)
+
+    def _delete_at_revision(self, tenant_id: str, family: Family, ident: str, expected_version: int, seen: int) -> None:
+        with self._at_revision(tenant_id, seen, f"the delete of {family.what(ident)}"):
+            self._delete_in(tenant_id, family, ident, expected_version)
+
+    def _scenario_exists(self, tenant_id: str, scenario_id: str) -> bool:
+        with self._lock:
+            return self._get(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id) is not None
+
+    def _numbers_pointing_at(self, tenant_id: str, scenario_id: str) -> list[str]:
+        with self._lock:
+            rows = self._rows(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX)
+            return sorted(stored.item.number for _, stored in rows if stored.item.scenario_id == scenario_id)

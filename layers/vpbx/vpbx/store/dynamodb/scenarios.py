@@ -8,7 +8,7 @@ from typing import Any
 from vpbx.domain.errors import AlreadyExists, Conflict, NotFound, VersionMismatch
 from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
-from vpbx.store.codec import named_refs, published_refs, ref_token
+from vpbx.store.codec import named_refs, ref_token, snapshot_only_refs
 from vpbx.store.common import (
     SCENARIOS,
     check_version,
@@ -165,10 +165,11 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
         self._batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in versions])
 
     def _pointer_update(self, assignments: list[str], version: ScenarioVersion) -> tuple[str, dict[str, Any]]:
-        """The UpdateExpression that points the draft at `version`: the assignments plus its `refs` and `named_refs`
-        string sets (DynamoDB has no empty sets: an empty one is REMOVEd)."""
+        """The UpdateExpression that points the draft at `version`: the assignments plus the string sets of what it
+        refers to, `named_refs` (its elements) and `extra_refs` (only its snapshot); an empty set is REMOVEd (DynamoDB
+        has none). Tokens are short (codec.ref_token): the largest draft names ~22,000 extensions."""
         sets, removes, values = list(assignments), [], {}
-        for name, refs in (("refs", published_refs(version)), ("named_refs", named_refs(version))):
+        for name, refs in (("named_refs", named_refs(version)), ("extra_refs", snapshot_only_refs(version))):
             if refs:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = {"SS": sorted(refs)}
@@ -273,7 +274,7 @@ class DynamoScenarioStore(DynamoTable, ScenarioStore):
             keys.tenant_pk(tenant_id),
             keys.SCENARIO_PREFIX,
             projection="SK",
-            filter_expression="contains(refs, :ref)",
+            filter_expression="contains(named_refs, :ref) OR contains(extra_refs, :ref)",
             values={":ref": attr_s(token)},
         )
         return sorted(item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX) for item in items)

@@ -70,7 +70,6 @@ TRANSIENT_CODES = frozenset(
 )
 TRANSIENT_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 TRANSACTION_ATTEMPTS = 3
-NAMED_REFS_FILTER = "contains(named_refs, :ref) OR (attribute_not_exists(named_refs) AND contains(refs, :ref))"
 MAX_QUERY_ROUNDS = 10  # a filtered listing reads at most this many DynamoDB pages before returning a short page
 FILTERED_ROUND_LIMIT = 50
 BATCH_WRITE_SIZE = 25
@@ -498,12 +497,12 @@ class DynamoTable(ReferenceGuard):
         return {"Update": update}
 
     def _named_users(self, tenant_id: str, token: str) -> list[str]:
-        """Drafts whose current version names `token` (`named_refs`; drafts published before it existed: `refs`)."""
+        """Drafts whose current version's elements name `token` (their `named_refs` set)."""
         items = self._query_all(
             keys.tenant_pk(tenant_id),
             keys.SCENARIO_PREFIX,
             projection="SK",
-            filter_expression=NAMED_REFS_FILTER,
+            filter_expression="contains(named_refs, :ref)",
             values={":ref": attr_s(token)},
         )
         return sorted(item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX) for item in items)

@@ -235,7 +235,12 @@ def get_version(scenario_id: ScenarioIdPath, version: VersionPath) -> VersionOut
     "/v1/scenarios/<scenario_id>/rollback",
     summary="Make calls use an earlier published version (If-Match: the draft version); calls in flight keep theirs",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
+    responses=documented(
+        200,
+        ScenarioOut,
+        "The draft, now pointing at that version",
+        {**WRITE_ERRORS, 409: error_doc("conflict: the version names directory objects that no longer exist")},
+    ),
 )
 def rollback_scenario(
     scenario_id: ScenarioIdPath, body: Annotated[RollbackRequest, Body()], if_match: IfMatch

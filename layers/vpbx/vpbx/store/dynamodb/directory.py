@@ -14,12 +14,13 @@ from pydantic import BaseModel
 from vpbx.domain.scenario import References
 from vpbx.store import keys
 from vpbx.store.common import CALLER_LISTS, SCHEDULES, SUBSCRIBERS, DirectoryFamilies, Family, snapshot_of
-from vpbx.store.dynamodb.table import BATCH_GET_SIZE, DynamoTable, read_int, table_key
+from vpbx.store.dynamodb.table import BATCH_GET_SIZE, read_int, table_key
+from vpbx.store.dynamodb.versioned import VersionedTable
 from vpbx.store.models import DirectorySnapshot
 from vpbx.store.ports import DirectoryStore
 
 
-class DynamoDirectoryStore(DynamoTable, DirectoryFamilies, DirectoryStore):
+class DynamoDirectoryStore(VersionedTable, DirectoryFamilies, DirectoryStore):
     def directory_revision(self, tenant_id: str) -> int:
         item = self._get_item(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
         return (read_int(item, "revision") or 0) if item else 0

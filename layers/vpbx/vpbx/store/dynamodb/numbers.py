@@ -17,12 +17,12 @@ from vpbx.store.common import (
     next_version,
 )
 from vpbx.store.dynamodb.table import (
-    DynamoTable,
     Item,
     TransactionCanceled,
     attr_s,
     table_key,
 )
+from vpbx.store.dynamodb.versioned import VersionedTable
 from vpbx.store.models import (
     Page,
     PhoneNumber,
@@ -31,7 +31,7 @@ from vpbx.store.models import (
 from vpbx.store.ports import NumberStore
 
 
-class DynamoNumberStore(DynamoTable, NumberStore):
+class DynamoNumberStore(VersionedTable, NumberStore):
     def _number_guard(self, tenant_id: str, number: PhoneNumber) -> Item:
         guard = {
             **table_key(keys.number_guard_pk(number.number), keys.NUMBER_GUARD_SK),

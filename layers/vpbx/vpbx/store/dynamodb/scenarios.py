@@ -18,7 +18,6 @@ from vpbx.store.common import (
 )
 from vpbx.store.dynamodb.table import (
     TRANSACTION_ATTEMPTS,
-    DynamoTable,
     Item,
     TransactionCanceled,
     attr_b,
@@ -30,6 +29,7 @@ from vpbx.store.dynamodb.table import (
     table_key,
     unpack,
 )
+from vpbx.store.dynamodb.versioned import VersionedTable
 from vpbx.store.models import (
     DirectorySnapshot,
     Page,
@@ -41,7 +41,7 @@ from vpbx.store.paging import ListScope
 from vpbx.store.ports import ScenarioStore
 
 
-class DynamoScenarioStore(DynamoTable, ScenarioStore):
+class DynamoScenarioStore(VersionedTable, ScenarioStore):
     def _draft_key(self, tenant_id: str, scenario_id: str) -> Item:
         return table_key(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id)
 

@@ -8,6 +8,7 @@ what was validated at publish time.
 # String annotations: `Page[Versioned[ScenarioDraft]]` in signatures would otherwise build generic models at import.
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -190,7 +191,7 @@ class ScenarioService:
     def rollback(self, scenario_id: str, version: int, expected_version: int) -> Versioned[ScenarioDraft]:
         """Point calls at an earlier version, if everything it names still exists (409 naming what is missing)."""
         target = self.get_version(scenario_id, version)  # a clear 404 naming the version
-        named = references_of(target.scenario)
+        named = dataclasses.replace(references_of(target.scenario), any_extension=False)  # only what it names
         for _ in range(REFERENCE_ATTEMPTS):
             revision = self.repository.directory_revision(self.tenant_id)
             missing = missing_references(named, self.repository.resolve_directory(self.tenant_id, named))

@@ -94,10 +94,10 @@ class Bench:
         self.client = self.repository.client
         now = datetime.now(UTC)
         self.repository.create_tenant(Tenant(id=TENANT, name="Bench", sip_domain="bench.sip.example", created_at=now))
-        self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
         draft = self.repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
         snapshot = DirectorySnapshot(subscribers=[Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")])
         self.repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
+        self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
         self.handler = load_function("CallsFunction").handler
         self.counter = RequestCounter(self.client, "calls-bench")
         self.writes = WriteMeter(self.client, self.repository.table_name)

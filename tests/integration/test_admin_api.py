@@ -6,8 +6,8 @@ from typing import Any
 
 import boto3
 import pytest
-from vpbx.api.keys import hash_secret
 from vpbx.domain.tenancy import OPERATOR_TENANT
+from vpbx.service.keys import hash_secret
 from vpbx.store.dynamodb import DynamoRepository
 
 from tests.helpers.apigw import api_event, authorizer_context, lambda_context, response_header, response_json

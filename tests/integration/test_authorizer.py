@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vpbx.api.keys import issue_key
 from vpbx.api.settings import get_settings
 from vpbx.service import admin
+from vpbx.service.keys import issue_key
 from vpbx.store.dynamodb import DynamoRepository
 
 from tests.helpers.apigw import lambda_context

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from vpbx.api.deps import set_repository
 from vpbx.domain.directory import Subscriber
+from vpbx.domain.errors import AlreadyExists
 from vpbx.domain.scenario import Scenario
 from vpbx.store.dynamodb import DynamoRepository
 from vpbx.store.models import DirectorySnapshot, PhoneNumber, Tenant
@@ -37,8 +38,18 @@ Call = Callable[..., dict[str, Any]]
 RESOURCES = {"events": "/v1/calls/{call_id}/events", "call": "/v1/calls/{call_id}"}
 
 
+def save_draft(repository: DynamoRepository, tenant: str, scenario: dict[str, Any], scenario_id: str = "main") -> Any:
+    """Create the draft, or replace it (the fixture creates "main" first: a number may only point at a scenario)."""
+    parsed = Scenario.model_validate(scenario)
+    try:
+        return repository.create_scenario(tenant, scenario_id, parsed)
+    except AlreadyExists:
+        current = repository.get_scenario(tenant, scenario_id)
+        return repository.update_scenario(tenant, scenario_id, parsed, current.version)
+
+
 def publish(repository: DynamoRepository, tenant: str, scenario: dict[str, Any], scenario_id: str = "main") -> int:
-    draft = repository.create_scenario(tenant, scenario_id, Scenario.model_validate(scenario))
+    draft = save_draft(repository, tenant, scenario, scenario_id)
     snapshot = DirectorySnapshot(subscribers=[Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")])
     return repository.publish_scenario(tenant, scenario_id, draft.version, snapshot, NOW, None).number
 
@@ -49,6 +60,7 @@ def repository(dynamo_table: tuple[str, str]) -> Iterator[DynamoRepository]:
     repository = DynamoRepository(table_name, endpoint_url=endpoint)
     for tenant, number in ((TENANT, NUMBER), (OTHER_TENANT, OTHER_NUMBER)):
         repository.create_tenant(Tenant(id=tenant, name=tenant.title(), created_at=NOW))
+        repository.create_scenario(tenant, "main", Scenario.model_validate(SEED_SCENARIO))
         repository.create_number(tenant, PhoneNumber(number=number, scenario_id="main"))
     set_repository(repository)
     yield repository
@@ -138,7 +150,7 @@ def test_call_item_carries_a_ttl(api: Call, repository: DynamoRepository) -> Non
 
 
 def test_unpublished_scenario_answers_a_hangup(api: Call, repository: DynamoRepository) -> None:
-    repository.create_scenario(TENANT, "main", Scenario.model_validate(SEED_SCENARIO))
+    save_draft(repository, TENANT, SEED_SCENARIO)
     response = api("POST", "/v1/calls", start_body())
     assert response["statusCode"] == 201
     assert response_json(response)["action"] == {"type": "hangup", "reason": "not_published"}

@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 from vpbx.api import deps
 from vpbx.api.authorizer import authorize
-from vpbx.api.context import Caller
 from vpbx.api.settings import Settings
+from vpbx.domain.tenancy import Caller
 from vpbx.service import admin
 from vpbx.service.usage_plans import ApiGatewayUsagePlans, NoUsagePlans
 from vpbx.store.memory import InMemoryRepository

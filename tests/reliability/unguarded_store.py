@@ -9,12 +9,12 @@ keeps every placeholder in use — so the write happens whatever another writer 
 
 from typing import Any
 
-from vpbx.store.dynamodb import DynamoRepository
+from vpbx.store.dynamodb.table import DynamoTable
 
-_guarded_request = DynamoRepository._request
+_guarded_request = DynamoTable._request
 
 
-def _without_version_conditions(self: DynamoRepository, operation: str, **params: Any) -> Any:
+def _without_version_conditions(self: DynamoTable, operation: str, **params: Any) -> dict[str, Any]:
     targets = [params, *(next(iter(item.values())) for item in params.get("TransactItems", []))]
     for target in targets:
         condition = target.get("ConditionExpression")
@@ -23,4 +23,4 @@ def _without_version_conditions(self: DynamoRepository, operation: str, **params
     return _guarded_request(self, operation, **params)
 
 
-DynamoRepository._request = _without_version_conditions  # type: ignore[method-assign]
+DynamoTable._request = _without_version_conditions  # type: ignore[method-assign]

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from vpbx.api.keys import issue_key
 from vpbx.api.routes.admin import KeyCreated, KeyView, TenantView
+from vpbx.service.keys import issue_key
 from vpbx.store.models import Tenant
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

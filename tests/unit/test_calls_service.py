@@ -16,6 +16,8 @@ from vpbx.service.calls import (
     CallsService,
     CallStart,
     RecordingMetrics,
+    call_detail,
+    decision_out,
     is_loop_guard_end,
 )
 from vpbx.service.crm import CrmClient
@@ -109,6 +111,8 @@ def world() -> World:
     repository = InMemoryRepository(clock=clock)
     repository.create_tenant(Tenant(id=TENANT, name="Acme", sip_domain="acme.sip.example", created_at=T0))
     repository.create_tenant(Tenant(id=OTHER, name="Globex", created_at=T0))
+    for tenant in (TENANT, OTHER):  # a number may only point at an existing scenario; tests publish into this draft
+        repository.create_scenario(tenant, "main", Scenario.model_validate(seed_scenario()))
     repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     repository.create_number(OTHER, PhoneNumber(number=OTHER_NUMBER, scenario_id="main"))
     return World(repository=repository, clock=clock)
@@ -116,11 +120,12 @@ def world() -> World:
 
 def start(service: CallsService, call_id: str = "call-1", to: str = MAIN_NUMBER, **body: Any) -> CallDecisionOut:
     request = CallStart.model_validate({"call_id": call_id, "from": CALLER, "to": to, **body})
-    return service.start(TENANT, request)
+    return decision_out(call_id, service.start(TENANT, request))
 
 
 def event(service: CallsService, seq: int, outcome: str, call_id: str = "call-1", **body: Any) -> CallDecisionOut:
-    return service.handle_event(TENANT, call_id, CallEvent.model_validate({"seq": seq, "outcome": outcome, **body}))
+    request = CallEvent.model_validate({"seq": seq, "outcome": outcome, **body})
+    return decision_out(call_id, service.handle_event(TENANT, call_id, request))
 
 
 def as_json(decision: CallDecisionOut) -> dict[str, Any]:
@@ -213,7 +218,7 @@ def test_number_without_scenario_is_not_found(world: World) -> None:
 
 
 def test_unpublished_scenario_hangs_up_with_a_reason(world: World) -> None:
-    world.repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
+    assert world.repository.get_scenario(TENANT, "main").item.published_version is None
     decision = as_json(start(world.service()))
     assert decision == {
         "call_id": "call-1",
@@ -372,9 +377,9 @@ def racing_world() -> tuple[World, RacingRepository]:
     clock = Clock()
     repository = RacingRepository(clock=clock)
     repository.create_tenant(Tenant(id=TENANT, name="Acme", created_at=T0))
-    repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     world = World(repository=repository, clock=clock)
     world.publish(seed_scenario())
+    repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     return world, repository
 
 
@@ -510,7 +515,7 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
     world.publish(seed_scenario())
     counting = CountingRepository(world.repository)
     repository = cast(Repository, counting)
-    versions = VersionCache()
+    versions = VersionCache(repository)
     service = world.service(repository, versions)
 
     start(service, call_id="cold")
@@ -536,8 +541,8 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
 def test_cache_recompiles_when_the_tenant_sip_domain_changes_without_rereading_the_version(world: World) -> None:
     world.publish(seed_scenario())
     ticks = [0.0]
-    versions = VersionCache(sip_domain_ttl=60, monotonic=lambda: ticks[0])
     counting = CountingRepository(world.repository)
+    versions = VersionCache(cast(Repository, counting), sip_domain_ttl=60, monotonic=lambda: ticks[0])
     service = world.service(cast(Repository, counting), versions)
     start(service, call_id="a")
     changed = world.repository.get_tenant(TENANT).model_copy(update={"sip_domain": "pbx.acme.example"})
@@ -568,7 +573,7 @@ def test_metrics_report_decisions_and_outcomes(world: World) -> None:
     event(service, 1, "no_answer")
     event(service, 1, "no_answer")  # a replay is not a new decision
     event(service, 2, "answered")
-    assert [d["action"]["type"] if d["action"] else None for d in world.metrics.decisions] == ["ring", "ring", None]
+    assert [d.action.type if d.action else None for d in world.metrics.decisions] == ["ring", "ring", None]
     assert world.metrics.outcomes == ["no_answer", "answered"]
     assert len(world.metrics.latencies_ms) == 3
     assert all(ms >= 0 for ms in world.metrics.latencies_ms)
@@ -583,7 +588,7 @@ def test_get_call_shows_the_trace(world: World) -> None:
     start(service)
     world.clock.advance(21)
     event(service, 1, "no_answer")
-    detail = service.get(TENANT, "call-1").model_dump(mode="json", by_alias=True)
+    detail = call_detail(service.get(TENANT, "call-1")).model_dump(mode="json", by_alias=True)
     assert detail["from"] == CALLER
     assert detail["to"] == MAIN_NUMBER
     assert (detail["scenario_id"], detail["version"], detail["status"], detail["seq"]) == ("main", 1, "in_progress", 2)

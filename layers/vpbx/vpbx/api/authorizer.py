@@ -6,7 +6,7 @@ the whole API (`arn…/<stage>/*/*`) so a cached decision is valid for every rou
 
 from typing import Any
 
-from vpbx.api.keys import MAX_SECRET_LENGTH, hash_secret
+from vpbx.service.keys import MAX_SECRET_LENGTH, hash_secret
 from vpbx.store.models import ApiKey
 from vpbx.store.ports import Repository
 

@@ -6,11 +6,11 @@ it before every route runs and refuses routes missing from it (fail closed), so 
 """
 
 import re
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vpbx.domain.errors import Forbidden, InvalidInput, PreconditionRequired
 from vpbx.domain.tenancy import OPERATOR_TENANT, Role
+from vpbx.domain.tenancy import Caller as Caller  # re-exported: it lives below the services that take it
 
 PUBLIC: frozenset[Role] = frozenset()  # marker: no caller needed (docs)
 OPERATOR: frozenset[Role] = frozenset({"operator"})
@@ -69,17 +69,6 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/calls"): READERS,
     ("GET", "/v1/calls/{call_id}"): READERS,
 }
-
-
-@dataclass(frozen=True)
-class Caller:
-    tenant_id: str
-    key_id: str
-    role: Role
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role == "operator"
 
 
 _ROLES: frozenset[str] = frozenset({"operator", "admin", "editor", "viewer", "telephony"})

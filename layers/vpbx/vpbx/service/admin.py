@@ -6,13 +6,12 @@ A tenant admin sees only its own tenant: any other tenant id is NotFound, exactl
 import secrets
 from datetime import datetime
 
-from vpbx.api.context import Caller
-from vpbx.api.keys import IssuedKey, hash_secret, issue_key
 from vpbx.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
-from vpbx.domain.tenancy import OPERATOR_TENANT, TENANT_ROLES, Role
+from vpbx.domain.tenancy import OPERATOR_TENANT, TENANT_ROLES, Caller, Role
+from vpbx.service.keys import IssuedKey, hash_secret, issue_key
 from vpbx.service.usage_plans import NoUsagePlans, UsagePlans
 from vpbx.store.models import ApiKey, Page, Tenant
-from vpbx.store.ports import Repository
+from vpbx.store.ports import TenantStore
 
 FIRST_ADMIN_KEY_NAME = "first admin key"
 
@@ -22,7 +21,7 @@ def new_tenant_id() -> str:
 
 
 def create_tenant(
-    repository: Repository,
+    repository: TenantStore,
     name: str,
     at: datetime,
     tenant_id: str | None = None,
@@ -45,13 +44,13 @@ def create_tenant(
     return tenant, issued
 
 
-def get_tenant(repository: Repository, caller: Caller, tenant_id: str) -> Tenant:
+def get_tenant(repository: TenantStore, caller: Caller, tenant_id: str) -> Tenant:
     _check_tenant_visible(caller, tenant_id)
     return repository.get_tenant(tenant_id)
 
 
 def create_key(
-    repository: Repository, caller: Caller, tenant_id: str, role: Role, name: str, at: datetime
+    repository: TenantStore, caller: Caller, tenant_id: str, role: Role, name: str, at: datetime
 ) -> IssuedKey:
     if tenant_id == OPERATOR_TENANT:
         if not caller.is_operator:
@@ -68,13 +67,13 @@ def create_key(
     return issued
 
 
-def list_keys(repository: Repository, caller: Caller, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+def list_keys(repository: TenantStore, caller: Caller, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
     if tenant_id != OPERATOR_TENANT or not caller.is_operator:
         get_tenant(repository, caller, tenant_id)
     return repository.list_api_keys(tenant_id, limit, cursor)
 
 
-def revoke_key(repository: Repository, caller: Caller, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+def revoke_key(repository: TenantStore, caller: Caller, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
     if tenant_id != OPERATOR_TENANT or not caller.is_operator:
         _check_tenant_visible(caller, tenant_id)
     if tenant_id == OPERATOR_TENANT and key_id == caller.key_id:
@@ -82,7 +81,7 @@ def revoke_key(repository: Repository, caller: Caller, tenant_id: str, key_id: s
     return repository.revoke_api_key(tenant_id, key_id, at)
 
 
-def ensure_operator_key(repository: Repository, secret: str, at: datetime, name: str = "bootstrap") -> ApiKey:
+def ensure_operator_key(repository: TenantStore, secret: str, at: datetime, name: str = "bootstrap") -> ApiKey:
     """Make `secret` a working operator key (bootstrap for the local server or a fresh deployment); idempotent."""
     existing = repository.find_api_key(hash_secret(secret))
     if existing is not None:
@@ -93,7 +92,7 @@ def ensure_operator_key(repository: Repository, secret: str, at: datetime, name:
     return repository.put_api_key(issued.key)
 
 
-def _check_tenant_absent(repository: Repository, tenant_id: str) -> None:
+def _check_tenant_absent(repository: TenantStore, tenant_id: str) -> None:
     try:
         repository.get_tenant(tenant_id)
     except NotFound:

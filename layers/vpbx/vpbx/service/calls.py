@@ -6,6 +6,10 @@ Request budget (DynamoDB requests, warm function):
 A cold cache adds one read of the immutable version (and, at most every few minutes, one read of the tenant's SIP
 domain); a duplicate start or a lost race adds one get_call.
 
+Return convention (every service): records, not response bodies. `start`/`handle_event` answer the
+StoredDecision kept in the call record, `get` the CallRecord, `list` a page of CallSummary; `decision_out`,
+`call_detail` and `call_summary` make the response models of them.
+
 Idempotency: a call is created once (a duplicate start with the same body returns the first decision, another body
 is a conflict); an event names the decision it answers (`seq`), and the save is conditional on that seq, so concurrent
 deliveries of one event advance the call exactly once and all receive the same decision.
@@ -20,14 +24,14 @@ from typing import Any, Protocol
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, Outcome, OutcomeKind
+from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, HangupAction, Outcome, OutcomeKind
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
-from vpbx.store.models import CallRecord, CallSummary, Page
-from vpbx.store.ports import MAX_PAGE_LIMIT, Repository
+from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
+from vpbx.store.ports import MAX_PAGE_LIMIT, CallStore, NumberRouter, PublishedVersions, TenantLookup
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +95,8 @@ class CallEvent(_Body):
             raise ValueError("`digits` is required with outcome 'digits' and not allowed with any other outcome")
         return self
 
-    def as_stored(self) -> dict[str, Any]:
-        return {"seq": self.seq, "outcome": self.outcome, "digits": self.digits}
+    def as_stored(self) -> StoredEvent:
+        return StoredEvent(seq=self.seq, outcome=self.outcome, digits=self.digits)
 
 
 # ------------------------------------------------------------------------------------------------ response models
@@ -163,7 +167,7 @@ def call_summary(summary: CallSummary) -> CallSummaryOut:
 def call_detail(record: CallRecord) -> CallDetailOut:
     return CallDetailOut(
         **summary_fields(CallSummary.of(record)),
-        action=record.last_decision.get("action"),
+        action=record.last_decision.action,
         trace=[TraceStepOut(**step.model_dump()) for step in record.trace],
     )
 
@@ -172,13 +176,13 @@ def call_detail(record: CallRecord) -> CallDetailOut:
 
 
 class CallMetrics(Protocol):
-    def decision(self, decision: dict[str, Any], latency_ms: float) -> None: ...
+    def decision(self, decision: StoredDecision, latency_ms: float) -> None: ...
 
     def outcome(self, kind: str) -> None: ...
 
 
 class NoMetrics:
-    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+    def decision(self, decision: StoredDecision, latency_ms: float) -> None:
         pass
 
     def outcome(self, kind: str) -> None:
@@ -189,11 +193,11 @@ class RecordingMetrics:
     """Keeps what was reported; for tests and benches."""
 
     def __init__(self) -> None:
-        self.decisions: list[dict[str, Any]] = []
+        self.decisions: list[StoredDecision] = []
         self.outcomes: list[str] = []
         self.latencies_ms: list[float] = []
 
-    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+    def decision(self, decision: StoredDecision, latency_ms: float) -> None:
         self.decisions.append(decision)
         self.latencies_ms.append(latency_ms)
 
@@ -201,16 +205,20 @@ class RecordingMetrics:
         self.outcomes.append(kind)
 
 
-def is_loop_guard_end(decision: dict[str, Any]) -> bool:
-    action = decision.get("action") or {}
-    return action.get("type") == "hangup" and action.get("reason") == REASON_LOOP_GUARD
+def is_loop_guard_end(decision: StoredDecision) -> bool:
+    action = decision.action
+    return isinstance(action, HangupAction) and action.reason == REASON_LOOP_GUARD
 
 
-def action_type(decision: dict[str, Any]) -> str:
-    return str((decision.get("action") or {}).get("type", "none"))
+def action_type(decision: StoredDecision) -> str:
+    return decision.action.type if decision.action is not None else "none"
 
 
 # ------------------------------------------------------------------------------------------------ the service
+
+
+class CallPorts(CallStore, NumberRouter, PublishedVersions, TenantLookup, Protocol):
+    """All the calls service uses of storage: call records, a number's route, published versions, the tenant."""
 
 
 class CallsService:
@@ -218,7 +226,7 @@ class CallsService:
 
     def __init__(
         self,
-        repository: Repository,
+        repository: CallPorts,
         *,
         clock: Clock = utc_now,
         crm: CrmClient | None = None,
@@ -237,7 +245,7 @@ class CallsService:
         self.ttl = ttl
 
     # -------------------------------------------------------------------------------------------- start
-    def start(self, tenant_id: str, request: CallStart) -> CallDecisionOut:
+    def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
         started = time.perf_counter()
         now = self.clock()
         info = CallInfo(call_id=request.call_id, caller=request.from_, dialed=request.to, started_at=now)
@@ -246,15 +254,15 @@ class CallsService:
         if version is None:
             state, decision = _not_published(info, scenario_id)
         else:
-            compiled = self.versions.compiled(self.repository, tenant_id, scenario_id, version)
+            compiled = self.versions.compiled(tenant_id, scenario_id, version)
             executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info))
             state, decision = executor.start(info)
-        decision_json = _decision_json(decision)
+        answer = _stored(decision)
         record = CallRecord(
             tenant_id=tenant_id,
             state=state,
-            last_decision=decision_json,
-            first_decision=decision_json,
+            last_decision=answer,
+            first_decision=answer,
             trace=list(decision.steps),
             expires_at=self._expiry(now),
         )
@@ -262,12 +270,12 @@ class CallsService:
             self.repository.create_call(tenant_id, record)
         except AlreadyExists:
             return self._repeated_start(tenant_id, request)
-        self.metrics.decision(decision_json, _ms_since(started))
+        self.metrics.decision(answer, _ms_since(started))
         logger.info(
             "call started",
             extra={"call_id": info.call_id, "scenario_id": scenario_id, "version": version, "seq": state.seq},
         )
-        return _decision_out(info.call_id, decision_json)
+        return answer
 
     def _scenario_of(self, tenant_id: str, dialed: str) -> str:
         route = self.repository.route_number(dialed)
@@ -283,7 +291,7 @@ class CallsService:
             return self.crm_lookup
         return crm_lookup_for_call(self.crm, called=info.dialed, call_id=info.call_id)
 
-    def _repeated_start(self, tenant_id: str, request: CallStart) -> CallDecisionOut:
+    def _repeated_start(self, tenant_id: str, request: CallStart) -> StoredDecision:
         stored = self.repository.get_call(tenant_id, request.call_id)
         info = stored.state.call
         if (info.caller, info.dialed) != (request.from_, request.to):
@@ -291,28 +299,28 @@ class CallsService:
                 f"call {request.call_id} was already started from {info.caller} to {info.dialed}",
                 [{"loc": ["body", "call_id"], "msg": "call id already used by another call", "type": "conflict"}],
             )
-        return _decision_out(request.call_id, stored.first_decision or stored.last_decision)
+        return stored.first_decision or stored.last_decision
 
     # -------------------------------------------------------------------------------------------- events
-    def handle_event(self, tenant_id: str, call_id: str, event: CallEvent) -> CallDecisionOut:
+    def handle_event(self, tenant_id: str, call_id: str, event: CallEvent) -> StoredDecision:
         started = time.perf_counter()
         record = self.repository.get_call(tenant_id, call_id)
         replay = _replayed_decision(record, event)
         if replay is not None:
-            return _decision_out(call_id, replay)
+            return replay
         state = record.state
         if state.status != "in_progress":
             raise _conflict(record, f"call {call_id} is already {state.status}; no outcome is expected")
         if state.scenario_id is None or state.version is None:
             raise _conflict(record, f"call {call_id} has no scenario version to advance")
-        compiled = self.versions.compiled(self.repository, tenant_id, state.scenario_id, state.version)
+        compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version)
         executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
         new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
-        decision_json = _decision_json(decision)
+        answer = _stored(decision)
         updated = record.model_copy(
             update={
                 "state": new_state,
-                "last_decision": decision_json,
+                "last_decision": answer,
                 "last_event": event.as_stored(),
                 "trace": [*record.trace, *decision.steps],
                 "expires_at": self._expiry(self.clock()),
@@ -323,24 +331,24 @@ class CallsService:
         except Conflict:
             return self._lost_race(tenant_id, call_id, event)
         self.metrics.outcome(event.outcome)
-        self.metrics.decision(decision_json, _ms_since(started))
+        self.metrics.decision(answer, _ms_since(started))
         logger.info(
             "call advanced",
             extra={"call_id": call_id, "outcome": event.outcome, "seq": new_state.seq, "status": new_state.status},
         )
-        return _decision_out(call_id, decision_json)
+        return answer
 
-    def _lost_race(self, tenant_id: str, call_id: str, event: CallEvent) -> CallDecisionOut:
+    def _lost_race(self, tenant_id: str, call_id: str, event: CallEvent) -> StoredDecision:
         """Another delivery saved first: the same event gets the winner's decision, anything else a conflict."""
         stored = self.repository.get_call(tenant_id, call_id)
         replay = _replayed_decision(stored, event)
         if replay is not None:
-            return _decision_out(call_id, replay)
+            return replay
         raise _conflict(stored, f"call {call_id} moved on while this event was handled")
 
     # -------------------------------------------------------------------------------------------- reading
-    def get(self, tenant_id: str, call_id: str) -> CallDetailOut:
-        return call_detail(self.repository.get_call(tenant_id, call_id))
+    def get(self, tenant_id: str, call_id: str) -> CallRecord:
+        return self.repository.get_call(tenant_id, call_id)
 
     def list(
         self,
@@ -351,7 +359,7 @@ class CallsService:
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-    ) -> Page[CallSummaryOut]:
+    ) -> Page[CallSummary]:
         if number is not None:
             try:
                 number = normalize_e164(number)
@@ -363,10 +371,9 @@ class CallsService:
                 "`since` must be before `until`",
                 [{"loc": ["query", "since"], "msg": "must be before until", "type": "range"}],
             )
-        page = self.repository.list_calls(
+        return self.repository.list_calls(
             tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, number=number, since=since, until=until
         )
-        return Page[CallSummaryOut](items=[call_summary(r) for r in page.items], next_cursor=page.next_cursor)
 
     def _expiry(self, now: datetime) -> int:
         return int((now + self.ttl).timestamp())
@@ -380,11 +387,15 @@ def _not_published(info: CallInfo, scenario_id: str) -> tuple[CallState, Decisio
     state = CallState(
         call=info, scenario_id=scenario_id, seq=1, status="ended", result=REASON_NOT_PUBLISHED, result_element=None
     )
-    hangup = {"type": "hangup", "reason": REASON_NOT_PUBLISHED}
-    return state, Decision.model_validate({"seq": 1, "action": hangup, "status": "ended", "steps": []})
+    hangup = HangupAction(reason=REASON_NOT_PUBLISHED)
+    return state, Decision(seq=1, action=hangup, status="ended", steps=[])
 
 
-def _replayed_decision(record: CallRecord, event: CallEvent) -> dict[str, Any] | None:
+def _stored(decision: Decision) -> StoredDecision:
+    return StoredDecision(seq=decision.seq, action=decision.action, status=decision.status)
+
+
+def _replayed_decision(record: CallRecord, event: CallEvent) -> StoredDecision | None:
     """The stored decision when `event` is the one that produced it; None when it is the next event to handle.
 
     Raises Conflict for an answered seq with another outcome, and for stale or future seqs.
@@ -392,14 +403,14 @@ def _replayed_decision(record: CallRecord, event: CallEvent) -> dict[str, Any] |
     current = record.state.seq
     if event.seq == current:
         return None
-    if event.seq == current - 1 and record.last_event is not None:
-        if record.last_event == event.as_stored():
+    answered = record.last_event
+    if event.seq == current - 1 and answered is not None:
+        if answered == event.as_stored():
             return record.last_decision
-        answered = record.last_event
         raise _conflict(
             record,
-            f"decision {event.seq} was already answered with outcome {answered.get('outcome')!r}"
-            + (f" (digits {answered['digits']})" if answered.get("digits") else ""),
+            f"decision {event.seq} was already answered with outcome {answered.outcome!r}"
+            + (f" (digits {answered.digits})" if answered.digits else ""),
         )
     if event.seq > current:
         raise _conflict(record, f"seq {event.seq} is ahead of the call's latest decision {current}")
@@ -411,13 +422,8 @@ def _conflict(record: CallRecord, message: str) -> Conflict:
     return Conflict(message, [{**detail, "current_seq": record.state.seq, "status": record.state.status}])
 
 
-def _decision_json(decision: Decision) -> dict[str, Any]:
-    action = decision.action.model_dump(mode="json") if decision.action is not None else None
-    return {"seq": decision.seq, "action": action, "status": decision.status}
-
-
-def _decision_out(call_id: str, decision: dict[str, Any]) -> CallDecisionOut:
-    return CallDecisionOut.model_validate({"call_id": call_id, **decision})
+def decision_out(call_id: str, decision: StoredDecision) -> CallDecisionOut:
+    return CallDecisionOut(call_id=call_id, seq=decision.seq, action=decision.action, status=decision.status)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -31,12 +31,11 @@ from vpbx.domain.directory import (
     SubscriberKind,
     Weekday,
 )
-from vpbx.domain.errors import InUse, InvalidInput, NotFound
+from vpbx.domain.errors import InvalidInput
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
-from vpbx.domain.scenario import references_of
 from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.models import Page, PhoneNumber, Versioned
-from vpbx.store.ports import Repository
+from vpbx.store.ports import DirectoryStore, NumberStore
 
 M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C", bound="DomainBody")
@@ -147,6 +146,11 @@ class CallerListCreate(CallerListReplace):
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+class DirectoryPorts(DirectoryStore, NumberStore, Protocol):
+    """The directory service's storage. The rules that span aggregates (a number points at an existing scenario, a
+    referenced object cannot be deleted) are the stores', where each check commits with its write (ports.py)."""
+
+
 def build(model: type[M], data: dict[str, Any]) -> M:
     """Construct a domain object; rules that span fields become a located InvalidInput instead of a traceback."""
     try:
@@ -193,43 +197,6 @@ def path_number(raw: str) -> str:
     return body_number(text)
 
 
-_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id"}  # path parameter naming each kind's key
-
-
-def refuse_if_used(repository: Repository, tenant_id: str, kind: str, ref: str, what: str) -> None:
-    users = repository.scenarios_using(tenant_id, kind, ref)
-    if kind == "extension":
-        users = [scenario_id for scenario_id in users if _names_extension(repository, tenant_id, scenario_id, ref)]
-    if users:
-        raise InUse(
-            f"{what} is used by published scenarios: {', '.join(sorted(users))}",
-            details=[
-                {"loc": ["path", _PATH_KEYS.get(kind, kind)], "msg": f"used by {scenario_id}", "type": "in_use"}
-                | {"scenario_id": scenario_id}
-                for scenario_id in sorted(users)
-            ],
-        )
-
-
-# ------------------------------------------------------------------------------------------------ references
-
-
-def _names_extension(repository: Repository, tenant_id: str, scenario_id: str, extension: str) -> bool:
-    """Whether the published version's elements name `extension`.
-
-    A scenario with external_routing snapshots every subscriber (the CRM may pick anyone), which must not make every
-    subscriber undeletable: only an element that names the extension blocks the delete.
-    """
-    try:
-        published = repository.published_version_of(tenant_id, scenario_id)
-        if published is None:
-            return False
-        version = repository.get_scenario_version(tenant_id, scenario_id, published)
-    except NotFound:
-        return False
-    return extension in references_of(version.scenario).extensions
-
-
 # ------------------------------------------------------------------------------------------------ service
 
 
@@ -252,8 +219,8 @@ def _as_is(key: str) -> str:
 class VersionedCrud(Generic[D, C, R]):
     """List, create, get, replace and delete one family of a tenant's directory, with optimistic locking.
 
-    The hooks carry what differs between families; the order of the checks is the same for all: an unknown key is
-    404 before a rule about other objects (`check_refs`: 404 for a missing scenario, `refuse_if_used`: 409) speaks.
+    The hooks carry what differs between families; the stores check the rules about other objects in the same order
+    for all: an unknown key is 404 before a missing scenario (404) or a published version using the object (409).
     """
 
     tenant_id: str
@@ -261,16 +228,12 @@ class VersionedCrud(Generic[D, C, R]):
     domain: type[D]
     new_key: Callable[[C], str]  # the key of a created object: from the body, normalized, or generated
     parse_key: Callable[[str], str] = _as_is  # the key from a URL path segment
-    check_refs: Callable[[D], None] | None = None
-    refuse_if_used: Callable[[str], None] | None = None
 
     def list(self, limit: int, cursor: str | None) -> Page[Versioned[D]]:
         return self.store.list(self.tenant_id, limit, cursor)
 
     def create(self, body: C) -> Versioned[D]:
         item = build(self.domain, body.domain_data(self.new_key(body)))
-        if self.check_refs is not None:
-            self.check_refs(item)
         return self.store.create(self.tenant_id, item)
 
     def get(self, raw_key: str) -> Versioned[D]:
@@ -279,23 +242,16 @@ class VersionedCrud(Generic[D, C, R]):
     def replace(self, raw_key: str, body: R, expected_version: int) -> Versioned[D]:
         key = self.parse_key(raw_key)
         item = build(self.domain, body.domain_data(key))
-        if self.check_refs is not None:
-            self.store.get(self.tenant_id, key)
-            self.check_refs(item)
         return self.store.update(self.tenant_id, item, expected_version)
 
     def delete(self, raw_key: str, expected_version: int) -> None:
-        key = self.parse_key(raw_key)
-        if self.refuse_if_used is not None:
-            self.store.get(self.tenant_id, key)
-            self.refuse_if_used(key)
-        self.store.delete(self.tenant_id, key, expected_version)
+        self.store.delete(self.tenant_id, self.parse_key(raw_key), expected_version)
 
 
 class DirectoryService:
     """Directory operations for one tenant (the tenant comes from the authorizer, never from the request body)."""
 
-    def __init__(self, repository: Repository, tenant_id: str) -> None:
+    def __init__(self, repository: DirectoryPorts, tenant_id: str) -> None:
         self.repository = repository
         self.tenant_id = tenant_id
         r = repository
@@ -306,7 +262,6 @@ class DirectoryService:
             ),
             Subscriber,
             new_key=lambda body: body.extension,
-            refuse_if_used=lambda extension: self._refuse_if_used("extension", extension, f"subscriber {extension}"),
         )
         self.numbers = VersionedCrud[PhoneNumber, NumberCreate, NumberReplace](
             tenant_id,
@@ -314,16 +269,12 @@ class DirectoryService:
             PhoneNumber,
             new_key=lambda body: body_number(body.number),
             parse_key=path_number,
-            check_refs=lambda number: self._require_scenario(number.scenario_id),
         )
         self.schedules = VersionedCrud[Schedule, ScheduleCreate, ScheduleReplace](
             tenant_id,
             FamilyStore(r.list_schedules, r.create_schedule, r.get_schedule, r.update_schedule, r.delete_schedule),
             Schedule,
             new_key=lambda body: body.id or new_id("sch"),
-            refuse_if_used=lambda schedule_id: self._refuse_if_used(
-                "schedule", schedule_id, f"schedule {schedule_id!r}"
-            ),
         )
         self.caller_lists = VersionedCrud[CallerList, CallerListCreate, CallerListReplace](
             tenant_id,
@@ -332,7 +283,6 @@ class DirectoryService:
             ),
             CallerList,
             new_key=lambda body: body.id or new_id("lst"),
-            refuse_if_used=lambda list_id: self._refuse_if_used("caller_list", list_id, f"caller list {list_id!r}"),
         )
 
     # The named operations other modules and tests call; each family's rules live in its VersionedCrud above.
@@ -399,19 +349,6 @@ class DirectoryService:
 
     def delete_caller_list(self, list_id: str, expected_version: int) -> None:
         self.caller_lists.delete(list_id, expected_version)
-
-    def _refuse_if_used(self, kind: str, ref: str, what: str) -> None:
-        refuse_if_used(self.repository, self.tenant_id, kind, ref, what)
-
-    def _require_scenario(self, scenario_id: str | None) -> None:
-        if scenario_id is None:
-            return
-        try:
-            self.repository.get_scenario(self.tenant_id, scenario_id)
-        except NotFound:
-            message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
-            details = [{"loc": ["body", "scenario_id"], "msg": message, "type": "not_found"}]
-            raise NotFound(message, details=details) from None
 
 
 # ------------------------------------------------------------------------------------------------ output models

@@ -8,9 +8,10 @@ what was validated at publish time.
 # String annotations: `Page[Versioned[ScenarioDraft]]` in signatures would otherwise build generic models at import.
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -18,21 +19,23 @@ from pydantic_core import PydanticCustomError
 from vpbx.domain.base import Extension, Instant, LazyModel, ResourceId, StrictModel
 from vpbx.domain.calls import Action
 from vpbx.domain.diagram import to_mermaid
-from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
-from vpbx.domain.errors import InUse, InvalidInput, InvalidScenario, NotFound, VersionMismatch
+from vpbx.domain.directory import Directory
+from vpbx.domain.errors import Conflict, InvalidInput, InvalidScenario, NotFound, VersionMismatch
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import (
     MAX_ELEMENTS,
     MAX_SERIALIZED_BYTES,
     ElementId,
+    References,
     Scenario,
     references_of,
 )
 from vpbx.domain.simulation import SimulationOutcome, SimulationResult, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
-from vpbx.service.versioned import VersionMeta, every, new_id
+from vpbx.service.versioned import VersionMeta, new_id
+from vpbx.store.common import REFERENCE_ATTEMPTS
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
-from vpbx.store.ports import Repository
+from vpbx.store.ports import DirectoryChanged, DirectoryReader, ScenarioStore, TenantLookup
 
 if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
@@ -117,8 +120,12 @@ class SimulateRequest(StrictModel):
 # ------------------------------------------------------------------------------------------------ service
 
 
+class ScenarioPorts(ScenarioStore, DirectoryReader, TenantLookup, Protocol):
+    """The scenario service's storage: scenarios, resolving the directory they name, the tenant's SIP domain."""
+
+
 class ScenarioService:
-    def __init__(self, repository: Repository, tenant_id: str) -> None:
+    def __init__(self, repository: ScenarioPorts, tenant_id: str) -> None:
         self.repository = repository
         self.tenant_id = tenant_id
 
@@ -140,25 +147,8 @@ class ScenarioService:
         return self.repository.update_scenario(self.tenant_id, scenario_id, scenario, expected_version)
 
     def delete(self, scenario_id: str, expected_version: int) -> None:
-        self.repository.get_scenario(self.tenant_id, scenario_id)
-        numbers = sorted(n.item.number for n in every(self._numbers) if n.item.scenario_id == scenario_id)
-        if numbers:
-            raise InUse(
-                f"scenario {scenario_id!r} answers phone numbers {', '.join(numbers)}; point them elsewhere first",
-                details=[
-                    {
-                        "loc": ["path", "scenario_id"],
-                        "msg": f"{number} points at it",
-                        "type": "in_use",
-                        "number": number,
-                    }
-                    for number in numbers
-                ],
-            )
+        """Refused (409) while phone numbers point at it: the store checks that with the delete, atomically."""
         self.repository.delete_scenario(self.tenant_id, scenario_id, expected_version)
-
-    def _numbers(self, limit: int, cursor: str | None) -> Page[Any]:
-        return self.repository.list_numbers(self.tenant_id, limit, cursor)
 
     # ------------------------------------------------------------------------ validation and publishing
     def validate(self, scenario: Scenario) -> ValidationReport:
@@ -172,6 +162,9 @@ class ScenarioService:
     def publish(
         self, scenario_id: str, expected_version: int, by: str | None, at: datetime | None = None
     ) -> ScenarioVersion:
+        """Validate the draft against the directory and publish it with the snapshot it was validated on; a directory
+        change between the two (a referenced object deleted) makes the store refuse the write, and it is checked
+        again (REFERENCE_ATTEMPTS times, then 409)."""
         draft = self.get(scenario_id)
         if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
             raise VersionMismatch(
@@ -185,20 +178,39 @@ class ScenarioService:
                     }
                 ],
             )
-        report = self.validate(draft.item.scenario)
-        if not report.ok:
-            raise InvalidScenario(
-                f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
-                details=problem_details(report.errors, draft.item.scenario),
-            )
-        snapshot = self.snapshot(draft.item.scenario)
-        return self.repository.publish_scenario(
-            self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by
-        )
+        for _ in range(REFERENCE_ATTEMPTS):
+            revision = self.repository.directory_revision(self.tenant_id)
+            snapshot = self.snapshot(draft.item.scenario)
+            report = validate(draft.item.scenario, snapshot.to_directory())
+            if not report.ok:
+                raise InvalidScenario(
+                    f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
+                    details=problem_details(report.errors, draft.item.scenario),
+                )
+            try:
+                return self.repository.publish_scenario(
+                    self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by, revision
+                )
+            except DirectoryChanged:
+                continue
+        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was published; retry")
 
     def rollback(self, scenario_id: str, version: int, expected_version: int) -> Versioned[ScenarioDraft]:
-        self.get_version(scenario_id, version)  # a clear 404 naming the version
-        return self.repository.rollback_scenario(self.tenant_id, scenario_id, version, expected_version)
+        """Point calls at an earlier version, if everything it names still exists (409 naming what is missing)."""
+        target = self.get_version(scenario_id, version)  # a clear 404 naming the version
+        named = dataclasses.replace(references_of(target.scenario), any_extension=False)  # only what it names
+        for _ in range(REFERENCE_ATTEMPTS):
+            revision = self.repository.directory_revision(self.tenant_id)
+            missing = missing_references(named, self.repository.resolve_directory(self.tenant_id, named))
+            if missing:
+                raise missing_references_conflict(scenario_id, version, missing)
+            try:
+                return self.repository.rollback_scenario(
+                    self.tenant_id, scenario_id, version, expected_version, directory_revision=revision
+                )
+            except DirectoryChanged:
+                continue
+        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was rolled back; retry")
 
     def list_versions(self, scenario_id: str, limit: int, cursor: str | None) -> Page[ScenarioVersion]:
         self.get(scenario_id)
@@ -268,38 +280,31 @@ class ScenarioService:
         return self.snapshot(scenario).to_directory()
 
     def snapshot(self, scenario: Scenario) -> DirectorySnapshot:
-        refs = references_of(scenario)
-        if refs.any_extension:  # the CRM may name anyone, and a call start reads nothing but the snapshot
-            subscribers = [record.item for record in every(self._subscribers)]
-        else:
-            subscribers = self._existing(self._subscriber, refs.extensions)
-        return DirectorySnapshot(
-            subscribers=sorted(subscribers, key=lambda s: s.extension),
-            schedules=self._existing(self._schedule, refs.schedules),
-            caller_lists=self._existing(self._caller_list, refs.caller_lists),
-        )
+        """The existing directory objects `scenario` names (every subscriber when the CRM may pick anyone, since a
+        call start reads nothing but the snapshot); O(1) requests however many it names."""
+        return self.repository.resolve_directory(self.tenant_id, references_of(scenario))
 
-    def _subscribers(self, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
-        return self.repository.list_subscribers(self.tenant_id, limit, cursor)
 
-    def _subscriber(self, extension: str) -> Subscriber:
-        return self.repository.get_subscriber(self.tenant_id, extension).item
+def missing_references(named: References, found: DirectorySnapshot) -> list[tuple[str, str]]:
+    """(kind, id) of each directory object `named` that `found` lacks, in a stable order."""
+    present = {
+        "extension": {s.extension for s in found.subscribers},
+        "schedule": {s.id for s in found.schedules},
+        "caller_list": {c.id for c in found.caller_lists},
+    }
+    wanted = {"extension": named.extensions, "schedule": named.schedules, "caller_list": named.caller_lists}
+    return [(kind, ident) for kind, idents in wanted.items() for ident in sorted(idents - present[kind])]
 
-    def _schedule(self, schedule_id: str) -> Schedule:
-        return self.repository.get_schedule(self.tenant_id, schedule_id).item
 
-    def _caller_list(self, list_id: str) -> CallerList:
-        return self.repository.get_caller_list(self.tenant_id, list_id).item
-
-    @staticmethod
-    def _existing(fetch: Any, keys: frozenset[str]) -> list[Any]:
-        found = []
-        for key in sorted(keys):
-            try:
-                found.append(fetch(key))
-            except NotFound:
-                continue  # the validator reports the missing reference with its location
-        return found
+def missing_references_conflict(scenario_id: str, version: int, missing: list[tuple[str, str]]) -> Conflict:
+    names = ", ".join(f"{kind} {ident}" for kind, ident in missing)
+    return Conflict(
+        f"version {version} of scenario {scenario_id!r} names directory objects that no longer exist: {names}",
+        details=[
+            {"loc": ["body", "version"], "msg": f"{kind} {ident} does not exist", "type": "missing_reference"}
+            for kind, ident in missing
+        ],
+    )
 
 
 def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:

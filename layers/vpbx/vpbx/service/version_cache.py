@@ -5,7 +5,8 @@ A published version is immutable, so its content and its compiled executor can b
 The tenant's SIP domain (which the compiled ring targets embed) is a mutable tenant setting: it is cached
 for a short time and, when it changes, the version is recompiled from the cached content without a read.
 
-One cache per repository object, so tests that swap repositories never see another test's versions.
+A cache is given its repository once (constructor); `version_cache_for` keeps one per repository object, so tests
+that swap repositories never see another test's versions.
 """
 
 import threading
@@ -14,15 +15,20 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vpbx.domain.executor import CompiledScenario, compile_scenario
 from vpbx.store.models import ScenarioVersion
-from vpbx.store.ports import Repository
+from vpbx.store.ports import PublishedVersions, TenantLookup
 
 MAX_VERSIONS = 256
 SIP_DOMAIN_TTL_SECONDS = 300.0
 
 VersionKey = tuple[str, str, int]  # (tenant id, scenario id, version)
+
+
+class VersionSource(PublishedVersions, TenantLookup, Protocol):
+    """Where a cache reads a version it misses and the tenant's SIP domain."""
 
 
 @dataclass
@@ -44,10 +50,12 @@ class VersionCache:
 
     def __init__(
         self,
+        repository: VersionSource,
         max_versions: int = MAX_VERSIONS,
         sip_domain_ttl: float = SIP_DOMAIN_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._repository = repository
         self._max_versions = max_versions
         self._sip_domain_ttl = sip_domain_ttl
         self._monotonic = monotonic
@@ -56,9 +64,9 @@ class VersionCache:
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
-    def compiled(self, repository: Repository, tenant_id: str, scenario_id: str, version: int) -> CompiledScenario:
+    def compiled(self, tenant_id: str, scenario_id: str, version: int) -> CompiledScenario:
         """The compiled version; reads it (one GetItem) only on a miss, and the tenant only when its domain expired."""
-        sip_domain = self._sip_domain(repository, tenant_id)
+        sip_domain = self._sip_domain(tenant_id)
         key = (tenant_id, scenario_id, version)
         with self._lock:
             entry = self._versions.get(key)
@@ -69,7 +77,7 @@ class VersionCache:
                     self.stats.hits += 1
                     return compiled
         if entry is None:
-            entry = _Entry(repository.get_scenario_version(tenant_id, scenario_id, version))
+            entry = _Entry(self._repository.get_scenario_version(tenant_id, scenario_id, version))
             self.stats.version_reads += 1
         compiled = compile_scenario(
             entry.version.scenario,
@@ -87,13 +95,13 @@ class VersionCache:
                 self._versions.popitem(last=False)
         return compiled
 
-    def _sip_domain(self, repository: Repository, tenant_id: str) -> str | None:
+    def _sip_domain(self, tenant_id: str) -> str | None:
         now = self._monotonic()
         with self._lock:
             cached = self._sip_domains.get(tenant_id)
         if cached is not None and now - cached[1] < self._sip_domain_ttl:
             return cached[0]
-        sip_domain = repository.get_tenant(tenant_id).sip_domain
+        sip_domain = self._repository.get_tenant(tenant_id).sip_domain
         with self._lock:
             self.stats.tenant_reads += 1
             self._sip_domains[tenant_id] = (sip_domain, now)
@@ -105,13 +113,14 @@ class VersionCache:
             self._sip_domains.clear()
 
 
-_caches: "weakref.WeakKeyDictionary[Repository, VersionCache]" = weakref.WeakKeyDictionary()
+_caches: "weakref.WeakKeyDictionary[VersionSource, VersionCache]" = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
-def version_cache_for(repository: Repository) -> VersionCache:
+def version_cache_for(repository: VersionSource) -> VersionCache:
     with _caches_lock:
         cache = _caches.get(repository)
         if cache is None:
-            cache = _caches[repository] = VersionCache()
+            # the cache reaches its repository through a weak proxy: a strong reference would keep the key alive
+            cache = _caches[repository] = VersionCache(weakref.proxy(repository))
         return cache

@@ -1,22 +1,24 @@
-"""What both repositories do the same way, written once: the versioned directory families and their port methods,
-version checks, the records a write produces, and the rules of calls (ownership, expiry, listing time range).
+"""What both implementations of the ports do the same way, written once: the versioned directory families and their
+port methods, version checks, the records a write produces, and the rules of calls (ownership, expiry, time range).
 
-An implementation inherits VersionedFamilies and supplies five storage primitives (create, read, list, update,
-delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
+A directory implementation inherits DirectoryFamilies and supplies five storage primitives (create, read, list,
+update, delete of one versioned item of a family); the per-family port methods are defined here and delegate to them.
 """
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from vpbx.domain.directory import CallerList, Schedule, Subscriber
-from vpbx.domain.errors import InvalidInput, VersionMismatch
+from vpbx.domain.errors import InUse, InvalidInput, NotFound, VersionMismatch
 from vpbx.store import keys
+from vpbx.store.codec import ref_token
 from vpbx.store.models import (
     CallRecord,
     DirectorySnapshot,
@@ -26,26 +28,43 @@ from vpbx.store.models import (
     ScenarioVersion,
     Versioned,
 )
-from vpbx.store.ports import Repository
+from vpbx.store.ports import DirectoryChanged
 
 
 @dataclass(frozen=True)
 class Family:
-    """A versioned family of tenant-owned items: its sort-key prefix, its model and how error messages name it."""
+    """A versioned family of tenant-owned items: its sort-key prefix, its model, the field that is its id, and how
+    error messages name it."""
 
     prefix: str
     model: type[BaseModel]
     label: str
+    key_field: str = "id"
+    ref_kind: str | None = None  # how a published scenario refers to it (codec.REF_KINDS); None: never referred to
 
     def what(self, ident: str) -> str:
         return f"{self.label} {ident}"
 
+    def ident_of(self, obj: BaseModel) -> str:
+        return str(getattr(obj, self.key_field))
 
-SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber")
-SCHEDULES = Family(keys.SCHEDULE_PREFIX, Schedule, "schedule")
-CALLER_LISTS = Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list")
-NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number")
+
+SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber", "extension", "extension")
+SCHEDULES = Family(keys.SCHEDULE_PREFIX, Schedule, "schedule", ref_kind="schedule")
+CALLER_LISTS = Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list", ref_kind="caller_list")
+NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number", "number")
 SCENARIOS = Family(keys.SCENARIO_PREFIX, ScenarioDraft, "scenario")
+
+
+def snapshot_of(
+    subscribers: list[Subscriber], schedules: list[Schedule], caller_lists: list[CallerList]
+) -> DirectorySnapshot:
+    """A resolved directory in a stable order (by id), whatever order the storage returned it in."""
+    return DirectorySnapshot(
+        subscribers=sorted(subscribers, key=lambda s: s.extension),
+        schedules=sorted(schedules, key=lambda s: s.id),
+        caller_lists=sorted(caller_lists, key=lambda c: c.id),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- versions
@@ -96,9 +115,86 @@ def calls_time_range(since: datetime | None, until: datetime | None) -> tuple[st
     return (keys.sortable_time(since) if since else None, keys.sortable_time(until) if until else None)
 
 
+# ---------------------------------------------------------------------------------------------- references
+REFERENCE_ATTEMPTS = 3  # a reference-changing write that loses to a concurrent one checks again, this many times
+
+
+def directory_changed(what: str) -> DirectoryChanged:
+    return DirectoryChanged(f"the directory changed while {what} was being checked; retry")
+
+
+def in_use(what: str, scenario_ids: list[str]) -> InUse:
+    return InUse(
+        f"{what} is used by published scenarios: {', '.join(sorted(scenario_ids))}",
+        details=[{"scenario_id": scenario_id} for scenario_id in sorted(scenario_ids)],
+    )
+
+
+def numbers_in_use(scenario_id: str, numbers: list[str]) -> InUse:
+    return InUse(
+        f"scenario {scenario_id!r} answers phone numbers {', '.join(sorted(numbers))}; point them elsewhere first",
+        details=[{"number": number} for number in sorted(numbers)],
+    )
+
+
+def missing_scenario(scenario_id: str) -> NotFound:
+    message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
+    return NotFound(message, details=[{"field": "scenario_id", "message": message}])
+
+
+class ReferenceGuard(abc.ABC):
+    """Atomic references (ports.py): a write that adds or removes a reference between aggregates reads the tenant's
+    directory revision before its checks and commits only if the revision is unchanged, advancing it.
+
+    Two test seams, off in production: `before_reference_write` runs between the checks and the commit (tests force
+    each interleaving with it); `guard_references = False` drops the revision condition, so a test can show that it
+    catches the race the condition closes.
+    """
+
+    guard_references: ClassVar[bool] = True
+    before_reference_write: Callable[[str], None] | None = None
+
+    def _about_to_write(self, operation: str) -> None:
+        hook = self.before_reference_write
+        if hook is not None:
+            hook(operation)
+
+    @abc.abstractmethod
+    def _revision(self, tenant_id: str) -> int:
+        """The tenant's directory revision (0 before the first reference-changing write)."""
+
+    @abc.abstractmethod
+    def _named_users(self, tenant_id: str, token: str) -> list[str]:
+        """Scenarios whose published version's elements name `token` (codec.ref_token), sorted."""
+
+    @abc.abstractmethod
+    def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]: ...
+
+    @abc.abstractmethod
+    def _delete_at_revision(self, tenant_id: str, family: Family, ident: str, expected_version: int, seen: int) -> None:
+        """Delete the item at `expected_version` if the revision is still `seen` (DirectoryChanged), advancing it."""
+
+    def _delete_referenced(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
+        """Delete a directory object no published version names: the check and the delete commit as one."""
+        assert family.ref_kind is not None
+        for _ in range(REFERENCE_ATTEMPTS):
+            self._read_in(tenant_id, family, ident)
+            seen = self._revision(tenant_id)
+            users = self._named_users(tenant_id, ref_token(family.ref_kind, ident))
+            if users:
+                raise in_use(family.what(ident), users)
+            self._about_to_write(f"delete_{family.ref_kind}")
+            try:
+                self._delete_at_revision(tenant_id, family, ident, expected_version, seen)
+            except DirectoryChanged:
+                continue
+            return
+        raise directory_changed(f"the delete of {family.what(ident)}")
+
+
 # ---------------------------------------------------------------------------------------------- families
-class VersionedFamilies(Repository, abc.ABC):
-    """The directory families' port methods, once, over five primitives each repository implements."""
+class VersionedPrimitives(abc.ABC):
+    """Five storage primitives on one versioned item of a family; each implementation's table supplies them."""
 
     @abc.abstractmethod
     def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
@@ -121,6 +217,10 @@ class VersionedFamilies(Repository, abc.ABC):
     def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
         """Delete the item at `expected_version`; NotFound or VersionMismatch."""
 
+
+class DirectoryFamilies(VersionedPrimitives, ReferenceGuard, abc.ABC):
+    """The directory families' port methods (DirectoryStore), once, over the primitives."""
+
     def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]:
         return self._create_in(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber)
 
@@ -134,7 +234,7 @@ class VersionedFamilies(Repository, abc.ABC):
         return self._update_in(tenant_id, SUBSCRIBERS, subscriber.extension, subscriber, expected_version)
 
     def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None:
-        self._delete_in(tenant_id, SUBSCRIBERS, extension, expected_version)
+        self._delete_referenced(tenant_id, SUBSCRIBERS, extension, expected_version)
 
     def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]:
         return self._create_in(tenant_id, SCHEDULES, schedule.id, schedule)
@@ -149,7 +249,7 @@ class VersionedFamilies(Repository, abc.ABC):
         return self._update_in(tenant_id, SCHEDULES, schedule.id, schedule, expected_version)
 
     def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None:
-        self._delete_in(tenant_id, SCHEDULES, schedule_id, expected_version)
+        self._delete_referenced(tenant_id, SCHEDULES, schedule_id, expected_version)
 
     def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]:
         return self._create_in(tenant_id, CALLER_LISTS, caller_list.id, caller_list)
@@ -166,11 +266,4 @@ class VersionedFamilies(Repository, abc.ABC):
         return self._update_in(tenant_id, CALLER_LISTS, caller_list.id, caller_list, expected_version)
 
     def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
-        self._delete_in(tenant_id, CALLER_LISTS, list_id, expected_version)
-
-    # numbers also keep a platform-wide guard, so each repository writes them itself; reads are plain family reads
-    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]:
-        return self._read_in(tenant_id, NUMBERS, number)
-
-    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]:
-        return self._list_in(tenant_id, NUMBERS, limit, cursor)
+        self._delete_referenced(tenant_id, CALLER_LISTS, list_id, expected_version)

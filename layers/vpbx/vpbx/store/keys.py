@@ -13,10 +13,13 @@
 | scenario draft     | TENANT#<t>       | SCENARIO#<id>             |                                          |
 | scenario version   | TENANT#<t>       | SCNVER#<id>#<8-digit n>   |                                          |
 | scenario counter   | TENANT#<t>       | SCNSEQ#<id>               |                                          |
+| directory revision | TENANT#<t>       | DIRREV                    |                                          |
 | call               | TENANT#<t>       | CALL#<call id>            | TENANT#<t>#CALLS / <started_at>#<call id>|
 
 The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
 its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
+
+The directory revision is advanced by every write that adds or removes a reference between aggregates (ports.py).
 
 Ids never contain `#` (ResourceId, Extension and E.164 forbid it), so a prefix never matches a longer id.
 """
@@ -26,6 +29,7 @@ from datetime import UTC, datetime
 TENANT_SK = "TENANT"
 API_KEY_HASH_SK = "APIKEY"
 NUMBER_GUARD_SK = "NUMBER"
+DIRECTORY_REVISION_SK = "DIRREV"
 GSI1 = "GSI1"
 
 SUBSCRIBER_PREFIX = "SUB#"

@@ -1,12 +1,12 @@
 """Stored records. Tenant-owned records are read and written through repository methods that take tenant_id first."""
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import CallState, CallStatus, TraceStep
+from vpbx.domain.calls import Action, CallState, CallStatus, OutcomeKind, TraceStep
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
 from vpbx.domain.tenancy import Role
@@ -95,14 +95,30 @@ class ScenarioVersion(Record):
     published_by: str | None = None  # key id
 
 
+class StoredDecision(Record):
+    """What a call was told to do: the next action (None once routing is over) under its seq."""
+
+    seq: int
+    action: Action | None
+    status: CallStatus
+
+
+class StoredEvent(Record):
+    """The outcome telephony reported for one decision (to recognise a replayed delivery)."""
+
+    seq: int
+    outcome: OutcomeKind
+    digits: str | None = None
+
+
 class CallRecord(Record):
     """A call's resumable state, its last decision (for idempotent replays) and its trace."""
 
     tenant_id: str
     state: CallState
-    last_decision: dict[str, Any]
-    last_event: dict[str, Any] | None = None  # the event that produced last_decision, to recognise replays
-    first_decision: dict[str, Any] | None = None  # the start's decision, returned again to a duplicate start
+    last_decision: StoredDecision
+    last_event: StoredEvent | None = None  # the event that produced last_decision, to recognise replays
+    first_decision: StoredDecision | None = None  # the start's decision, returned again to a duplicate start
     trace: list[TraceStep] = Field(default_factory=list)
     expires_at: int  # epoch seconds, DynamoDB TTL
 

@@ -1,22 +1,37 @@
-"""The abstract repository: what the API and the executor need from storage. Tenant id is always the first argument.
+"""Storage ports, one per aggregate: what the services need from storage. Tenant id is always the first argument.
+
+- TenantStore: tenants and their API keys (the operator, tenant admins, the authorizer);
+- DirectoryStore: subscribers, schedules, caller lists, and resolving the ones a scenario names in O(1) requests;
+- NumberStore: phone numbers (unique platform-wide) and the call-time route of a number;
+- ScenarioStore: drafts, immutable published versions, the published pointer;
+- CallStore: live call records and their listing.
+
+Each has a DynamoDB and an in-memory implementation (store/dynamodb/, store/memory/) over shared plumbing;
+`Repository` is the composite both packages offer for wiring (api/deps.py). Services declare the narrow port they use.
 
 Versioned writes take `expected_version` (from If-Match) and raise VersionMismatch when it is stale; creates raise
 AlreadyExists on a uniqueness clash; reads of another tenant's object raise NotFound. Lists are cursor-paginated with
 `limit` capped at MAX_PAGE_LIMIT; cursors are opaque and bound to the tenant that got them.
+
+References are atomic: every write that adds or removes a reference between aggregates (publish, rollback, deleting a
+directory object or a scenario, pointing a number at a scenario) checks what it refers to and commits on one per-tenant
+directory revision, which it advances; so a check and a competing write can never both succeed (DirectoryChanged).
 """
 
 # Annotations stay strings: evaluating `Versioned[Subscriber]` and friends would build ~20 generic pydantic models
 # in every function's cold start, for a class nobody instantiates.
 from __future__ import annotations
 
-import abc
-from typing import TYPE_CHECKING
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Protocol
+
+from vpbx.domain.errors import Conflict
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from vpbx.domain.directory import CallerList, Schedule, Subscriber
-    from vpbx.domain.scenario import Scenario
+    from vpbx.domain.scenario import References, Scenario
     from vpbx.store.models import (
         ApiKey,
         CallRecord,
@@ -34,118 +49,166 @@ DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 100
 
 
-class Repository(abc.ABC):
-    # ---------------------------------------------------------------- tenants and keys (operator / tenant admin)
-    @abc.abstractmethod
-    def create_tenant(self, tenant: Tenant) -> Tenant: ...
+class DirectoryChanged(Conflict):
+    """A reference-changing write lost to a concurrent one (the tenant's directory revision moved): check again."""
 
-    @abc.abstractmethod
+
+# ---------------------------------------------------------------------------------------------- tenants and keys
+class TenantLookup(Protocol):
+    @abstractmethod
     def get_tenant(self, tenant_id: str) -> Tenant: ...
 
-    @abc.abstractmethod
-    def put_api_key(self, key: ApiKey) -> ApiKey: ...
 
-    @abc.abstractmethod
+class ApiKeyLookup(Protocol):
+    @abstractmethod
     def find_api_key(self, key_hash: str) -> ApiKey | None:
         """The authorizer's lookup by SHA-256 hash (the only call not scoped by tenant: the tenant is what it finds)."""
 
-    @abc.abstractmethod
+
+class TenantStore(TenantLookup, ApiKeyLookup, Protocol):
+    @abstractmethod
+    def create_tenant(self, tenant: Tenant) -> Tenant: ...
+
+    @abstractmethod
+    def put_api_key(self, key: ApiKey) -> ApiKey: ...
+
+    @abstractmethod
     def list_api_keys(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey: ...
 
-    # ---------------------------------------------------------------- directory
-    @abc.abstractmethod
+
+# ---------------------------------------------------------------------------------------------- directory
+class DirectoryReader(Protocol):
+    @abstractmethod
+    def directory_revision(self, tenant_id: str) -> int:
+        """The tenant's directory revision: read it before checking references, pass it to the write that relies
+        on the check (publish, rollback); that write fails with DirectoryChanged when the revision moved."""
+
+    @abstractmethod
+    def resolve_directory(self, tenant_id: str, refs: References) -> DirectorySnapshot:
+        """The existing subscribers, schedules and caller lists `refs` names (every subscriber when
+        refs.any_extension); missing ones are left out. O(1) requests in the number of names: one BatchGetItem
+        per family up to 100 names, else one Query of the family's key range."""
+
+
+class DirectoryStore(DirectoryReader, Protocol):
+    """Deleting a subscriber, schedule or caller list that a published version uses is refused (InUse), atomically."""
+
+    @abstractmethod
     def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def get_subscriber(self, tenant_id: str, extension: str) -> Versioned[Subscriber]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def list_subscribers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def update_subscriber(
         self, tenant_id: str, subscriber: Subscriber, expected_version: int
     ) -> Versioned[Subscriber]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def delete_subscriber(self, tenant_id: str, extension: str, expected_version: int) -> None: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def create_schedule(self, tenant_id: str, schedule: Schedule) -> Versioned[Schedule]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def get_schedule(self, tenant_id: str, schedule_id: str) -> Versioned[Schedule]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def list_schedules(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Schedule]]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def update_schedule(self, tenant_id: str, schedule: Schedule, expected_version: int) -> Versioned[Schedule]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def delete_schedule(self, tenant_id: str, schedule_id: str, expected_version: int) -> None: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def create_caller_list(self, tenant_id: str, caller_list: CallerList) -> Versioned[CallerList]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def get_caller_list(self, tenant_id: str, list_id: str) -> Versioned[CallerList]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def list_caller_lists(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[CallerList]]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def update_caller_list(
         self, tenant_id: str, caller_list: CallerList, expected_version: int
     ) -> Versioned[CallerList]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None: ...
 
-    # ---------------------------------------------------------------- phone numbers (unique platform-wide)
-    @abc.abstractmethod
-    def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]: ...
 
-    @abc.abstractmethod
-    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]: ...
-
-    @abc.abstractmethod
-    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]: ...
-
-    @abc.abstractmethod
-    def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]: ...
-
-    @abc.abstractmethod
-    def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None: ...
-
-    @abc.abstractmethod
+# ---------------------------------------------------------------------------------------------- phone numbers
+class NumberRouter(Protocol):
+    @abstractmethod
     def route_number(self, number: str) -> tuple[str, PhoneNumber] | None:
         """Call-time lookup: the owning tenant id and the number's record, or None when nobody owns it."""
 
-    # ---------------------------------------------------------------- scenarios
-    @abc.abstractmethod
+
+class NumberStore(NumberRouter, Protocol):
+    """A number's scenario must exist when it is written (NotFound), atomically with deleting that scenario."""
+
+    @abstractmethod
+    def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]: ...
+
+    @abstractmethod
+    def get_number(self, tenant_id: str, number: str) -> Versioned[PhoneNumber]: ...
+
+    @abstractmethod
+    def list_numbers(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[PhoneNumber]]: ...
+
+    @abstractmethod
+    def update_number(self, tenant_id: str, number: PhoneNumber, expected_version: int) -> Versioned[PhoneNumber]: ...
+
+    @abstractmethod
+    def delete_number(self, tenant_id: str, number: str, expected_version: int) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+class PublishedVersions(Protocol):
+    """What a call needs of scenarios: the published pointer and the immutable versions."""
+
+    @abstractmethod
+    def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
+        """Cheap call-time read of the published pointer (versions are immutable, so callers cache their content).
+
+        None when the scenario was never published; NotFound when the scenario does not exist.
+        """
+
+    @abstractmethod
+    def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...
+
+
+class ScenarioStore(PublishedVersions, Protocol):
+    @abstractmethod
     def create_scenario(self, tenant_id: str, scenario_id: str, scenario: Scenario) -> Versioned[ScenarioDraft]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def get_scenario(self, tenant_id: str, scenario_id: str) -> Versioned[ScenarioDraft]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def list_scenarios(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def update_scenario(
         self, tenant_id: str, scenario_id: str, scenario: Scenario, expected_version: int
     ) -> Versioned[ScenarioDraft]: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def delete_scenario(self, tenant_id: str, scenario_id: str, expected_version: int) -> None:
-        """Delete the draft and its versions; its latest_version is kept, so a scenario re-created under the same id
-        numbers its versions after it (a tenant's (scenario id, version) never names two contents)."""
+        """Delete the draft and its versions; refused (InUse) while phone numbers point at it. Its latest_version is
+        kept, so a scenario re-created under the same id numbers its versions after it (a tenant's (scenario id,
+        version) never names two contents)."""
 
-    @abc.abstractmethod
+    @abstractmethod
     def publish_scenario(
         self,
         tenant_id: str,
@@ -154,52 +217,53 @@ class Repository(abc.ABC):
         snapshot: DirectorySnapshot,
         at: datetime,
         by: str | None,
+        directory_revision: int | None = None,
     ) -> ScenarioVersion:
         """Atomically write version latest+1 (immutable, conditional on not existing) and point the draft at it.
 
         `expected_version` is the draft's version the caller validated; a concurrent edit makes it VersionMismatch, and
         so does losing the race for the next number to an overlapping publish. Publishing does not change the draft's
-        `version` (it versions the editable content), only its published_version/latest_version.
+        `version` (it versions the editable content), only its published_version/latest_version. With
+        `directory_revision` (read before the snapshot was resolved) the write is also conditional on the directory
+        being unchanged since (DirectoryChanged otherwise).
         """
 
-    @abc.abstractmethod
-    def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
-        """Cheap call-time read of the published pointer (versions are immutable, so callers cache their content).
-
-        None when the scenario was never published; NotFound when the scenario does not exist.
-        """
-
-    @abc.abstractmethod
+    @abstractmethod
     def rollback_scenario(
-        self, tenant_id: str, scenario_id: str, version: int, expected_version: int
+        self,
+        tenant_id: str,
+        scenario_id: str,
+        version: int,
+        expected_version: int,
+        directory_revision: int | None = None,
     ) -> Versioned[ScenarioDraft]:
         """Point the published pointer at an existing version; calls in flight keep the version they pinned.
 
-        NotFound when the version does not exist; the draft's `version` does not change.
+        NotFound when the version does not exist; the draft's `version` does not change. `directory_revision`: as for
+        publish (the caller checked the version's references against the directory at that revision).
         """
 
-    @abc.abstractmethod
-    def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...
-
-    @abc.abstractmethod
+    @abstractmethod
     def list_scenario_versions(
         self, tenant_id: str, scenario_id: str, limit: int, cursor: str | None
     ) -> Page[ScenarioVersion]:
         """Newest first; NotFound when the scenario does not exist."""
 
-    @abc.abstractmethod
+    @abstractmethod
     def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
         """Ids of scenarios whose published version refers to `ref` (kind: extension | schedule | caller_list)."""
 
-    # ---------------------------------------------------------------- calls
-    @abc.abstractmethod
+
+# ---------------------------------------------------------------------------------------------- calls
+class CallStore(Protocol):
+    @abstractmethod
     def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
         """Insert a call; AlreadyExists when the call id is taken (duplicate start)."""
 
-    @abc.abstractmethod
+    @abstractmethod
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord: ...
 
-    @abc.abstractmethod
+    @abstractmethod
     def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
         """Conditional write: succeeds only when the stored call's seq is still `expected_seq` (else Conflict).
 
@@ -207,7 +271,7 @@ class Repository(abc.ABC):
         returned. NotFound when the call does not exist or has expired; InvalidInput when call.tenant_id differs.
         """
 
-    @abc.abstractmethod
+    @abstractmethod
     def list_calls(
         self,
         tenant_id: str,
@@ -221,3 +285,8 @@ class Repository(abc.ABC):
 
         Summaries only (no trace, no decisions): the listing reads an index that does not hold whole calls.
         """
+
+
+# ---------------------------------------------------------------------------------------------- wiring
+class Repository(TenantStore, DirectoryStore, NumberStore, ScenarioStore, CallStore, Protocol):
+    """Every port at once, over one table: what api/deps.py builds and hands to each service as its narrow port."""

@@ -5,7 +5,7 @@ admin, editor and viewer keys (ROUTE_ROLES). The tenant always comes from the au
 """
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -28,8 +28,12 @@ from vpbx.service.calls import (
     CallStart,
     CallSummaryOut,
     action_type,
+    call_detail,
+    call_summary,
+    decision_out,
     is_loop_guard_end,
 )
+from vpbx.store.models import StoredDecision
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT
 
 router = Router()
@@ -50,7 +54,7 @@ class PowertoolsCallMetrics:
     def __init__(self, target: Metrics) -> None:
         self.target = target
 
-    def decision(self, decision: dict[str, Any], latency_ms: float) -> None:
+    def decision(self, decision: StoredDecision, latency_ms: float) -> None:
         self.target.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
         self.target.add_metric(name=f"Decision.{action_type(decision)}", unit=MetricUnit.Count, value=1)
         self.target.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
@@ -92,7 +96,7 @@ def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Respons
 )
 def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     decision = _service().start(_tenant(), body)
-    return _decision(decision, HTTPStatus.CREATED)
+    return _decision(decision_out(body.call_id, decision), HTTPStatus.CREATED)
 
 
 @router.post(
@@ -112,7 +116,7 @@ def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     ),
 )
 def report_call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
-    return _decision(_service().handle_event(_tenant(), call_id, body))
+    return _decision(decision_out(call_id, _service().handle_event(_tenant(), call_id, body)))
 
 
 @router.get(
@@ -132,7 +136,7 @@ def list_calls(
     until: Annotated[Instant | None, Query(description="Calls started before (ISO-8601; naive = UTC)")] = None,
 ) -> PageOf[CallSummaryOut]:
     page = _service().list(_tenant(), limit=limit, cursor=cursor, number=number, since=since, until=until)
-    return PageOf(items=page.items, next_cursor=page.next_cursor)
+    return PageOf(items=[call_summary(summary) for summary in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -145,4 +149,4 @@ def list_calls(
     responses=documented(200, CallDetailOut, "The call", READ_ERRORS, etag=False),
 )
 def get_call(call_id: CallIdPath) -> CallDetailOut:
-    return _service().get(_tenant(), call_id)
+    return call_detail(_service().get(_tenant(), call_id))

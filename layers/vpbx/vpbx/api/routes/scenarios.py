@@ -310,7 +310,12 @@ def get_scenario_version(scenario_id: ScenarioIdPath, version: VersionPath) -> V
     description="Makes calls use an earlier published version. `If-Match` is the draft's ETag; the draft "
     "itself is unchanged. Calls already in progress keep the version they started on.",
     tags=TAGS,
-    responses=documented(200, ScenarioOut, "The draft, now pointing at that version", WRITE_ERRORS),
+    responses=documented(
+        200,
+        ScenarioOut,
+        "The draft, now pointing at that version",
+        {**WRITE_ERRORS, 409: error_doc("conflict: the version names directory objects that no longer exist")},
+    ),
 )
 def rollback_scenario(
     scenario_id: ScenarioIdPath,

@@ -1,0 +1,75 @@
+"""TenantStore on DynamoDB: tenants, and API keys (a listing item per tenant plus a by-hash item)."""
+
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
+from datetime import datetime
+
+from vpbx.domain.errors import AlreadyExists, NotFound
+from vpbx.store import keys
+from vpbx.store.dynamodb.table import (
+    ConditionFailed,
+    DynamoTable,
+    TransactionCanceled,
+    attr_s,
+    table_key,
+)
+from vpbx.store.models import (
+    ApiKey,
+    Page,
+    Tenant,
+)
+from vpbx.store.paging import ListScope
+from vpbx.store.ports import TenantStore
+
+
+class DynamoTenantStore(DynamoTable, TenantStore):
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        item = {**table_key(keys.tenant_pk(tenant.id), keys.TENANT_SK), "data": attr_s(tenant.model_dump_json())}
+        try:
+            self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ConditionFailed:
+            raise AlreadyExists(f"tenant {tenant.id} already exists") from None
+        return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.TENANT_SK)
+        if item is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return Tenant.model_validate_json(item["data"]["S"])
+
+    def _write_api_key(self, key: ApiKey, condition: str) -> None:
+        """Both items of a key (the tenant's listing and the authorizer's by-hash lookup), on one condition."""
+        data = attr_s(key.model_dump_json())
+        listing = {**table_key(keys.tenant_pk(key.tenant_id), keys.API_KEY_PREFIX + key.id), "data": data}
+        by_hash = {**table_key(keys.api_key_hash_pk(key.key_hash), keys.API_KEY_HASH_SK), "data": data}
+        self._transact([{"Put": {"Item": item, "ConditionExpression": condition}} for item in (listing, by_hash)])
+
+    def put_api_key(self, key: ApiKey) -> ApiKey:
+        try:
+            self._write_api_key(key, "attribute_not_exists(PK)")
+        except TransactionCanceled:
+            raise AlreadyExists(f"API key {key.id} already exists") from None
+        return key
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        item = self._get_item(keys.api_key_hash_pk(key_hash), keys.API_KEY_HASH_SK)
+        return ApiKey.model_validate_json(item["data"]["S"]) if item else None
+
+    def list_api_keys(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        scope = ListScope(keys.tenant_pk(tenant_id), keys.API_KEY_PREFIX)
+        items, next_cursor = self._query_page(tenant_id, scope, limit, cursor)
+        return Page[ApiKey](items=[ApiKey.model_validate_json(i["data"]["S"]) for i in items], next_cursor=next_cursor)
+
+    def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.API_KEY_PREFIX + key_id)
+        if item is None:
+            raise NotFound(f"API key {key_id} not found")
+        key = ApiKey.model_validate_json(item["data"]["S"])
+        if key.revoked_at is not None:
+            return key
+        revoked = key.model_copy(update={"revoked_at": at})
+        try:
+            self._write_api_key(revoked, "attribute_exists(PK)")
+        except TransactionCanceled:
+            raise NotFound(f"API key {key_id} not found") from None
+        return revoked

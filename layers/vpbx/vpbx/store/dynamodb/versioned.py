@@ -1,0 +1,188 @@
+"""The versioned items of the directory families, numbers and scenario drafts on DynamoDB, and the atomic references
+between them (the tenant's directory revision, store/common.py ReferenceGuard): what the directory, number and
+scenario stores share beyond the table's request plumbing."""
+
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import BaseModel
+
+from vpbx.domain.errors import AlreadyExists, NotFound
+from vpbx.store import keys
+from vpbx.store.common import Family, ReferenceGuard, directory_changed, first_version, stale_version
+from vpbx.store.dynamodb.table import (
+    ConditionFailed,
+    DynamoTable,
+    Item,
+    TransactionCanceled,
+    attr_n,
+    attr_s,
+    read_int,
+    read_time,
+    table_key,
+)
+from vpbx.store.models import Page, PhoneNumber, Versioned
+from vpbx.store.paging import ListScope
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class VersionedTable(DynamoTable, ReferenceGuard):
+    """Versioned items (a `version` attribute every write is conditional on) and reference-changing writes."""
+
+    # ------------------------------------------------------------------------------------------ versioned items
+    def _versioned_item(self, pk: str, sk: str, item: BaseModel, version: int, created: datetime) -> Item:
+        return {
+            **table_key(pk, sk),
+            "data": attr_s(item.model_dump_json()),
+            "version": attr_n(version),
+            "created_at": attr_s(created.isoformat()),
+            "updated_at": attr_s(created.isoformat()),
+        }
+
+    def _decode_versioned(self, item: Item, model: type[M]) -> Versioned[M]:
+        return Versioned[Any](
+            item=model.model_validate_json(item["data"]["S"]),
+            version=int(item["version"]["N"]),
+            created_at=read_time(item, "created_at"),
+            updated_at=read_time(item, "updated_at"),
+        )
+
+    def _raise_stale(self, stored: Item | None, expected_version: int, what: str) -> NoReturn:
+        if not stored:
+            raise NotFound(f"{what} not found")
+        raise stale_version(what, read_int(stored, "version"), expected_version)
+
+    def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
+        now = self._clock()
+        stored = self._versioned_item(keys.tenant_pk(tenant_id), family.prefix + ident, item, 1, now)
+        try:
+            self._conditional("put_item", Item=stored, ConditionExpression="attribute_not_exists(PK)")
+        except ConditionFailed:
+            raise AlreadyExists(f"{family.what(ident)} already exists") from None
+        return first_version(item, now)
+
+    def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]:
+        item = self._get_item(keys.tenant_pk(tenant_id), family.prefix + ident)
+        if item is None:
+            raise NotFound(f"{family.what(ident)} not found")
+        return self._decode_versioned(item, family.model)
+
+    def _list_in(self, tenant_id: str, family: Family, limit: int, cursor: str | None) -> Page[Any]:
+        scope = ListScope(keys.tenant_pk(tenant_id), family.prefix)
+        items, next_cursor = self._query_page(tenant_id, scope, limit, cursor)
+        return Page[Any](items=[self._decode_versioned(i, family.model) for i in items], next_cursor=next_cursor)
+
+    def _version_condition(self, expected_version: int) -> dict[str, Any]:
+        """The condition of every versioned write: the item exists and is still at `expected_version`."""
+        return {
+            "ConditionExpression": "attribute_exists(PK) AND #version = :expected",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": attr_n(expected_version)},
+        }
+
+    def _update_params(self, assignments: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
+        """SET the given attributes, bump the version and updated_at, on the version condition."""
+        params = self._version_condition(expected_version)
+        names = {f"#a{i}": name for i, name in enumerate(assignments)}
+        values = {f":a{i}": value for i, value in enumerate(assignments.values())}
+        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments)))
+        params["UpdateExpression"] = f"SET {sets}, #version = :next, updated_at = :now"
+        params["ExpressionAttributeNames"].update(names)
+        params["ExpressionAttributeValues"].update(
+            {**values, ":next": attr_n(expected_version + 1), ":now": attr_s(self._clock().isoformat())}
+        )
+        return params
+
+    def _guarded_update(self, key: Item, assignments: Mapping[str, Any], expected_version: int, what: str) -> Item:
+        """UpdateItem on the version condition; the item as stored afterwards."""
+        try:
+            response = self._conditional(
+                "update_item", Key=key, ReturnValues="ALL_NEW", **self._update_params(assignments, expected_version)
+            )
+        except ConditionFailed as failed:
+            self._raise_stale(failed.item, expected_version, what)
+        attributes: Item = response["Attributes"]
+        return attributes
+
+    def _guarded_delete(self, key: Item, expected_version: int, what: str) -> None:
+        try:
+            self._conditional("delete_item", Key=key, **self._version_condition(expected_version))
+        except ConditionFailed as failed:
+            self._raise_stale(failed.item, expected_version, what)
+
+    def _update_in(
+        self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
+    ) -> Versioned[Any]:
+        key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        stored = self._guarded_update(
+            key, {"data": attr_s(item.model_dump_json())}, expected_version, family.what(ident)
+        )
+        return self._decode_versioned(stored, family.model)
+
+    def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
+        key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        self._guarded_delete(key, expected_version, family.what(ident))
+
+    # ------------------------------------------------------------------------------------------ references
+    def _revision(self, tenant_id: str) -> int:
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
+        return (read_int(item, "revision") or 0) if item else 0
+
+    def _revision_step(self, tenant_id: str, seen: int | None) -> dict[str, Any]:
+        """The transaction item that advances the tenant's revision, on the condition that it is still `seen`
+        (unconditionally when the caller checked nothing against the directory, or the guard is switched off)."""
+        key = table_key(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
+        if seen is None or not self.guard_references:
+            return {
+                "Update": {
+                    "Key": key,
+                    "UpdateExpression": "ADD revision :one",
+                    "ExpressionAttributeValues": {":one": attr_n(1)},
+                }
+            }
+        update: dict[str, Any] = {
+            "Key": key,
+            "UpdateExpression": "SET revision = :next",
+            "ExpressionAttributeValues": {":next": attr_n(seen + 1)},
+        }
+        if seen == 0:
+            update["ConditionExpression"] = "attribute_not_exists(revision)"
+        else:
+            update["ConditionExpression"] = "revision = :seen"
+            update["ExpressionAttributeValues"][":seen"] = attr_n(seen)
+        return {"Update": update}
+
+    def _named_users(self, tenant_id: str, token: str) -> list[str]:
+        """Drafts whose current version's elements name `token` (their `named_refs` set)."""
+        items = self._query_all(
+            keys.tenant_pk(tenant_id),
+            keys.SCENARIO_PREFIX,
+            projection="SK",
+            filter_expression="contains(named_refs, :ref)",
+            values={":ref": attr_s(token)},
+        )
+        return sorted(item["SK"]["S"].removeprefix(keys.SCENARIO_PREFIX) for item in items)
+
+    def _delete_at_revision(self, tenant_id: str, family: Family, ident: str, expected_version: int, seen: int) -> None:
+        key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        delete = {"Delete": {"Key": key, **self._version_condition(expected_version)}}
+        try:
+            self._transact([delete, self._revision_step(tenant_id, seen)])
+        except TransactionCanceled as canceled:
+            if canceled.failed(0):
+                self._raise_stale(canceled.item(0), expected_version, family.what(ident))
+            raise directory_changed(f"the delete of {family.what(ident)}") from None
+
+    def _scenario_exists(self, tenant_id: str, scenario_id: str) -> bool:
+        return self._get_item(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id, "PK") is not None
+
+    def _numbers_pointing_at(self, tenant_id: str, scenario_id: str) -> list[str]:
+        numbers = (
+            PhoneNumber.model_validate_json(item["data"]["S"])
+            for item in self._query_all(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX)
+        )
+        return sorted(number.number for number in numbers if number.scenario_id == scenario_id)

@@ -1,0 +1,32 @@
+"""DirectoryStore in memory: subscribers, schedules and caller lists, and resolving what a scenario names."""
+
+from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
+
+from typing import Any
+
+from vpbx.domain.scenario import References
+from vpbx.store import keys
+from vpbx.store.common import CALLER_LISTS, SCHEDULES, SUBSCRIBERS, DirectoryFamilies, Family, snapshot_of
+from vpbx.store.memory.table import MemoryTable
+from vpbx.store.models import DirectorySnapshot
+from vpbx.store.ports import DirectoryStore
+
+
+class MemoryDirectoryStore(MemoryTable, DirectoryFamilies, DirectoryStore):
+    def directory_revision(self, tenant_id: str) -> int:
+        with self._lock:
+            revision: int = self._get(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK) or 0
+            return revision
+
+    def resolve_directory(self, tenant_id: str, refs: References) -> DirectorySnapshot:
+        with self._lock:
+            return snapshot_of(
+                self._objects_in(tenant_id, SUBSCRIBERS, None if refs.any_extension else refs.extensions),
+                self._objects_in(tenant_id, SCHEDULES, refs.schedules),
+                self._objects_in(tenant_id, CALLER_LISTS, refs.caller_lists),
+            )
+
+    def _objects_in(self, tenant_id: str, family: Family, idents: frozenset[str] | None) -> list[Any]:
+        rows = self._rows(keys.tenant_pk(tenant_id), family.prefix)
+        found = [stored.item for _, stored in rows]
+        return found if idents is None else [obj for obj in found if family.ident_of(obj) in idents]

@@ -316,9 +316,11 @@ class FakeServer:
         host: str = "127.0.0.1",
         instances: int | None = None,
         cors_origins: list[str] | None = None,
+        allow_insecure_crm: bool = False,
     ) -> None:
-        call = {"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host, "instances": instances}
-        self.calls.append(call | ({"cors_origins": cors_origins} if cors_origins else {}))
+        call: dict[str, Any] = {"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host}
+        call |= {"instances": instances} | ({"cors_origins": cors_origins} if cors_origins else {})
+        self.calls.append(call | ({"allow_insecure_crm": True} if allow_insecure_crm else {}))
 
 
 @pytest.fixture
@@ -338,6 +340,11 @@ def test_serve_passes_its_options_to_the_server(fake_server: FakeServer, capsys:
     assert code == 0
     expected = {"port": 3100, "dynamodb_endpoint": "http://127.0.0.1:5000", "host": "127.0.0.1", "instances": 2}
     assert fake_server.calls == [expected]
+
+
+def test_serve_passes_allow_insecure_crm(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["serve", "--allow-insecure-crm"], capsys)[0] == 0
+    assert fake_server.calls[0]["allow_insecure_crm"] is True
 
 
 def test_serve_passes_cors_origins(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:

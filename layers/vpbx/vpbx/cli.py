@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="browser origin allowed to call the API, e.g. http://localhost:5173 (repeatable)",
     )
+    serve.add_argument(
+        "--allow-insecure-crm",
+        action="store_true",
+        help="let external_routing call http:// and loopback CRMs (development only; default VPBX_ALLOW_INSECURE_CRM)",
+    )
     serve.set_defaults(handler=_serve_command)
     return parser
 
@@ -212,6 +217,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             host=args.host,
             instances=args.instances,
             cors_origins=args.cors_origin,
+            allow_insecure_crm=args.allow_insecure_crm,
         )
     return EXIT_OK
 

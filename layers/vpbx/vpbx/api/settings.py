@@ -8,6 +8,7 @@ from pydantic import ConfigDict
 from vpbx.domain.base import LazyModel
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
+INSECURE_CRM_ENV = "VPBX_ALLOW_INSECURE_CRM"
 
 
 class Settings(LazyModel):
@@ -26,14 +27,14 @@ class Settings(LazyModel):
         return cls(
             table_name=env.get("TABLE_NAME", "vpbx"),
             dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
-            allow_insecure_crm=_flag(env.get("VPBX_ALLOW_INSECURE_CRM", "")),
+            allow_insecure_crm=flag(env.get(INSECURE_CRM_ENV, "")),
             usage_identifier_key=env.get("USAGE_IDENTIFIER_KEY") or None,
             usage_plan_id=env.get("USAGE_PLAN_ID") or None,
             max_body_bytes=int(env.get("VPBX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         )
 
 
-def _flag(value: str) -> bool:
+def flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 

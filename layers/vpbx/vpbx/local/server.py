@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vpbx.api.cors import ORIGINS_ENV
+from vpbx.api.settings import INSECURE_CRM_ENV, flag
 from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
 from vpbx.local.instances import DEFAULT_MAX_INSTANCES, ProcessPool
 from vpbx.local.template import local_api, resolve_environment, template_path
@@ -123,12 +124,16 @@ def serve(
     host: str = "127.0.0.1",
     instances: int | None = None,
     cors_origins: list[str] | None = None,
+    allow_insecure_crm: bool = False,
 ) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM). `instances`: concurrent instances per function (default
     VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out. `cors_origins`: browser origins allowed
-    to call the API (default VPBX_CORS_ORIGINS; `*` for any)."""
+    to call the API (default VPBX_CORS_ORIGINS; `*` for any). `allow_insecure_crm`: external_routing may call
+    http:// and loopback CRMs (default VPBX_ALLOW_INSECURE_CRM; the deployed template never allows them)."""
     if cors_origins:
         os.environ[ORIGINS_ENV] = ",".join(cors_origins)
+    if allow_insecure_crm:
+        os.environ[INSECURE_CRM_ENV] = "true"
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -172,7 +177,7 @@ def _prepare(endpoint: str, instances: int) -> LocalGateway:
     table_name = os.environ.get("TABLE_NAME") or LOCAL_TABLE
     for function in [route.function for route in api.routes] + ([api.authorizer] if api.authorizer else []):
         for name, value in resolve_environment(api.template, function.environment, {"Table": table_name}).items():
-            if name == ORIGINS_ENV:  # --cors-origin or the environment wins over the template's default (none)
+            if name in (ORIGINS_ENV, INSECURE_CRM_ENV):  # the command line or the environment wins over the template
                 os.environ.setdefault(name, value)
             elif name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
                 os.environ[name] = value
@@ -184,7 +189,6 @@ def _prepare(endpoint: str, instances: int) -> LocalGateway:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
-    os.environ.setdefault("VPBX_ALLOW_INSECURE_CRM", "true")  # local CRMs are usually plain http
 
     import boto3
 
@@ -226,6 +230,12 @@ def _bootstrap(repository: Any) -> None:
     _announcement[:] = [operator_secret, issued.secret]
 
 
+def _crm_policy() -> str:
+    if flag(os.environ.get(INSECURE_CRM_ENV, "")):
+        return "http and loopback CRMs allowed (development only)"
+    return "public https only (--allow-insecure-crm for a CRM on this machine)"
+
+
 def _announce(url: str, endpoint: str, embedded: bool) -> None:
     operator_secret, demo_secret = _announcement
     where = "embedded moto server" if embedded else "external"
@@ -237,6 +247,7 @@ def _announce(url: str, endpoint: str, embedded: bool) -> None:
         f"demo admin key: {demo_secret}",
         f"docs: {url}/v1/docs",
         f"CORS origins: {os.environ.get(ORIGINS_ENV) or 'none (--cors-origin URL to allow a browser app)'}",
+        f"CRM lookups: {_crm_policy()}",
         f"try: curl -s {url}/v1/tenants/{DEMO_TENANT} -H 'X-Api-Key: {demo_secret}'",
     ]
     print("\n".join(lines), flush=True)

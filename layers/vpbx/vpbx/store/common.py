@@ -123,23 +123,33 @@ def directory_changed(what: str) -> DirectoryChanged:
     return DirectoryChanged(f"the directory changed while {what} was being checked; retry")
 
 
-def in_use(what: str, scenario_ids: list[str]) -> InUse:
+_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id"}  # the path parameter naming each kind's key
+
+
+def in_use(what: str, ref_kind: str, scenario_ids: list[str]) -> InUse:
+    loc = ["path", _PATH_KEYS.get(ref_kind, ref_kind)]
     return InUse(
         f"{what} is used by published scenarios: {', '.join(sorted(scenario_ids))}",
-        details=[{"scenario_id": scenario_id} for scenario_id in sorted(scenario_ids)],
+        details=[
+            {"loc": loc, "msg": f"used by {scenario_id}", "type": "in_use", "scenario_id": scenario_id}
+            for scenario_id in sorted(scenario_ids)
+        ],
     )
 
 
 def numbers_in_use(scenario_id: str, numbers: list[str]) -> InUse:
     return InUse(
         f"scenario {scenario_id!r} answers phone numbers {', '.join(sorted(numbers))}; point them elsewhere first",
-        details=[{"number": number} for number in sorted(numbers)],
+        details=[
+            {"loc": ["path", "scenario_id"], "msg": f"{number} points at it", "type": "in_use", "number": number}
+            for number in sorted(numbers)
+        ],
     )
 
 
 def missing_scenario(scenario_id: str) -> NotFound:
     message = f"scenario {scenario_id!r} does not exist; create it before pointing a number at it"
-    return NotFound(message, details=[{"field": "scenario_id", "message": message}])
+    return NotFound(message, details=[{"loc": ["body", "scenario_id"], "msg": message, "type": "not_found"}])
 
 
 class ReferenceGuard(abc.ABC):
@@ -182,7 +192,7 @@ class ReferenceGuard(abc.ABC):
             seen = self._revision(tenant_id)
             users = self._named_users(tenant_id, ref_token(family.ref_kind, ident))
             if users:
-                raise in_use(family.what(ident), users)
+                raise in_use(family.what(ident), family.ref_kind, users)
             self._about_to_write(f"delete_{family.ref_kind}")
             try:
                 self._delete_at_revision(tenant_id, family, ident, expected_version, seen)

@@ -53,6 +53,9 @@ ACCEPTED_RULES = {
     "conflict": "a call event whose seq is not the call's current one (state)",
     "unknown_element": "a simulation script naming an element that is not in the scenario (state)",
     "outcome": "a simulation script outcome that does not fit its element's type",
+    "idempotency": "an Idempotency-Key the run generated once is reused with another body (422: state — the key "
+    "names the first request)",
+    "role": "a key's role must fit its tenant: `operator` only for the operator's own tenant (depends on the path)",
     "integer_range": "integer literals beyond 64 bits are refused in any body, also where the schema says `number` "
     "(a schema cannot tell the literal 1e20 from 100000000000000000000)",
 }

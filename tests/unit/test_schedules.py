@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from vpbx.domain.base import Instant
 from vpbx.domain.calendar import calendar_day
 from vpbx.domain.schedules import DateOverride, HolidayCalendar, Schedule
 
@@ -170,3 +171,11 @@ def test_the_calendar_has_no_overflow_at_the_edges_of_time() -> None:
 def test_holiday_calendar_rejects_a_negative_shortening() -> None:
     with pytest.raises(ValidationError):
         HolidayCalendar(country="RU", short_day_minutes=-1)
+
+
+@pytest.mark.parametrize("value", [0, 1.5, "0.5", "1700000000"])
+def test_dates_and_instants_are_iso_text_never_unix_times(value: object) -> None:
+    with pytest.raises(ValidationError, match="ISO-8601"):
+        DateOverride.model_validate({"date": value, "open": False})
+    with pytest.raises(ValidationError, match="ISO-8601"):
+        TypeAdapter(Instant).validate_python(value)

@@ -1,7 +1,8 @@
 """Shared pydantic base and constrained types for the domain."""
 
+import re
 import types
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -34,7 +35,17 @@ def _within_instant_range(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[datetime, AfterValidator(_within_instant_range)]
+def _iso_text_only(value: Any) -> Any:
+    """Dates and instants are ISO-8601 text: pydantic's lax mode would read `0.5` or `"0.5"` as a Unix time."""
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and not _ISO_DATE_START.match(value)):
+        raise PydanticCustomError("datetime_format", "Input should be an ISO-8601 date or date-time (YYYY-MM-DD…)")
+    return value
+
+
+_ISO_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_ISO_TEXT_ONLY = BeforeValidator(_iso_text_only)
+
+Instant = Annotated[datetime, _ISO_TEXT_ONLY, AfterValidator(_within_instant_range)]
 """A point in time given by a client (ISO-8601; naive means UTC), between EARLIEST_INSTANT and LATEST_INSTANT."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -83,7 +94,8 @@ class LazyModel(BaseModel):
     Booleans are not numbers, and numbers are not booleans: pydantic's lax mode would take `true` for 1
     (`{"seq": true}` advanced a call), `false` for 0.0 and `0` or `"yes"` for a bool. Every int/float field and every
     bool field of every subclass refuses the other kind, added here once rather than field by field; it is metadata
-    on the field, so the deferred build still picks it up."""
+    on the field, so the deferred build still picks it up. Likewise every date/datetime field takes ISO-8601 text
+    only, never a number read as a Unix time."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -95,6 +107,8 @@ class LazyModel(BaseModel):
                 field.metadata.append(_NOT_A_BOOLEAN)
             elif _is_boolean(field.annotation) and _ONLY_A_BOOLEAN not in field.metadata:
                 field.metadata.append(_ONLY_A_BOOLEAN)
+            elif _is_any_of(field.annotation, (date, datetime)) and _ISO_TEXT_ONLY not in field.metadata:
+                field.metadata.append(_ISO_TEXT_ONLY)
 
 
 class StrictModel(LazyModel):

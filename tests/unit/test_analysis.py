@@ -132,6 +132,32 @@ def test_external_routing_costs_the_crm_timeout_and_the_slowest_ring() -> None:
     assert analysis.crm_routing
 
 
+def test_a_direct_dial_menu_costs_its_attempts_and_the_slowest_ring_and_is_flagged() -> None:
+    menu = {
+        "id": "menu",
+        "type": "ivr_menu",
+        "prompt": PROMPT,
+        "timeout_seconds": 4,
+        "max_retries": 1,
+        "max_digits": 3,
+        "inter_digit_timeout_seconds": 2,
+        "direct_dial": True,
+        "direct_dial_wait_seconds": 25,
+    }
+    scenario = build(menu, VM, {"id": "bye", "type": "hangup"},
+                     arrows=[("start", "menu"), ("menu", "vm", "no_answer"), ("menu", "bye", "timeout"),
+                             ("menu", "bye", "invalid")])  # fmt: skip
+
+    analysis = analyze(scenario, DIRECTORY)
+
+    attempts = (4 + 2 * 2) * 2  # first key, then two more keys just within the pause; one retry
+    assert end(analysis, "vm").worst_case_seconds == attempts + 25 + 12  # 105's 12 s is the slowest
+    assert end(analysis, "bye").worst_case_seconds == attempts + 25 + 12  # invalid: also after an unanswered dial
+    assert analysis.direct_dial
+    assert not analysis.crm_routing
+    assert "callers may also dial any enabled extension" in "\n".join(analysis.lines())
+
+
 def test_the_longest_of_two_routes_wins() -> None:
     scenario = build(
         {"id": "hours", "type": "schedule", "schedule_id": "office"},

@@ -92,6 +92,15 @@ def test_labels_carry_the_key_fields() -> None:
     assert labels[node_id("vm")] == "vm<br/>Voicemail 101"
 
 
+def test_a_menu_label_says_how_many_keys_and_direct_dial() -> None:
+    plain = {"id": "menu", "type": "ivr_menu", "prompt": {"text": "Press 1"}}
+    dial = {**plain, "id": "dial", "max_digits": 3, "direct_dial": True}
+    labels = {k: m["label"] for k, m in nodes(to_mermaid(scenario([plain, dial]))).items()}
+
+    assert labels[node_id("menu")] == "menu<br/>Menu: Press 1 (5 s, 2 retries)"
+    assert labels[node_id("dial")] == "dial<br/>Menu: Press 1 (5 s, 2 retries, up to 3 digits, direct dial)"
+
+
 def test_an_element_without_limit_wait_is_labelled_as_ringing_without_limit() -> None:
     text = to_mermaid(
         scenario(

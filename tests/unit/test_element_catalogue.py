@@ -86,3 +86,21 @@ def test_every_behaviour_runs_on_a_sample_of_each_type(element_type: str) -> Non
     assert element.awaits in (None, "ring", "play", "collect")
     assert isinstance(element.references(), References)
     assert set(BEHAVIOURS) <= set(dir(element))
+
+
+@pytest.mark.parametrize("element_type", ELEMENT_TYPES)
+def test_what_an_element_awaits_comes_first_among_the_actions_it_may_ask_for(element_type: str) -> None:
+    element = ELEMENT_CLASSES[element_type].model_validate({"id": "e", "type": element_type, **SAMPLES[element_type]})
+
+    assert element.awaited()[:1] == ((element.awaits,) if element.awaits else ())
+
+
+def test_a_direct_dial_menu_also_rings_and_may_ring_anyone() -> None:
+    menu = ELEMENT_CLASSES["ivr_menu"].model_validate(
+        {"id": "e", "type": "ivr_menu", **SAMPLES["ivr_menu"], "max_digits": 3, "direct_dial": True}
+    )
+
+    assert menu.awaited() == ("collect", "ring")
+    assert "no_answer" in menu.exits()
+    assert "no_answer" in menu.optional_exits()
+    assert menu.references().any_extension

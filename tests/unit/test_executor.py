@@ -406,13 +406,14 @@ def test_menu_collects_a_digit_and_follows_that_digits_arrow() -> None:
     assert d2.steps[0].exit == "2"
 
 
-def test_invalid_digits_replay_the_invalid_prompt_until_max_retries_then_exit_invalid() -> None:
+def test_invalid_digits_replay_the_menu_after_the_invalid_prompt_until_max_retries_then_exit_invalid() -> None:
     built = scenario([menu(invalid_prompt={"text": "Try again"}), limited("sales", "102"), VM],
                      arrows("start>menu", "menu:1>sales", "menu:invalid>vm"))  # fmt: skip
     history = run(executor(built), out("digits", "7"), out("digits", "#"), out("digits", "9"))
 
-    prompts = [d.action.prompt.text for _, d in history[:3] if isinstance(d.action, CollectAction)]
-    assert prompts == ["Hello", "Try again", "Try again"]
+    collects = [d.action for _, d in history[:3] if isinstance(d.action, CollectAction)]
+    played = [[p.text for p in (c.preamble, c.prompt) if p is not None] for c in collects]
+    assert played == [["Hello"], ["Try again", "Hello"], ["Try again", "Hello"]]  # the menu is played again
     assert [s.element_state.get("retries") for s, _ in history[:3]] == [0, 1, 2]
     state, decision = history[-1]
     assert decision.steps[0].exit == "invalid"
@@ -434,6 +435,126 @@ def test_a_menu_without_retries_leaves_at_the_first_failure_and_an_unconnected_e
     state, decision = run(executor(built), out("digits", "5"))[-1]
     assert decision.steps[0].exit == "invalid"
     assert ended_with(state, decision) == ("hangup", "menu", "route_end")
+
+
+def test_a_single_key_menu_collects_one_key_without_terminator_or_pause() -> None:
+    (_, decision), *_ = run(executor(scenario([menu()], arrows("start>menu"))))
+
+    assert isinstance(decision.action, CollectAction)
+    assert (decision.action.max_digits, decision.action.terminator, decision.action.inter_digit_timeout_seconds) == (
+        1,
+        None,
+        None,
+    )
+    assert decision.action.preamble is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, ("#", 3)),
+        ({"terminator": "*", "inter_digit_timeout_seconds": 5}, ("*", 5)),
+        ({"terminator": None}, (None, 3)),
+    ],
+)
+def test_a_multi_key_menu_asks_telephony_for_its_terminator_and_inter_digit_pause(
+    fields: dict[str, Any], expected: tuple[str | None, int]
+) -> None:
+    built = scenario([menu(max_digits=4, direct_dial=True, **fields)], arrows("start>menu"))
+    (_, first), (_, retry) = run(executor(built), out("digits", "9999"))
+
+    for action in (first.action, retry.action):
+        assert isinstance(action, CollectAction)
+        assert (action.max_digits, action.timeout_seconds) == (4, 5)
+        assert (action.terminator, action.inter_digit_timeout_seconds) == expected
+
+
+def direct_dial_menu(**fields: Any) -> Scenario:
+    """A direct-dial menu (key 1 → sales 102) whose timeout and invalid exits go to voicemail."""
+    return scenario([menu(max_digits=3, direct_dial=True, invalid_prompt={"text": "Try again"}, **fields),
+                     limited("sales", "102"), VM],
+                    arrows("start>menu", "menu:1>sales", "menu:invalid>vm", "menu:timeout>vm"))  # fmt: skip
+
+
+def test_direct_dial_rings_the_enabled_extension_that_was_entered() -> None:
+    engine = executor(direct_dial_menu(direct_dial_wait_seconds=25), sip_domain="pbx.acme.example")
+    (_, _), (state, decision), (done, _) = run(engine, out("digits", "103"), out("answered"))
+
+    ring_action = ringing(decision)
+    assert [(t.extension, t.uri) for t in ring_action.targets] == [("103", "sip:103@pbx.acme.example")]
+    assert ring_action.timeout_seconds == 25  # an internal phone: no dial delay
+    assert (state.element_id, state.element_state["awaiting"]) == ("menu", "ring")
+    assert decision.steps[0].outcome == "digits:103"
+    assert decision.steps[0].detail == "direct dial 103"
+    assert (done.status, done.result) == ("connected", "connected")
+
+
+def test_direct_dial_adds_the_dial_delay_of_a_mobile_subscriber_and_defaults_the_wait() -> None:
+    (_, decision) = run(executor(direct_dial_menu()), out("digits", "201"))[-1]
+
+    ring_action = ringing(decision)
+    assert ring_action.targets[0].number == "+79161234567"
+    assert ring_action.timeout_seconds == 20 + 8
+
+
+def test_the_terminator_ends_the_entry_and_is_not_part_of_the_extension() -> None:
+    (_, decision) = run(executor(direct_dial_menu()), out("digits", "103#"))[-1]
+
+    assert extensions(decision) == ["103"]
+
+
+def test_a_connected_key_wins_over_direct_dial() -> None:
+    (_, decision) = run(executor(direct_dial_menu()), out("digits", "1"))[-1]
+
+    assert decision.steps[0].exit == "1"
+    assert extensions(decision) == ["102"]
+
+
+@pytest.mark.parametrize("entry", ["104", "555", "10*"])  # disabled, unknown, not a number
+def test_a_disabled_or_unknown_extension_is_a_wrong_entry_and_replays_the_menu(entry: str) -> None:
+    history = run(executor(direct_dial_menu()), out("digits", entry), out("digits", entry), out("digits", entry))
+
+    retry = history[1][1]
+    assert isinstance(retry.action, CollectAction)
+    assert [retry.action.preamble and retry.action.preamble.text, retry.action.prompt.text] == ["Try again", "Hello"]
+    assert "neither a connected key nor an enabled extension" in (retry.steps[0].detail or "")
+    assert [s.element_state.get("retries") for s, _ in history[:3]] == [0, 1, 2]
+    state, decision = history[-1]
+    assert decision.steps[0].exit == "invalid"
+    assert state.result == "voicemail"
+
+
+def test_without_direct_dial_an_extension_is_a_wrong_entry() -> None:
+    built = scenario([menu(max_digits=3, max_retries=0), VM], arrows("start>menu", "menu:invalid>vm"))
+    state, decision = run(executor(built), out("digits", "103"))[-1]
+
+    assert decision.steps[0].exit == "invalid"
+    assert state.result == "voicemail"
+
+
+@pytest.mark.parametrize("outcome", ["no_answer", "busy", "unavailable", "failed"])
+def test_an_unanswered_direct_dial_leaves_by_no_answer(outcome: str) -> None:
+    built = scenario([menu(max_digits=3, direct_dial=True), {"id": "bye", "type": "hangup"}, VM],
+                     arrows("start>menu", "menu:no_answer>vm", "menu:invalid>bye"))  # fmt: skip
+    state, decision = run(executor(built), out("digits", "103"), out(outcome))[-1]
+
+    assert (decision.steps[0].exit, decision.steps[0].detail) == ("no_answer", f"direct dial 103: {outcome}")
+    assert state.result == "voicemail"
+
+
+def test_an_unanswered_direct_dial_without_a_no_answer_arrow_takes_invalid() -> None:
+    state, decision = run(executor(direct_dial_menu()), out("digits", "103"), out("no_answer"))[-1]
+
+    assert decision.steps[0].exit == "invalid"
+    assert state.result == "voicemail"
+
+
+def test_a_direct_dial_state_survives_serialization() -> None:
+    engine = executor(direct_dial_menu())
+    state, _ = run(engine, out("digits", "103"))[-1]
+
+    restored = CallState.model_validate_json(state.model_dump_json())
+    assert engine.advance(restored, out("answered"))[0].status == "connected"
 
 
 # ------------------------------------------------------------------------------------------------ schedule & lists

@@ -222,3 +222,49 @@ def test_an_oversized_caller_is_invalid_input() -> None:
 def test_the_result_round_trips_through_json() -> None:
     result = simulate(menu_line(), DIRECTORY, at=MONDAY_NOON_MOSCOW, outcomes={"menu": "digits:1"})
     assert SimulationResult.model_validate_json(result.model_dump_json()) == result
+
+
+# ------------------------------------------------------------------------------------------------ IVR direct dial
+
+
+def direct_dial_line(**menu: Any) -> Scenario:
+    """menu_line with direct dial on; an unanswered direct dial leaves by no_answer to voicemail."""
+    raw: dict[str, Any] = menu_line(max_digits=3, direct_dial=True, direct_dial_wait_seconds=15, **menu).dump()
+    elements, connections = list(raw["elements"]), list(raw["connections"])
+    elements.append({"id": "vm", "type": "voicemail", "mailbox": "101"})
+    connections.append({"from": "menu", "exit": "no_answer", "to": "vm"})
+    return Scenario.model_validate({**raw, "elements": elements, "connections": connections})
+
+
+def menu_steps(result: SimulationResult) -> list[tuple[str | None, str | None, str | None]]:
+    return [(s.action["type"] if s.action else None, s.outcome, s.exit) for s in result.steps if s.element_id == "menu"]
+
+
+def test_a_simulated_direct_dial_rings_the_extension_the_script_enters() -> None:
+    result = simulate(direct_dial_line(), DIRECTORY, at=MONDAY_NOON_MOSCOW,
+                      outcomes={"menu": [{"digits": "103"}, "answered"]})  # fmt: skip
+
+    assert menu_steps(result) == [("collect", "digits:103", None), ("ring", "answered", None)]
+    ring = next(s.action for s in result.steps if s.action and s.action["type"] == "ring")
+    assert (ring["targets"][0]["extension"], ring["timeout_seconds"]) == ("103", 15)
+    assert result.result.model_dump() == {"status": "connected", "element_id": "menu", "reason": None}
+
+
+def test_a_direct_dial_script_that_runs_out_leaves_the_ring_unanswered() -> None:
+    result = simulate(direct_dial_line(), DIRECTORY, at=MONDAY_NOON_MOSCOW, outcomes={"menu": "digits:201"})
+
+    assert menu_steps(result) == [("collect", "digits:201", None), ("ring", "no_answer", "no_answer")]
+    assert result.path() == ["start", "hi", "menu", "vm"]
+    assert result.result.status == "voicemail"
+
+
+def test_a_simulated_unknown_extension_replays_the_menu_then_takes_invalid() -> None:
+    result = simulate(direct_dial_line(), DIRECTORY, at=MONDAY_NOON_MOSCOW, outcomes={"menu": "digits:999"})
+
+    assert menu_steps(result) == [("collect", "digits:999", None)] * 2 + [("collect", "digits:999", "invalid")]
+    assert result.result.model_dump() == {"status": "hangup", "element_id": "bye", "reason": "hangup_element"}
+
+
+def test_ring_outcomes_fit_only_a_direct_dial_menu() -> None:
+    with pytest.raises(InvalidInput, match="'no_answer' does not fit element type ivr_menu"):
+        simulate(menu_line(), DIRECTORY, at=MONDAY_NOON_MOSCOW, outcomes={"menu": ["digits:1", "no_answer"]})

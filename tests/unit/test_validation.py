@@ -96,6 +96,18 @@ def realistic() -> Raw:
     }
 
 
+def direct_dial_menu(**fields: Any) -> Raw:
+    return {"id": "menu", "type": "ivr_menu", "prompt": PROMPT, "max_digits": 3, "direct_dial": True, **fields}
+
+
+def menu_arrows() -> list[Raw]:
+    """start → menu, with its timeout and invalid exits to `bye`."""
+    return [arrow("start", "menu"), arrow("menu", "bye", "timeout"), arrow("menu", "bye", "invalid")]
+
+
+ONE_DIGIT_EXTENSION = Directory.of([Subscriber(extension="5", name="Reception"), Subscriber(extension="101", name="A")])
+
+
 def circular() -> Raw:
     raw: Raw = {"name": "Loop", "elements": []}
     raw["elements"].append(raw)
@@ -207,6 +219,28 @@ CASES: list[Case] = [
         ),
         None,
         {"element_id": "menu"},
+    ),
+    (
+        "direct_dial_max_digits",
+        lambda: scenario(direct_dial_menu(max_digits=2), hangup(), arrows=menu_arrows()),
+        DIRECTORY,
+        {"element_id": "menu", "field": "max_digits"},
+    ),
+    (
+        "direct_dial_shadowed",
+        lambda: scenario(direct_dial_menu(), hangup(), arrows=[*menu_arrows(), arrow("menu", "bye", "5")]),
+        ONE_DIGIT_EXTENSION,
+        {"element_id": "menu", "field": "direct_dial"},
+    ),
+    (
+        "max_digits_without_direct_dial",
+        lambda: scenario(
+            {"id": "menu", "type": "ivr_menu", "prompt": PROMPT, "max_digits": 3},
+            hangup(),
+            arrows=[*menu_arrows(), arrow("menu", "bye", "1")],
+        ),
+        None,
+        {"element_id": "menu", "field": "max_digits"},
     ),
     ("unreachable_element", lambda: scenario(hangup(), hangup("island")), None, {"element_id": "island"}),
     (
@@ -731,3 +765,58 @@ def test_only_operators_unknown_to_the_carrier_data_are_flagged() -> None:
     flagged = [p.message for p in validate(built, lists).problems if p.code == "unknown_operator"]
     assert len(flagged) == 1
     assert "'Nope'" in flagged[0]
+
+
+# ------------------------------------------------------------------------------------------------ IVR direct dial
+
+
+def test_a_direct_dial_menu_needs_no_key_and_fits_the_directory() -> None:
+    raw = scenario(direct_dial_menu(direct_dial_wait_seconds=25), hangup(), arrows=menu_arrows())
+
+    assert validate(raw, DIRECTORY).problems == []
+
+
+def test_direct_dial_max_digits_names_the_extensions_it_cannot_reach() -> None:
+    problem = find(validate(scenario(direct_dial_menu(max_digits=2), hangup(), arrows=menu_arrows()), DIRECTORY),
+                   "direct_dial_max_digits")  # fmt: skip
+
+    assert "extensions 101, 102, 103, 105, 106 cannot" in problem.message  # not 104: disabled, never dialled
+    assert "set max_digits to 3" in problem.message
+
+
+def test_direct_dial_with_one_key_is_flagged_without_a_directory() -> None:
+    report = validate(scenario(direct_dial_menu(max_digits=1), hangup(), arrows=menu_arrows()))
+
+    assert find(report, "direct_dial_max_digits").field == "max_digits"
+
+
+def test_one_digit_extensions_fit_a_one_key_direct_dial() -> None:
+    only_short = Directory.of([Subscriber(extension="5", name="Reception")])
+    report = validate(scenario(direct_dial_menu(max_digits=1), hangup(), arrows=menu_arrows()), only_short)
+
+    assert report.problems == []
+
+
+def test_a_no_answer_arrow_exists_only_on_a_direct_dial_menu() -> None:
+    plain = {"id": "menu", "type": "ivr_menu", "prompt": PROMPT}
+    dial_arrows = [*menu_arrows(), arrow("menu", "bye", "no_answer")]
+
+    assert find(validate(scenario(plain, hangup(), arrows=dial_arrows)), "invalid_exit").connection_index == 3
+    assert validate(scenario(direct_dial_menu(), hangup(), arrows=dial_arrows)).problems == []
+
+
+@pytest.mark.parametrize(("fields", "code"), [
+    ({"direct_dial_wait_seconds": 3}, "wait_out_of_range"),
+    ({"direct_dial": False, "max_digits": 1, "direct_dial_wait_seconds": 20}, "wait_ignored"),
+])  # fmt: skip
+def test_the_direct_dial_wait_follows_the_ring_rules(fields: Raw, code: str) -> None:
+    raw = scenario(direct_dial_menu(**fields), hangup(), arrows=[*menu_arrows(), arrow("menu", "bye", "1")])
+
+    problem = find(validate(raw), code)
+    assert (problem.element_id, problem.field) == ("menu", "direct_dial_wait_seconds")
+
+
+def test_max_digits_is_capped_at_the_longest_extension() -> None:
+    report = validate(scenario(direct_dial_menu(max_digits=7), hangup(), arrows=menu_arrows()))
+
+    assert find(report, "invalid_element").field == "max_digits"

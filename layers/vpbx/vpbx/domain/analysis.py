@@ -5,6 +5,8 @@ Worst-case figures are upper bounds from the scenario's own numbers, assuming no
 - ringing costs its wait plus the target's network dial delay (the executor adds the delay to the ring timeout);
   a sequential or random group rings every member in turn, a simultaneous one waits for the slowest network;
 - an IVR menu costs `timeout_seconds × (max_retries + 1)`: every attempt times out (prompt playback not counted);
+  a multi-key menu adds `inter_digit_timeout_seconds` per further key to each attempt, and a direct dial's
+  `no_answer` (or `invalid`) adds the ring of the dialled extension with the directory's slowest dial delay;
 - a greeting costs NOMINAL_GREETING_SECONDS, since its audio length is unknown here;
 - external routing costs its CRM timeout, plus the ring of the returned extension (not on `not_found`); the
   extension is unknown until the call, so the slowest dial delay in the directory is assumed;
@@ -22,14 +24,16 @@ from pydantic import Field
 from vpbx.domain.base import LazyModel
 from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import DEFAULT_WAIT_SECONDS, ElementBase
-from vpbx.domain.elements.prompts import NOMINAL_GREETING_SECONDS
+from vpbx.domain.elements.prompts import NOMINAL_GREETING_SECONDS, IvrMenu
 from vpbx.domain.graph import ScenarioGraph, cycles, unwind
 from vpbx.domain.scenario import Scenario
 
 ASSUMPTIONS = (
     "Nobody answers: every ring lasts its full wait_seconds plus the target's network dial delay.",
     "Sequential and random groups ring every member in turn; simultaneous groups wait for the slowest network.",
-    "IVR menus time out on every attempt: timeout_seconds × (max_retries + 1); prompt playback is not counted.",
+    "IVR menus time out on every attempt: timeout_seconds × (max_retries + 1); prompt playback is not counted. "
+    "A multi-key attempt also waits inter_digit_timeout_seconds per further key; a direct dial rings for "
+    "direct_dial_wait_seconds plus the directory's slowest dial delay.",
     f"A greeting takes a nominal {NOMINAL_GREETING_SECONDS} s.",
     "External routing takes its full CRM timeout, then rings the returned extension with the directory's slowest "
     "dial delay.",
@@ -90,6 +94,7 @@ class Analysis(LazyModel):
     reachable_when_open: list[str] = Field(default_factory=list)  # every schedule takes its `open` exit
     reachable_when_closed: list[str] = Field(default_factory=list)  # every schedule takes its `closed` exit
     crm_routing: bool = False  # a CRM lookup is reachable: the CRM may pick any extension
+    direct_dial: bool = False  # a direct-dial menu is reachable: callers may dial any enabled extension
     assumptions: list[str] = Field(default_factory=lambda: list(ASSUMPTIONS))
 
     def lines(self) -> list[str]:
@@ -115,6 +120,8 @@ class Analysis(LazyModel):
             lines.append(f"Reachable extensions: {_listed(self.reachable_extensions)}")
         if self.crm_routing:
             lines.append("External routing is reachable: the CRM may also send calls to any other extension.")
+        if self.direct_dial:
+            lines.append("A direct-dial menu is reachable: callers may also dial any enabled extension.")
         lines.append("Assumptions:")
         lines += [f"  - {assumption}" for assumption in self.assumptions]
         return lines
@@ -142,8 +149,13 @@ def analyze(scenario: Scenario, directory: Directory) -> Analysis:
         reachable_extensions=_extensions(graph, reachable),
         reachable_when_open=_extensions(graph, graph.reachable([entry], dict.fromkeys(checks, "open"))),
         reachable_when_closed=_extensions(graph, graph.reachable([entry], dict.fromkeys(checks, "closed"))),
-        crm_routing=any(graph.elements[node].references().any_extension for node in reachable),
+        crm_routing=any(graph.elements[node].references().crm_urls for node in reachable),
+        direct_dial=any(_dials_directly(graph.elements[node]) for node in reachable),
     )
+
+
+def _dials_directly(element: ElementBase) -> bool:
+    return isinstance(element, IvrMenu) and element.direct_dial
 
 
 def _loops(graph: ScenarioGraph, nodes: set[str]) -> list[list[str]]:

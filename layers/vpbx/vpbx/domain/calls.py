@@ -34,10 +34,27 @@ class PlayAction(StrictModel):
 
 
 class CollectAction(StrictModel):
+    """Play `preamble` (if any), then `prompt`, and collect keys; a key pressed during either stops the playback.
+
+    The first key must come within `timeout_seconds` after the prompt ends, or the outcome is `timeout`. With
+    `max_digits` 1 the first key ends the input. With more, input ends at `max_digits` keys, at the `terminator`
+    (not part of the reported digits; pressed as the first key it is reported as itself), or when
+    `inter_digit_timeout_seconds` pass without a key; `digits` then carries every key pressed, e.g. "101".
+    """
+
     type: Literal["collect"] = "collect"
-    prompt: Prompt
-    max_digits: int = 1
-    timeout_seconds: int
+    prompt: Prompt = Field(description="The menu: what to play while collecting")
+    max_digits: int = Field(default=1, description="Keys to collect at most; 1: the first key ends the input")
+    timeout_seconds: int = Field(description="Seconds to wait for the first key after the prompt ends")
+    preamble: Prompt | None = Field(
+        default=None, description="Played before `prompt` on a retry after a wrong entry (the menu's invalid_prompt)"
+    )
+    terminator: Literal["#", "*"] | None = Field(
+        default=None, description="The key that ends a multi-key input early; null when max_digits is 1 or none"
+    )
+    inter_digit_timeout_seconds: int | None = Field(
+        default=None, description="Seconds after a key with no further key that end the input (max_digits > 1)"
+    )
 
 
 class VoicemailAction(StrictModel):

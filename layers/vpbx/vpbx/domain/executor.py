@@ -256,7 +256,7 @@ class Executor:
         if isinstance(step, Follow):
             walk.record(node, outcome=_outcome_text(outcome), exit_name=step.exit, detail=step.detail)
             return self._follow(walk, node, step.exit)
-        walk.record(node, outcome=_outcome_text(outcome), detail=step.detail if isinstance(step, Finish) else None)
+        walk.record(node, outcome=_outcome_text(outcome), detail=step.detail)
         if isinstance(step, Finish):
             return walk.finish(node.element_id, step)
         # The element goes on by itself (menu replay, next group member): one more step, same visit.

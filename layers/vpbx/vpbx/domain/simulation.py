@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
 
 OutcomeScript = Mapping[str, Sequence[str | Mapping[str, str]]]
-"""Element id -> the outcomes it reports, one per action it asks for; the last one repeats once the list runs out."""
+"""Element id -> the outcomes it reports, one per action it asks for, in order ("digits:101", {"digits": "101"},
+"no_answer"…); once the list runs out the last one repeats, or the action's default when it does not fit the action
+(a direct-dial menu scripted ["digits:101"] collects 101, then its ring of 101 goes unanswered)."""
 
 ScriptEntry = str | Mapping[str, str]
 
@@ -170,7 +172,12 @@ class _Script:
             return _DEFAULT_OUTCOMES.get(awaiting, Outcome(kind="no_answer"))
         index = self._used.get(element_id, 0)
         self._used[element_id] = index + 1
-        return scripted[min(index, len(scripted) - 1)]
+        if index < len(scripted):
+            return scripted[index]
+        last = scripted[-1]
+        if last.kind == "caller_hangup" or last.kind in ACCEPTED_OUTCOMES.get(awaiting, ()):
+            return last
+        return _DEFAULT_OUTCOMES.get(awaiting, Outcome(kind="no_answer"))
 
 
 def _parse_script(outcomes: object, elements: Mapping[str, ElementBase]) -> dict[str, list[Outcome]]:
@@ -195,10 +202,14 @@ def _parse_entry(element_id: str, element: ElementBase, index: int, entry: objec
     if isinstance(entry, str):
         kind, _, digits = entry.partition(":")
         fields: object = {"kind": kind, "digits": digits} if digits or kind == "digits" else {"kind": kind}
+    elif isinstance(entry, Mapping) and "kind" not in entry and "digits" in entry:
+        fields = {"kind": "digits", **entry}  # {"digits": "101"}
     else:
         fields = entry
     if not isinstance(fields, Mapping):
-        raise _script_error(element_id, index, 'an outcome is a string ("busy", "digits:1") or {"kind", "digits"}')
+        raise _script_error(
+            element_id, index, 'an outcome is a string ("busy", "digits:1"), {"kind", "digits"} or {"digits"}'
+        )
     try:
         outcome = Outcome.model_validate(fields)
     except ValidationError as exc:
@@ -206,12 +217,13 @@ def _parse_entry(element_id: str, element: ElementBase, index: int, entry: objec
         raise _script_error(element_id, index, f"{entry!r} is not an outcome ({problems})") from None
     if (outcome.kind == "digits") != (outcome.digits is not None):
         raise _script_error(element_id, index, "a digits outcome needs its digits, as in 'digits:1'")
-    awaits = element.awaits
+    awaited = element.awaited()
     element_type = getattr(element, "type", type(element).__name__)
-    if awaits is None:
+    if not awaited:
         raise _script_error(element_id, index, f"element type {element_type} asks telephony for nothing")
-    if outcome.kind != "caller_hangup" and outcome.kind not in ACCEPTED_OUTCOMES[awaits]:
-        expected = ", ".join(sorted(ACCEPTED_OUTCOMES[awaits] | {"caller_hangup"}))
+    fitting = frozenset().union(*(ACCEPTED_OUTCOMES[action] for action in awaited))
+    if outcome.kind != "caller_hangup" and outcome.kind not in fitting:
+        expected = ", ".join(sorted(fitting | {"caller_hangup"}))
         raise _script_error(
             element_id, index, f"{outcome.kind!r} does not fit element type {element_type} (expected: {expected})"
         )

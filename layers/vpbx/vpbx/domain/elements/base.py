@@ -62,7 +62,7 @@ class References:
     extensions: frozenset[str] = frozenset()
     schedules: frozenset[str] = frozenset()
     caller_lists: frozenset[str] = frozenset()
-    any_extension: bool = False  # a CRM lookup lets the tenant's CRM pick any subscriber at call time
+    any_extension: bool = False  # a CRM lookup or a direct-dial menu may ring any subscriber at call time
     crm_urls: tuple[tuple[str, str], ...] = ()  # (element id, url) of each CRM lookup, in scenario order
 
     def __or__(self, other: "References") -> "References":
@@ -118,6 +118,10 @@ class ElementBase(StrictModel):
     @property
     def is_terminal(self) -> bool:
         return not self.exits()
+
+    def awaited(self) -> tuple[str, ...]:
+        """Every action this element may ask telephony for: its `awaits`, and a ring for a direct-dial menu."""
+        return (self.awaits,) if self.awaits else ()
 
     def ring_extensions(self) -> tuple[str, ...]:
         """The extensions this element rings, in order."""

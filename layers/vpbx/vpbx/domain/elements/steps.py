@@ -46,13 +46,15 @@ class Follow:
 
 
 class Await:
-    """Ask telephony to perform `action` and wait for its outcome; `memory` becomes CallState.element_state."""
+    """Ask telephony to perform `action` and wait for its outcome; `memory` becomes CallState.element_state.
+    `detail` says why, when an element goes on by itself (a direct dial, an entry that is no choice)."""
 
-    __slots__ = ("action", "memory")
+    __slots__ = ("action", "detail", "memory")
 
-    def __init__(self, action: Action, memory: dict[str, Any]) -> None:
+    def __init__(self, action: Action, memory: dict[str, Any], detail: str | None = None) -> None:
         self.action = action
         self.memory = memory
+        self.detail = detail
 
 
 class Finish:

@@ -34,7 +34,18 @@ CODES: dict[str, str] = {
     "duplicate_exit": "Two connections leave the same exit of one element.",
     "exit_on_terminal": "A connection leaves an element that ends the route (including ringing without limit_wait).",
     "unconnected_exit": "An exit is not connected, so the call ends there.",
-    "ivr_without_choices": "An IVR menu has no digit connected, so callers cannot choose anything.",
+    "ivr_without_choices": "An IVR menu has no digit connected and no direct dial, so callers cannot choose anything.",
+    "direct_dial_max_digits": (
+        "A direct-dial IVR menu collects fewer keys than the tenant's longest enabled extension (or 1 key), so "
+        "those extensions cannot be dialled."
+    ),
+    "direct_dial_shadowed": (
+        "An enabled extension equals a connected key of a direct-dial menu, so it cannot be dialled."
+    ),
+    "max_digits_without_direct_dial": (
+        "An IVR menu collects several keys without direct dial: only single keys lead anywhere, and callers wait the "
+        "inter-digit timeout after their key."
+    ),
     "unreachable_element": "No path from incoming_call reaches the element.",
     "endless_loop": "A cycle passes through no waiting element, so it would spin forever without telephony.",
     "instant_loop": (
@@ -43,8 +54,13 @@ CODES: dict[str, str] = {
     ),
     # ringing
     "missing_wait_seconds": "The wait is limited but wait_seconds is not set, so the executor's default applies.",
-    "wait_out_of_range": f"wait_seconds is outside {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s.",
-    "wait_ignored": "wait_seconds is set but limit_wait is off, so the element rings until answered.",
+    "wait_out_of_range": (
+        f"wait_seconds (or an IVR menu's direct_dial_wait_seconds) is outside {MIN_WAIT_SECONDS}–{MAX_WAIT_SECONDS} s."
+    ),
+    "wait_ignored": (
+        "wait_seconds is set but limit_wait is off, so the element rings until answered (or an IVR menu has "
+        "direct_dial_wait_seconds without direct_dial)."
+    ),
     "wait_below_dial_delay": (
         f"wait_seconds leaves an external/mobile target less than {DIAL_DELAY_MARGIN_SECONDS} s of real ringing "
         "after its network dial delay."
@@ -67,6 +83,9 @@ WARNING_CODES = frozenset(
         "missing_wait_seconds",
         "unconnected_exit",
         "ivr_without_choices",
+        "direct_dial_max_digits",
+        "direct_dial_shadowed",
+        "max_digits_without_direct_dial",
         "unreachable_element",
         "wait_ignored",
         "wait_below_dial_delay",

@@ -23,6 +23,7 @@ from vpbx.domain.executor import (
     MAX_CONSECUTIVE_VISITS,
     MAX_CRM_LOOKUPS_PER_CALL,
     MAX_CRM_LOOKUPS_PER_DECISION,
+    MAX_CRM_SECONDS_PER_DECISION,
     MAX_STEPS,
     CrmLookup,
     Executor,
@@ -668,11 +669,14 @@ def test_crm_answered_connects() -> None:
     assert (state.result, state.result_element) == ("connected", "crm")
 
 
-def crm_chain(count: int, then: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def crm_chain(count: int, then: str, timeout: float = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """`count` external routing elements, each leading to the next by not_found, the last one to `then`."""
     ids = [f"crm{i}" for i in range(1, count + 1)]
     url = "https://crm.example/{}"
-    elements = [{"id": i, "type": "external_routing", "url": url.format(i), "wait_seconds": 20} for i in ids]
+    elements = [
+        {"id": i, "type": "external_routing", "url": url.format(i), "wait_seconds": 20, "timeout_seconds": timeout}
+        for i in ids
+    ]
     return elements, arrows(*(f"{a}:not_found>{b}" for a, b in zip(ids, [*ids[1:], then], strict=True)))
 
 
@@ -688,6 +692,22 @@ def test_crm_lookups_are_capped_per_decision() -> None:
     assert (skipped.element_id, skipped.exit) == ("crm4", "not_found")
     assert skipped.detail == f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_DECISION} in this decision"
     assert (state.element_id, state.crm_lookups) == ("desk", 3)
+
+
+def test_crm_lookups_share_a_time_budget_per_decision() -> None:
+    elements, chain = crm_chain(3, "desk", timeout=5)
+    built = scenario([*elements, limited("desk", "103")], arrows("start>crm1") + chain)
+    crm = FakeCrm(answer=None)
+
+    state, decision = executor(built, crm=crm).start(call())
+
+    assert [timeout for _, _, timeout in crm.requests] == [5, MAX_CRM_SECONDS_PER_DECISION - 5]
+    assert sum(timeout for _, _, timeout in crm.requests) <= MAX_CRM_SECONDS_PER_DECISION
+    skipped = next(step for step in decision.steps if step.element_id == "crm3")
+    assert (
+        skipped.detail == f"CRM lookup skipped: this decision's {MAX_CRM_SECONDS_PER_DECISION:g} s of lookups are spent"
+    )
+    assert state.element_id == "desk"
 
 
 def test_crm_lookups_are_capped_per_call() -> None:

@@ -8,7 +8,9 @@ depend on the size of the scenario.
 Within one decision the executor evaluates elements that need no telephony (incoming call, schedule, caller list,
 the CRM lookup of external routing) and stops at the first element that does: its action is the decision.
 CRM lookups are capped: at most MAX_CRM_LOOKUPS_PER_DECISION (3) in one decision and MAX_CRM_LOOKUPS_PER_CALL (10)
-in one call; past the cap external routing takes `not_found` without calling the CRM, and its trace step says why.
+in one call, and the timeouts granted to one decision's lookups add up to at most MAX_CRM_SECONDS_PER_DECISION (6 s;
+a later lookup gets what is left, none under 0.5 s); past a cap external routing takes `not_found` without calling
+the CRM, and its trace step says why.
 
 Reasons of a `hangup` action (and of a simulation's result):
 
@@ -40,6 +42,7 @@ from vpbx.domain.elements.base import ElementBase
 from vpbx.domain.elements.steps import (
     MAX_CRM_LOOKUPS_PER_CALL,
     MAX_CRM_LOOKUPS_PER_DECISION,
+    MAX_CRM_SECONDS_PER_DECISION,
     REASON_HANGUP_ELEMENT,
     REASON_LOOP_GUARD,
     REASON_NO_ENTRY,
@@ -62,6 +65,7 @@ __all__ = [
     "MAX_CONSECUTIVE_VISITS",
     "MAX_CRM_LOOKUPS_PER_CALL",
     "MAX_CRM_LOOKUPS_PER_DECISION",
+    "MAX_CRM_SECONDS_PER_DECISION",
     "MAX_STEPS",
     "REASON_HANGUP_ELEMENT",
     "REASON_LOOP_GUARD",

@@ -74,11 +74,11 @@ class _CrmNode(Node):
     def enter(self, context: RunContext) -> Step:
         if context.crm_lookup is None:
             return Follow("not_found", detail="no CRM lookup available")
-        spent = context.crm_budget_spent()
+        timeout_seconds, spent = context.crm_allowance(self.timeout_seconds)
         if spent is not None:
             return Follow("not_found", detail=spent)
         try:
-            extension = context.crm_lookup(self.url, context.call.caller, self.timeout_seconds)
+            extension = context.crm_lookup(self.url, context.call.caller, timeout_seconds)
         except Exception as exc:  # the tenant's CRM is outside our control: any failure means "not found"
             return Follow("not_found", detail=f"CRM lookup failed: {type(exc).__name__}")
         if not isinstance(extension, str) or not extension:

@@ -23,6 +23,8 @@ CrmLookup = Callable[[str, str | None, float], str | None]
 
 MAX_CRM_LOOKUPS_PER_DECISION = 3
 MAX_CRM_LOOKUPS_PER_CALL = 10
+MAX_CRM_SECONDS_PER_DECISION = 6.0  # the calls function times out at 10 s: DynamoDB and the answer keep 4 s
+MIN_CRM_LOOKUP_SECONDS = 0.5  # less than this left of the budget: no lookup is worth starting
 
 REASON_ROUTE_END = "route_end"
 REASON_HANGUP_ELEMENT = "hangup_element"
@@ -98,7 +100,7 @@ class RunContext:
     for telephony (their `not_found` exit is instant), so lookups are capped per decision and per call.
     """
 
-    __slots__ = ("call", "crm_lookup", "crm_lookups_in_call", "crm_lookups_in_decision", "now")
+    __slots__ = ("call", "crm_lookup", "crm_lookups_in_call", "crm_lookups_in_decision", "crm_seconds_left", "now")
 
     def __init__(self, call: CallInfo, now: datetime, crm_lookup: CrmLookup | None, crm_lookups_in_call: int) -> None:
         self.call = call
@@ -106,16 +108,23 @@ class RunContext:
         self.crm_lookup = crm_lookup
         self.crm_lookups_in_call = crm_lookups_in_call
         self.crm_lookups_in_decision = 0
+        self.crm_seconds_left = MAX_CRM_SECONDS_PER_DECISION
 
-    def crm_budget_spent(self) -> str | None:
-        """Why no further CRM lookup is allowed now; None when one is (and counts it)."""
+    def crm_allowance(self, wanted_seconds: float) -> tuple[float, str | None]:
+        """The timeout a CRM lookup may have now (counted against the budgets), or 0 and why none is allowed.
+
+        The decision's time budget is spent by the timeouts granted, so it holds however slow the CRM is."""
         if self.crm_lookups_in_decision >= MAX_CRM_LOOKUPS_PER_DECISION:
-            return f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_DECISION} in this decision"
+            return 0, f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_DECISION} in this decision"
         if self.crm_lookups_in_call >= MAX_CRM_LOOKUPS_PER_CALL:
-            return f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_CALL} in this call"
+            return 0, f"CRM lookup skipped: already {MAX_CRM_LOOKUPS_PER_CALL} in this call"
+        granted = min(wanted_seconds, self.crm_seconds_left)
+        if granted < MIN_CRM_LOOKUP_SECONDS:
+            return 0, f"CRM lookup skipped: this decision's {MAX_CRM_SECONDS_PER_DECISION:g} s of lookups are spent"
+        self.crm_seconds_left -= granted
         self.crm_lookups_in_decision += 1
         self.crm_lookups_in_call += 1
-        return None
+        return granted, None
 
 
 class Node:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -36,6 +37,8 @@ from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.common import REFERENCE_ATTEMPTS
 from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
 from vpbx.store.ports import DirectoryChanged, DirectoryReader, ScenarioStore, TenantLookup
+
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
@@ -178,8 +181,8 @@ class ScenarioService:
                     }
                 ],
             )
-        for _ in range(REFERENCE_ATTEMPTS):
-            revision = self.repository.directory_revision(self.tenant_id)
+
+        def attempt(revision: int) -> ScenarioVersion:
             snapshot = self.snapshot(draft.item.scenario)
             report = validate(draft.item.scenario, snapshot.to_directory())
             if not report.ok:
@@ -187,30 +190,36 @@ class ScenarioService:
                     f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
                     details=problem_details(report.errors, draft.item.scenario),
                 )
-            try:
-                return self.repository.publish_scenario(
-                    self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by, revision
-                )
-            except DirectoryChanged:
-                continue
-        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was published; retry")
+            return self.repository.publish_scenario(
+                self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by, revision
+            )
+
+        return self._at_a_stable_directory(attempt, f"scenario {scenario_id!r} was published")
 
     def rollback(self, scenario_id: str, version: int, expected_version: int) -> Versioned[ScenarioDraft]:
         """Point calls at an earlier version, if everything it names still exists (409 naming what is missing)."""
         target = self.get_version(scenario_id, version)  # a clear 404 naming the version
         named = dataclasses.replace(references_of(target.scenario), any_extension=False)  # only what it names
-        for _ in range(REFERENCE_ATTEMPTS):
-            revision = self.repository.directory_revision(self.tenant_id)
+
+        def attempt(revision: int) -> Versioned[ScenarioDraft]:
             missing = missing_references(named, self.repository.resolve_directory(self.tenant_id, named))
             if missing:
                 raise missing_references_conflict(scenario_id, version, missing)
+            return self.repository.rollback_scenario(
+                self.tenant_id, scenario_id, version, expected_version, directory_revision=revision
+            )
+
+        return self._at_a_stable_directory(attempt, f"scenario {scenario_id!r} was rolled back")
+
+    def _at_a_stable_directory(self, attempt: Callable[[int], R], what: str) -> R:
+        """Run `attempt(revision)`: its checks and its write, which the store commits only if the tenant's directory
+        revision is still the one read; a lost race checks again, REFERENCE_ATTEMPTS times, then 409."""
+        for _ in range(REFERENCE_ATTEMPTS):
             try:
-                return self.repository.rollback_scenario(
-                    self.tenant_id, scenario_id, version, expected_version, directory_revision=revision
-                )
+                return attempt(self.repository.directory_revision(self.tenant_id))
             except DirectoryChanged:
                 continue
-        raise DirectoryChanged(f"the directory kept changing while scenario {scenario_id!r} was rolled back; retry")
+        raise DirectoryChanged(f"the directory kept changing while {what}; retry")
 
     def list_versions(self, scenario_id: str, limit: int, cursor: str | None) -> Page[ScenarioVersion]:
         self.get(scenario_id)

@@ -191,3 +191,108 @@ def test_docs_are_public_and_describe_every_family(repository: DynamoRepository)
     docs = call("GET", "/v1/docs", None)
     assert docs["statusCode"] == 200
     assert "swagger" in docs["body"].lower()
+
+
+# ------------------------------------------------------------------------------------------------ tenant settings
+
+SETTINGS = {
+    "name": "Acme Ltd",
+    "sip_domain": "PBX.Acme.example",
+    "crm_url": "https://crm.acme.example/route",
+    "default_country": "RU",
+    "call_history_days": 30,
+}
+
+
+def put_tenant(tenant_id: str, caller: dict[str, Any] | None, body: Any, if_match: str | None = '"1"') -> Any:
+    headers = {"If-Match": if_match} if if_match is not None else {}
+    return call("PUT", f"/v1/tenants/{tenant_id}", caller, body=body, headers=headers)
+
+
+@pytest.mark.parametrize("who", ["operator", "admin"])
+def test_tenant_settings_are_replaced_with_if_match(repository: DynamoRepository, who: str) -> None:
+    acme = create_tenant("acme")
+    caller = OPERATOR if who == "operator" else admin_of(acme)
+    got = call("GET", "/v1/tenants/acme", caller)
+    assert response_header(got, "ETag") == '"1"'
+    revision = repository.directory_revision("acme")
+
+    replaced = put_tenant("acme", caller, SETTINGS)
+
+    assert replaced["statusCode"] == 200, replaced["body"]
+    assert response_header(replaced, "ETag") == '"2"'
+    expected = {**SETTINGS, "id": "acme", "sip_domain": "pbx.acme.example"}
+    assert {k: v for k, v in response_json(replaced).items() if k in expected} == expected
+    assert response_json(call("GET", "/v1/tenants/acme", caller)) == response_json(replaced)
+    assert repository.directory_revision("acme") == revision + 1  # the next call's caches see the settings
+
+
+def test_tenant_put_is_a_full_replacement(repository: DynamoRepository) -> None:
+    acme = create_tenant("acme")
+    assert put_tenant("acme", admin_of(acme), SETTINGS)["statusCode"] == 200
+    cleared = response_json(put_tenant("acme", admin_of(acme), {"name": "Acme"}, if_match='"2"'))
+    assert {k: cleared[k] for k in SETTINGS} == {
+        "name": "Acme",
+        "sip_domain": None,
+        "crm_url": None,
+        "default_country": None,
+        "call_history_days": 90,
+    }
+
+
+def test_tenant_put_without_if_match_is_428_and_stale_is_412(repository: DynamoRepository) -> None:
+    acme = create_tenant("acme")
+    missing = put_tenant("acme", admin_of(acme), SETTINGS, if_match=None)
+    assert missing["statusCode"] == 428
+    assert response_json(missing)["error"]["code"] == "precondition_required"
+    assert put_tenant("acme", admin_of(acme), SETTINGS)["statusCode"] == 200
+    stale = put_tenant("acme", admin_of(acme), {**SETTINGS, "name": "Lost update"})
+    assert stale["statusCode"] == 412
+    assert response_json(stale)["error"]["code"] == "precondition_failed"
+    assert response_json(call("GET", "/v1/tenants/acme", admin_of(acme)))["name"] == "Acme Ltd"
+
+
+def test_tenant_put_by_another_tenants_admin_is_404_and_other_roles_403(repository: DynamoRepository) -> None:
+    acme, globex = create_tenant("acme"), create_tenant("globex")
+    foreign = put_tenant("globex", admin_of(acme), SETTINGS)
+    missing = put_tenant("nobody", admin_of(acme), SETTINGS)
+    assert foreign["statusCode"] == missing["statusCode"] == 404
+    assert put_tenant("nobody", OPERATOR, SETTINGS)["statusCode"] == 404
+    for role in ("editor", "viewer", "telephony"):
+        assert put_tenant("acme", authorizer_context("acme", role=role), SETTINGS)["statusCode"] == 403
+    assert response_json(call("GET", "/v1/tenants/globex", admin_of(globex)))["name"] == "Tenant globex"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sip_domain", "-pbx.example"),
+        ("sip_domain", "pbx..example"),
+        ("sip_domain", "sip:pbx.example"),
+        ("sip_domain", "a" * 64 + ".example"),
+        ("crm_url", "http://crm.example.com"),
+        ("crm_url", "https://user:secret@crm.example.com/"),
+        ("crm_url", "ftp://crm.example.com"),
+        ("default_country", "XX"),
+        ("default_country", "ru"),
+        ("default_country", "RUS"),
+        ("call_history_days", 0),
+        ("call_history_days", 3651),
+        ("version", 5),
+    ],
+)
+def test_bad_tenant_settings_are_422_located(repository: DynamoRepository, field: str, value: Any) -> None:
+    acme = create_tenant("acme")
+    response = put_tenant("acme", admin_of(acme), {**SETTINGS, field: value})
+    assert response["statusCode"] == 422, response["body"]
+    assert ["body", field] in [detail["loc"][:2] for detail in response_json(response)["error"]["details"]]
+
+
+def test_tenant_creation_accepts_every_setting(repository: DynamoRepository) -> None:
+    response = call("POST", "/v1/tenants", OPERATOR, body={**SETTINGS, "id": "acme"})
+    assert response["statusCode"] == 201, response["body"]
+    assert response_header(response, "ETag") == '"1"'
+    created = response_json(response)
+    assert (created["default_country"], created["call_history_days"]) == ("RU", 30)
+    stored = repository.get_tenant("acme")
+    assert (stored.sip_domain, stored.default_country, stored.call_history_days) == ("pbx.acme.example", "RU", 30)

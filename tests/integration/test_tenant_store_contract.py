@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from vpbx.domain.errors import AlreadyExists, NotFound
+from vpbx.domain.errors import AlreadyExists, NotFound, VersionMismatch
 from vpbx.store.models import (
     Tenant,
 )
@@ -13,7 +13,7 @@ from vpbx.store.ports import MAX_PAGE_LIMIT
 if TYPE_CHECKING:  # conftest is loaded by pytest itself; import it for the annotation only
     pass
 
-from vpbx.store.ports import TenantStore
+from vpbx.store.ports import Repository, TenantStore
 
 from tests.integration.store_contract import T0, A, B, api_key
 
@@ -26,6 +26,33 @@ def test_tenant_create_get_and_duplicate(repository: TenantStore) -> None:
         repository.create_tenant(tenant.model_copy(update={"name": "Other"}))
     with pytest.raises(NotFound):
         repository.get_tenant(B)
+
+
+def test_tenant_update_is_versioned_and_advances_the_directory_revision(repository: Repository) -> None:
+    tenant = Tenant(id=A, name="Acme", created_at=T0)
+    repository.create_tenant(tenant)
+    revision = repository.directory_revision(A)
+    settings = {"sip_domain": "pbx.acme.example", "default_country": "RU", "call_history_days": 30}
+
+    updated = repository.update_tenant(tenant.model_copy(update=settings), expected_version=1)
+
+    assert (updated.version, updated.default_country, updated.call_history_days) == (2, "RU", 30)
+    assert repository.get_tenant(A) == updated
+    assert repository.directory_revision(A) == revision + 1  # caches keyed by the revision see new settings
+    with pytest.raises(VersionMismatch):
+        repository.update_tenant(tenant.model_copy(update={"name": "Stale"}), expected_version=1)
+    assert repository.get_tenant(A) == updated
+    assert repository.directory_revision(A) == revision + 1  # a refused write advances nothing
+    with pytest.raises(NotFound):
+        repository.update_tenant(tenant.model_copy(update={"id": B}), expected_version=1)
+    assert repository.directory_revision(B) == 0
+
+
+def test_tenant_defaults_for_settings_added_later(repository: TenantStore) -> None:
+    tenant = repository.create_tenant(Tenant(id=A, name="Acme", created_at=T0))
+    assert (tenant.default_country, tenant.call_history_days, tenant.version) == (None, 90, 1)
+    old_record = Tenant.model_validate_json('{"id": "a", "name": "Old", "created_at": "2026-01-01T00:00:00Z"}')
+    assert (old_record.default_country, old_record.call_history_days) == (None, 90)
 
 
 def test_api_keys_found_by_hash_listed_per_tenant_and_revoked(repository: TenantStore) -> None:
@@ -63,3 +90,23 @@ def test_limit_never_exceeds_max_page_limit(repository: TenantStore) -> None:
     rest = repository.list_api_keys(A, MAX_PAGE_LIMIT, page.next_cursor)
     assert [k.id for k in rest.items] == [f"k{MAX_PAGE_LIMIT:03d}"]
     assert rest.next_cursor is None
+
+
+def test_a_tenant_stored_without_a_version_attribute_updates_as_version_1(dynamo_table: tuple[str, str]) -> None:
+    """Tenants created before the version was an item attribute: If-Match "1" (what GET shows) still works."""
+    import boto3
+    from vpbx.store import keys
+    from vpbx.store.dynamodb import DynamoRepository
+
+    endpoint, table_name = dynamo_table
+    legacy = Tenant(id=A, name="Acme", created_at=T0)
+    boto3.client("dynamodb", endpoint_url=endpoint).put_item(
+        TableName=table_name,
+        Item={"PK": {"S": keys.tenant_pk(A)}, "SK": {"S": keys.TENANT_SK}, "data": {"S": legacy.model_dump_json()}},
+    )
+    repository = DynamoRepository(table_name, endpoint_url=endpoint)
+    with pytest.raises(VersionMismatch):
+        repository.update_tenant(legacy, expected_version=2)
+    assert repository.update_tenant(legacy.model_copy(update={"name": "Acme Ltd"}), expected_version=1).version == 2
+    with pytest.raises(VersionMismatch):
+        repository.update_tenant(legacy, expected_version=1)

@@ -60,6 +60,10 @@ def _key(world: World, n: int) -> dict[str, Any]:
     return {"role": "admin", "name": "hijacked"}
 
 
+def _tenant_settings(world: World, n: int) -> dict[str, Any]:
+    return {"name": "Hijacked", "sip_domain": "evil.example"}
+
+
 def _event(world: World, n: int) -> dict[str, Any]:
     return {"seq": 1, "outcome": "no_answer"}
 
@@ -75,6 +79,7 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     # tenants and keys
     ("POST", "/v1/tenants"): RouteClass("create", "operator"),
     ("GET", "/v1/tenants/{tenant_id}"): RouteClass("object", "admin"),
+    ("PUT", "/v1/tenants/{tenant_id}"): RouteClass("object", "admin", _tenant_settings, if_match=True),
     ("GET", "/v1/tenants/{tenant_id}/keys"): RouteClass("object", "admin"),
     ("POST", "/v1/tenants/{tenant_id}/keys"): RouteClass("object", "admin", _key),
     ("DELETE", "/v1/tenants/{tenant_id}/keys/{key_id}"): RouteClass("object", "admin"),

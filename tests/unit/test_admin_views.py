@@ -17,7 +17,10 @@ def test_tenant_view_shows_the_public_fields_only() -> None:
         "name": "Acme",
         "sip_domain": "pbx.acme.example",
         "crm_url": None,
+        "default_country": None,
+        "call_history_days": 90,
         "created_at": "2026-11-25T12:00:00Z",
+        "version": 1,
     }
 
 

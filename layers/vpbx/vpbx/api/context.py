@@ -46,6 +46,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     # operator; a tenant admin may read its own tenant and manage its own keys (another tenant is 404)
     ("POST", "/v1/tenants"): OPERATOR,
     ("GET", "/v1/tenants/{tenant_id}"): TENANT_ADMINISTRATION,
+    ("PUT", "/v1/tenants/{tenant_id}"): TENANT_ADMINISTRATION,
     ("GET", "/v1/tenants/{tenant_id}/keys"): TENANT_ADMINISTRATION,
     ("POST", "/v1/tenants/{tenant_id}/keys"): TENANT_ADMINISTRATION,
     ("DELETE", "/v1/tenants/{tenant_id}/keys/{key_id}"): TENANT_ADMINISTRATION,

@@ -459,7 +459,10 @@ TENANT_CREATED: dict[str, Any] = {
     "name": "Acme Ltd",
     "sip_domain": "acme.sip.example.com",
     "crm_url": None,
+    "default_country": "RU",
+    "call_history_days": 90,
     "created_at": "2026-11-23T09:16:00Z",
+    "version": 1,
     "admin_key": {
         "id": "kdc2ff32bcca53116",
         "tenant_id": "acme",
@@ -476,9 +479,12 @@ TENANT_CREATED: dict[str, Any] = {
 TENANT: dict[str, Any] = {
     "id": "demo",
     "name": "Demo Company",
-    "sip_domain": None,
+    "sip_domain": "pbx.demo.local",
     "crm_url": None,
+    "default_country": "RU",
+    "call_history_days": 90,
     "created_at": "2026-11-23T09:10:00Z",
+    "version": 1,
 }
 
 KEY_CREATED: dict[str, Any] = {
@@ -613,7 +619,20 @@ CALL_EVENT = {
 }
 TENANT_CREATE = {
     "acme": example(
-        "A tenant with its SIP domain", {"id": "acme", "name": "Acme Ltd", "sip_domain": "acme.sip.example.com"}
+        "A tenant with its SIP domain and country",
+        {"id": "acme", "name": "Acme Ltd", "sip_domain": "acme.sip.example.com", "default_country": "RU"},
+    )
+}
+TENANT_SETTINGS = {
+    "demo": example(
+        "The demo company's SIP domain, CRM and country (If-Match from GET)",
+        {
+            "name": "Demo Company",
+            "sip_domain": "pbx.demo.example",
+            "crm_url": "https://crm.demo.example/vpbx/route",
+            "default_country": "RU",
+            "call_history_days": 90,
+        },
     )
 }
 KEY_CREATE = {
@@ -626,6 +645,7 @@ KEY_CREATE = {
 
 REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "createTenant": TENANT_CREATE,
+    "replaceTenant": TENANT_SETTINGS,
     "createKey": KEY_CREATE,
     "createSubscriber": SUBSCRIBER_CREATE,
     "replaceSubscriber": SUBSCRIBER_REPLACE,
@@ -647,6 +667,12 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
 RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "createTenant": TENANT_CREATED,
     "getTenant": TENANT,
+    "replaceTenant": {
+        **TENANT,
+        "sip_domain": "pbx.demo.example",
+        "crm_url": "https://crm.demo.example/vpbx/route",
+        "version": 2,
+    },
     "listKeys": KEY_PAGE,
     "createKey": KEY_CREATED,
     "listSubscribers": SUBSCRIBER_PAGE,

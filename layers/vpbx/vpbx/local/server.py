@@ -23,6 +23,7 @@ from vpbx.local.template import local_api, resolve_environment, template_path
 
 LOCAL_TABLE = "vpbx-local"
 DEMO_TENANT = "demo"
+DEMO_SIP_DOMAIN = "pbx.demo.local"  # so the demo's first SIP call has URIs to ring; PUT /v1/tenants/demo changes it
 OPERATOR_KEY_ENV = "VPBX_OPERATOR_KEY"
 INSTANCES_ENV = "VPBX_LOCAL_INSTANCES"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the functions enforce their own, smaller one
@@ -223,7 +224,9 @@ def _bootstrap(repository: Any) -> None:
     operator_secret = os.environ.get(OPERATOR_KEY_ENV) or generate_secret()
     admin.ensure_operator_key(repository, operator_secret, now, name="local operator")
     try:
-        _, issued = admin.create_tenant(repository, "Demo Company", now, tenant_id=DEMO_TENANT)
+        _, issued = admin.create_tenant(
+            repository, "Demo Company", now, tenant_id=DEMO_TENANT, sip_domain=DEMO_SIP_DOMAIN, default_country="RU"
+        )
     except AlreadyExists:  # a persistent DynamoDB from an earlier run: give the demo tenant a fresh admin key
         issued = issue_key(DEMO_TENANT, "admin", "local demo admin", now)
         repository.put_api_key(issued.key)

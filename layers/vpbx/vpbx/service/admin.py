@@ -4,16 +4,28 @@ A tenant admin sees only its own tenant: any other tenant id is NotFound, exactl
 """
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from vpbx.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from vpbx.domain.tenancy import OPERATOR_TENANT, TENANT_ROLES, Caller, Role
 from vpbx.service.keys import IssuedKey, hash_secret, issue_key
 from vpbx.service.usage_plans import NoUsagePlans, UsagePlans
-from vpbx.store.models import ApiKey, Page, Tenant
+from vpbx.store.models import DEFAULT_CALL_HISTORY_DAYS, ApiKey, Page, Tenant
 from vpbx.store.ports import TenantStore
 
 FIRST_ADMIN_KEY_NAME = "first admin key"
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    """What a tenant's admin may set: everything of the tenant but its id, creation time and usage key."""
+
+    name: str
+    sip_domain: str | None = None
+    crm_url: str | None = None
+    default_country: str | None = None
+    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS
 
 
 def new_tenant_id() -> str:
@@ -28,6 +40,9 @@ def create_tenant(
     sip_domain: str | None = None,
     crm_url: str | None = None,
     usage_plans: UsagePlans | None = None,
+    *,
+    default_country: str | None = None,
+    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS,
 ) -> tuple[Tenant, IssuedKey]:
     """Create a tenant, its usage identifier (when plans are configured) and its first admin key.
 
@@ -36,9 +51,8 @@ def create_tenant(
     tenant_id = tenant_id or new_tenant_id()
     _check_tenant_absent(repository, tenant_id)  # before provisioning, so a taken id leaves no stray usage key
     usage_key = (usage_plans or NoUsagePlans()).provision(tenant_id)
-    tenant = repository.create_tenant(
-        Tenant(id=tenant_id, name=name, sip_domain=sip_domain, crm_url=crm_url, created_at=at, usage_key=usage_key)
-    )
+    settings = TenantSettings(name, sip_domain, crm_url, default_country, call_history_days)
+    tenant = repository.create_tenant(Tenant(id=tenant_id, **vars(settings), created_at=at, usage_key=usage_key))
     issued = issue_key(tenant.id, "admin", FIRST_ADMIN_KEY_NAME, at, usage_key=tenant.usage_key)
     repository.put_api_key(issued.key)
     return tenant, issued
@@ -47,6 +61,14 @@ def create_tenant(
 def get_tenant(repository: TenantStore, caller: Caller, tenant_id: str) -> Tenant:
     _check_tenant_visible(caller, tenant_id)
     return repository.get_tenant(tenant_id)
+
+
+def replace_tenant_settings(
+    repository: TenantStore, caller: Caller, tenant_id: str, settings: TenantSettings, expected_version: int
+) -> Tenant:
+    """Replace every setting at once (PUT); the store refuses a stale `expected_version` (412)."""
+    current = get_tenant(repository, caller, tenant_id)
+    return repository.update_tenant(current.model_copy(update=vars(settings)), expected_version)
 
 
 def create_key(

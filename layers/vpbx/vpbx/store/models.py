@@ -11,6 +11,8 @@ from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
 from vpbx.domain.tenancy import Role
 
+DEFAULT_CALL_HISTORY_DAYS = 90
+
 
 class Record(LazyModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -20,9 +22,11 @@ class Tenant(Record):
     id: str
     name: str
     sip_domain: str | None = None  # the switch rings internal subscribers at sip:<ext>@<sip_domain>
-    crm_url: str | None = None
+    crm_url: str | None = None  # the CRM an external_routing element without its own url asks
+    default_country: str | None = None  # ISO 3166-1 alpha-2: how national-format numbers are read (e.g. "RU")
+    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS  # how long call records are kept
     created_at: datetime
-    version: int = 1
+    version: int = 1  # optimistic locking: the ETag of GET/PUT /v1/tenants/{id}
     usage_key: str | None = None  # API Gateway usage identifier (metering only), None when not provisioned
 
 

@@ -70,6 +70,12 @@ class TenantStore(TenantLookup, ApiKeyLookup, Protocol):
     def create_tenant(self, tenant: Tenant) -> Tenant: ...
 
     @abstractmethod
+    def update_tenant(self, tenant: Tenant, expected_version: int) -> Tenant:
+        """Replace the tenant's settings if it is still at `expected_version` (NotFound, VersionMismatch); the stored
+        tenant has version `expected_version + 1`. The same write advances the tenant's directory revision, so
+        caches keyed by that revision see the new settings on the next call."""
+
+    @abstractmethod
     def put_api_key(self, key: ApiKey) -> ApiKey: ...
 
     @abstractmethod

@@ -6,11 +6,15 @@ from datetime import datetime
 
 from vpbx.domain.errors import AlreadyExists, NotFound
 from vpbx.store import keys
+from vpbx.store.common import stale_version
 from vpbx.store.dynamodb.table import (
     ConditionFailed,
     DynamoTable,
+    Item,
     TransactionCanceled,
+    attr_n,
     attr_s,
+    read_int,
     table_key,
 )
 from vpbx.store.models import (
@@ -22,9 +26,18 @@ from vpbx.store.paging import ListScope
 from vpbx.store.ports import TenantStore
 
 
+def _tenant_item(tenant: Tenant) -> Item:
+    """The tenant's JSON, and its version as an attribute the conditional write compares."""
+    return {
+        **table_key(keys.tenant_pk(tenant.id), keys.TENANT_SK),
+        "data": attr_s(tenant.model_dump_json()),
+        "version": attr_n(tenant.version),
+    }
+
+
 class DynamoTenantStore(DynamoTable, TenantStore):
     def create_tenant(self, tenant: Tenant) -> Tenant:
-        item = {**table_key(keys.tenant_pk(tenant.id), keys.TENANT_SK), "data": attr_s(tenant.model_dump_json())}
+        item = _tenant_item(tenant)
         try:
             self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
         except ConditionFailed:
@@ -36,6 +49,30 @@ class DynamoTenantStore(DynamoTable, TenantStore):
         if item is None:
             raise NotFound(f"tenant {tenant_id} not found")
         return Tenant.model_validate_json(item["data"]["S"])
+
+    def update_tenant(self, tenant: Tenant, expected_version: int) -> Tenant:
+        updated = tenant.model_copy(update={"version": expected_version + 1})
+        # A tenant stored before versions were an attribute is at version 1.
+        unversioned = " OR attribute_not_exists(#version)" if expected_version == 1 else ""
+        write = {
+            "Item": _tenant_item(updated),
+            "ConditionExpression": f"attribute_exists(PK) AND (#version = :expected{unversioned})",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": attr_n(expected_version)},
+        }
+        revision = {
+            "Key": table_key(keys.tenant_pk(tenant.id), keys.DIRECTORY_REVISION_SK),
+            "UpdateExpression": "ADD revision :one",
+            "ExpressionAttributeValues": {":one": attr_n(1)},
+        }
+        try:
+            self._transact([{"Put": write}, {"Update": revision}])
+        except TransactionCanceled as canceled:
+            stored = canceled.item(0)
+            if not stored:
+                raise NotFound(f"tenant {tenant.id} not found") from None
+            raise stale_version(f"tenant {tenant.id}", read_int(stored, "version") or 1, expected_version) from None
+        return updated
 
     def _write_api_key(self, key: ApiKey, condition: str) -> None:
         """Both items of a key (the tenant's listing and the authorizer's by-hash lookup), on one condition."""

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from vpbx.domain.errors import AlreadyExists, NotFound
 from vpbx.store import keys
+from vpbx.store.common import check_version
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.models import (
     ApiKey,
@@ -31,6 +32,16 @@ class MemoryTenantStore(MemoryTable, TenantStore):
             if tenant is None:
                 raise NotFound(f"tenant {tenant_id} not found")
             return tenant
+
+    def update_tenant(self, tenant: Tenant, expected_version: int) -> Tenant:
+        with self._lock:
+            pk = keys.tenant_pk(tenant.id)
+            stored: Tenant = self.get_tenant(tenant.id)
+            check_version(f"tenant {tenant.id}", stored.version, expected_version)
+            updated = tenant.model_copy(update={"version": expected_version + 1})
+            self._put(pk, keys.TENANT_SK, updated)
+            self._put(pk, keys.DIRECTORY_REVISION_SK, self._revision(tenant.id) + 1)
+            return updated
 
     def put_api_key(self, key: ApiKey) -> ApiKey:
         with self._lock:

@@ -4,19 +4,23 @@ Raw sockets, because a client library would not send most of these. Also: a kept
 than a fresh one (headers and body used to leave in two writes and meet the client's delayed ACK: ~40 ms each).
 """
 
+import contextlib
 import http.client
 import json
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from vpbx.local.server import DEFAULT_READ_TIMEOUT_SECONDS as READ_TIMEOUT_SECONDS
 
 from tests.e2e.conftest import LocalServer
 from tests.security.audit import leaks
+from tests.security.figures import report
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 30
@@ -24,23 +28,32 @@ TIMEOUT = 30
 
 def exchange(server: LocalServer, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send `raw` on a fresh connection; the status, headers and body of the one response."""
-    address = urlsplit(server.base_url)
-    with socket.create_connection((address.hostname, address.port), timeout=TIMEOUT) as connection:
+    with connect(server) as connection:
         connection.sendall(raw)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = connection.recv(65536)
-            assert chunk, f"connection closed without a response: {received!r}"
-            received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
-        length = int(headers.get("content-length", "0"))
-        while len(body) < length:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            body += chunk
+        return read_response(connection)
+
+
+def connect(server: LocalServer) -> socket.socket:
+    address = urlsplit(server.base_url)
+    return socket.create_connection((address.hostname, address.port), timeout=TIMEOUT)
+
+
+def read_response(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers and body of the next response on `connection`."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, f"connection closed without a response: {received!r}"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
     return int(status_line.split()[1]), headers, body
 
 
@@ -158,3 +171,42 @@ def test_every_response_names_its_request(local_server: LocalServer, method: str
     assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
     if first.status_code >= 400:
         assert first.json()["error"]["request_id"] == first.headers["X-Request-Id"]
+
+
+def test_a_stalled_client_is_cut_off_without_holding_up_others(local_server: LocalServer) -> None:
+    """Three clients stall mid-request (a body shorter than its Content-Length; headers never finished; a body
+    dripping one byte a second): a normal request meanwhile is answered at once, and each stalled one gets 408 and a
+    closed connection after the read timeout (the drip too: the body's timeout is a total, not per read)."""
+    body_stalled, headers_stalled, dripping = connect(local_server), connect(local_server), connect(local_server)
+    started = time.monotonic()
+    body_stalled.sendall(request("POST", "/v1/subscribers", "Content-Length: 100", body=b'{"extension": "1'))
+    headers_stalled.sendall(b"GET /v1/openapi.json HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n")
+    dripping.sendall(request("POST", "/v1/subscribers", "Content-Length: 100"))
+    threading.Thread(target=drip, args=(dripping,), daemon=True).start()
+
+    normal = requests.get(f"{local_server.base_url}/v1/openapi.json", timeout=TIMEOUT)
+    normal_seconds = time.monotonic() - started
+    assert normal.status_code == 200
+    assert normal_seconds < 3
+
+    cut_off = []
+    for connection in (body_stalled, headers_stalled, dripping):
+        with connection:
+            status, headers, body = read_response(connection)
+            cut_off.append(time.monotonic() - started)
+            assert (status, error_code(status, headers, body)) == (408, "request_timeout")
+            assert headers.get("connection") == "close"
+            assert connection.recv(1) == b""  # closed: the thread is free
+    assert all(READ_TIMEOUT_SECONDS - 1 <= seconds < READ_TIMEOUT_SECONDS + 5 for seconds in cut_off), cut_off
+    report(
+        f"Stalled clients: a normal request answered in {normal_seconds * 1000:.0f} ms beside three stalled ones; "
+        f"the stalled ones got 408 after {cut_off[0]:.1f} s (short body), {cut_off[1]:.1f} s (unfinished headers) "
+        f"and {cut_off[2]:.1f} s (a body dripping 1 byte/s)"
+    )
+
+
+def drip(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        for _ in range(60):
+            connection.sendall(b" ")
+            time.sleep(1)

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import uuid
 import warnings
 from datetime import UTC, datetime
@@ -28,6 +29,9 @@ OPERATOR_KEY_ENV = "VPBX_OPERATOR_KEY"
 INSTANCES_ENV = "VPBX_LOCAL_INSTANCES"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the functions enforce their own, smaller one
 MAX_HEADER_BYTES = 10 * 1024  # API Gateway's limit on the request line and headers together (approximately)
+READ_TIMEOUT_ENV = "VPBX_LOCAL_READ_TIMEOUT_SECONDS"
+DEFAULT_READ_TIMEOUT_SECONDS = 10.0
+BODY_CHUNK_BYTES = 64 * 1024
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -46,6 +50,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # and no Nagle wait in between; written separately they met the client's delayed ACK (~40 ms per request).
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
+    # Every read on the socket waits at most this long (StreamRequestHandler applies it), and the body must arrive
+    # within it in total: a client that stalls inside a request, or idles on a kept-alive connection, is cut off
+    # instead of holding its thread forever.
+    timeout = float(os.environ.get(READ_TIMEOUT_ENV) or DEFAULT_READ_TIMEOUT_SECONDS)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):  # every method reaches the gateway, which answers 405 with Allow (or 404)
@@ -58,10 +66,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the rest of the stream cannot be trusted to start a new request
             self._send(refused)
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self._read_body(int(self.headers.get("Content-Length") or 0))
+        except TimeoutError:
+            self.close_connection = True
+            self._send(
+                local_error(408, "request_timeout", f"The request body did not arrive within {self.timeout:g} s")
+            )
+            return
+        except ConnectionError:
+            self.close_connection = True  # the client left mid-body: nobody to answer
+            return
         response = self.server.gateway.handle(self.command, self.path, list(self.headers.items()), body)
         self._send(response)
+
+    def parse_request(self) -> bool:
+        """The standard parser, with a 408 when the headers stop arriving (it would close without an answer)."""
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self.send_error(408, f"The request headers did not arrive within {self.timeout:g} s")
+            return False
+
+    def _read_body(self, length: int) -> bytes:
+        """`length` bytes within one read timeout in total, so a client dripping bytes cannot hold the thread."""
+        deadline = time.monotonic() + (self.timeout or DEFAULT_READ_TIMEOUT_SECONDS)
+        chunks: list[bytes] = []
+        left = length
+        try:
+            while left > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("request body")
+                self.connection.settimeout(remaining)
+                chunk = self.rfile.read1(min(left, BODY_CHUNK_BYTES))
+                if not chunk:
+                    raise ConnectionAbortedError("client closed the connection mid-body")
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            self.connection.settimeout(self.timeout)
+        return b"".join(chunks)
 
     def _refuse_framing(self) -> HttpResponse | None:
         """400/411/413/431 for requests whose size or framing API Gateway would not accept either."""

@@ -115,6 +115,9 @@ def test_crm_lookups_never_reach_internal_addresses(
         action = call.json()["action"]
         assert action["type"] == "voicemail", (url, action)  # not_found: the CRM was never asked
         outcomes["not_found"] = outcomes.get("not_found", 0) + 1
+        trace = api.request("GET", f"/v1/calls/ssrf-call-{index}", admin).json()["trace"]
+        crm_step = next(step for step in trace if step["element_id"] == "crm")
+        assert crm_step["detail"].startswith("CRM lookup refused: "), (url, crm_step)  # not "no extension"
     elapsed = time.monotonic() - started
     report(
         f"SSRF: {len(internal_targets(listener.port))} internal CRM URLs through publish + call start: {outcomes}, "

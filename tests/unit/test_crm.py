@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from vpbx.api.deps import build_crm_client
 from vpbx.api.settings import Settings
+from vpbx.domain.errors import CrmRefused
 from vpbx.service.crm import (
     MAX_TIMEOUT_SECONDS,
     CrmClient,
@@ -433,3 +434,35 @@ def test_withheld_caller_is_sent_as_null(crm_server: CrmServer) -> None:
     lookup(crm_server.url, None, 1.0)
     assert crm_server.requests[0]["body"]["caller"] is None
     assert ipaddress.ip_address("127.0.0.1").is_loopback
+
+
+# ---------------------------------------------------------------------------------------------- refusals for the trace
+
+
+@pytest.mark.parametrize(
+    ("client", "url", "reason"),
+    [
+        (CrmClient(), "http://127.0.0.1:8080/lookup", "scheme 'http' is not allowed"),
+        (CrmClient(), "https://127.0.0.1/lookup", "127.0.0.1 is not a public address"),
+        (CrmClient(), "https://user:secret@crm.example.com/", "credentials in the URL"),
+        (CrmClient(allow_insecure=True, resolver=lambda host, port: ["10.0.0.5"]), "http://crm.internal/", "public"),
+        (CrmClient(allow_insecure=True, resolver=lambda host, port: ["93.184.216.34"]), "http://crm.example/", "loop"),
+    ],
+)
+def test_the_executor_binding_raises_refusals_so_the_trace_can_name_them(
+    client: CrmClient, url: str, reason: str
+) -> None:
+    connector = client.connector = RecordingConnector()
+    lookup = crm_lookup_for_call(client, called="+74950000000", call_id="c-44")
+    with pytest.raises(CrmRefused, match=reason):
+        lookup(url, "+79161234567", 1.0)
+    assert ask(client, url) is None  # `lookup` itself still answers None, as documented
+    assert connector.attempts == []
+
+
+def test_failures_that_are_not_refusals_still_answer_none_to_the_executor() -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise OSError("no such host")
+
+    lookup = crm_lookup_for_call(CrmClient(resolver=resolver), called="+74950000000", call_id="c-45")
+    assert lookup("https://crm.example.com/", None, 1.0) is None

@@ -18,7 +18,7 @@ from vpbx.domain.calls import (
     VoicemailAction,
 )
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, HolidayCalendar, Schedule, Subscriber
-from vpbx.domain.errors import Conflict, InvalidInput
+from vpbx.domain.errors import Conflict, CrmRefused, InvalidInput
 from vpbx.domain.executor import (
     MAX_CONSECUTIVE_VISITS,
     MAX_CRM_LOOKUPS_PER_CALL,
@@ -652,6 +652,7 @@ def test_crm_lookup_found_rings_the_returned_extension_then_no_answer() -> None:
         (FakeCrm(answer="104"), "unknown or disabled"),
         (FakeCrm(error=TimeoutError("slow")), "CRM lookup failed: TimeoutError"),
         (FakeCrm(error=ValueError("bad json")), "CRM lookup failed: ValueError"),
+        (FakeCrm(error=CrmRefused("127.0.0.1: 127.0.0.1 is not a public address")), "CRM lookup refused: 127.0.0.1"),
         (None, "no CRM lookup available"),
     ],
 )

@@ -232,3 +232,37 @@ def test_diagram_highlights_the_simulated_path(scenarios: ScenarioService) -> No
     assert "visited" not in plain.mermaid
     assert lit.highlight == ["start", "hours", "vm"]
     assert "class n_start,n_hours,n_vm visited" in lit.mermaid
+
+
+def local_crm_scenario() -> ScenarioCreate:
+    crm = {"id": "crm", "type": "external_routing", "url": "http://127.0.0.1:8089/route", "wait_seconds": 20}
+    return ScenarioCreate.model_validate(
+        {
+            "id": "crm",
+            "name": "Local CRM",
+            "elements": [{"id": "start", "type": "incoming_call"}, crm, {"id": "bye", "type": "hangup"}],
+            "connections": [
+                {"from": "start", "to": "crm"},
+                {"from": "crm", "exit": "not_found", "to": "bye"},
+                {"from": "crm", "exit": "no_answer", "to": "bye"},
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("allow_insecure_crm", [False, True])
+def test_a_plain_http_crm_publishes_only_where_insecure_crms_are_allowed(
+    repository: InMemoryRepository, allow_insecure_crm: bool
+) -> None:
+    scenarios = ScenarioService(repository, TENANT, allow_insecure_crm=allow_insecure_crm)
+    record = scenarios.create(local_crm_scenario())
+    report = scenarios.validate_draft("crm")[1]
+    severity = {p.code: p.severity for p in report.problems}["insecure_url"]
+
+    if allow_insecure_crm:  # `vpbx serve --allow-insecure-crm`: a CRM on this machine may be tried
+        assert severity == "warning"
+        assert scenarios.publish("crm", record.version, by=None).number == 1
+    else:
+        assert severity == "error"
+        with pytest.raises(InvalidScenario):
+            scenarios.publish("crm", record.version, by=None)

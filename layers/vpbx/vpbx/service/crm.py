@@ -32,6 +32,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from vpbx.domain.errors import CrmRefused
+
 logger = logging.getLogger(__name__)
 
 MAX_TIMEOUT_SECONDS = 5.0
@@ -47,6 +49,10 @@ Connector = Callable[[tuple[str, int], float], socket.socket]
 
 class CrmLookupFailed(Exception):
     """Why a lookup gave no extension; logged, never raised to the caller of `lookup`."""
+
+
+class CrmUrlRefused(CrmLookupFailed, CrmRefused):
+    """The network rules refused the URL before any connection; `lookup_or_refuse` raises it."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -139,6 +145,13 @@ class CrmClient:
 
     def lookup(self, request: CrmRequest) -> str | None:
         """The extension the CRM names for the caller, or None on any failure (logged with its reason)."""
+        try:
+            return self.lookup_or_refuse(request)
+        except CrmUrlRefused:
+            return None
+
+    def lookup_or_refuse(self, request: CrmRequest) -> str | None:
+        """As `lookup`, but a URL the network rules refuse raises CrmUrlRefused, so the call's trace can say so."""
         started = time.monotonic()
         try:
             extension = self._lookup(request, deadline=started + _bounded(request.timeout_seconds))
@@ -147,6 +160,8 @@ class CrmClient:
                 "crm lookup gave no extension",
                 extra={"call_id": request.call_id, "crm_host": _host_of(request.url), "reason": _describe(exc)},
             )
+            if isinstance(exc, CrmUrlRefused):
+                raise
             return None
         logger.info(
             "crm lookup answered",
@@ -178,11 +193,11 @@ class CrmClient:
             raise CrmLookupFailed(f"malformed URL: {exc}") from None
         allowed_schemes = ("https", "http") if self.allow_insecure else ("https",)
         if url.scheme not in allowed_schemes:
-            raise CrmLookupFailed(f"scheme {url.scheme!r} is not allowed (https only)")
+            raise CrmUrlRefused(f"scheme {url.scheme!r} is not allowed (https only)")
         if not url.hostname:
             raise CrmLookupFailed("URL has no host")
         if url.username is not None or url.password is not None:
-            raise CrmLookupFailed("credentials in the URL are not allowed")
+            raise CrmUrlRefused("credentials in the URL are not allowed")
         return url
 
     def _checked_address(self, host: str, port: int, deadline: float) -> str:
@@ -192,7 +207,7 @@ class CrmClient:
         for address in addresses:
             reason = refusal_reason(address, allow_loopback=self.allow_insecure)
             if reason:
-                raise CrmLookupFailed(f"refused {host}: {reason}")
+                raise CrmUrlRefused(f"{host}: {reason}")
         return addresses[0]
 
     def _connection(
@@ -204,7 +219,7 @@ class CrmClient:
             connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
         else:
             if not _is_loopback(ipaddress.ip_address(address.split("%", 1)[0])):
-                raise CrmLookupFailed("plain http is allowed to loopback only")
+                raise CrmUrlRefused("plain http is allowed to loopback only")
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
 
         # http.client connects through this hook: pin the checked address while Host and SNI stay the name.
@@ -356,7 +371,7 @@ def crm_lookup_for_call(
     """Bind a call's facts into the executor's `CrmLookup(url, caller, timeout_seconds)` signature."""
 
     def lookup(url: str, caller: str | None, timeout_seconds: float) -> str | None:
-        return client.lookup(
+        return client.lookup_or_refuse(
             CrmRequest(url=url, caller=caller, called=called, call_id=call_id, timeout_seconds=timeout_seconds)
         )
 

@@ -128,9 +128,12 @@ class ScenarioPorts(ScenarioStore, DirectoryReader, TenantLookup, Protocol):
 
 
 class ScenarioService:
-    def __init__(self, repository: ScenarioPorts, tenant_id: str) -> None:
+    def __init__(self, repository: ScenarioPorts, tenant_id: str, allow_insecure_crm: bool = False) -> None:
+        """`allow_insecure_crm` (`vpbx serve --allow-insecure-crm` only): a plain-http CRM URL is a warning, so a
+        CRM on the developer's machine can be published; the lookup still reaches loopback only."""
         self.repository = repository
         self.tenant_id = tenant_id
+        self.allow_insecure_crm = allow_insecure_crm
 
     # ------------------------------------------------------------------------ drafts
     def list_drafts(self, limit: int, cursor: str | None) -> Page[Versioned[ScenarioDraft]]:
@@ -156,7 +159,7 @@ class ScenarioService:
     # ------------------------------------------------------------------------ validation and publishing
     def validate(self, scenario: Scenario) -> ValidationReport:
         """Validate against the tenant's current directory."""
-        return validate(scenario, self.live_directory(scenario))
+        return self._validate(scenario, self.live_directory(scenario))
 
     def validate_draft(self, scenario_id: str) -> tuple[Versioned[ScenarioDraft], ValidationReport]:
         draft = self.get(scenario_id)
@@ -184,7 +187,7 @@ class ScenarioService:
 
         def attempt(revision: int) -> ScenarioVersion:
             snapshot = self.snapshot(draft.item.scenario)
-            report = validate(draft.item.scenario, snapshot.to_directory())
+            report = self._validate(draft.item.scenario, snapshot.to_directory())
             if not report.ok:
                 raise InvalidScenario(
                     f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
@@ -258,6 +261,16 @@ class ScenarioService:
             path = self.simulate(scenario_id, run).result.path()
         return Diagram(scenario_id=scenario_id, version=version, mermaid=to_mermaid(scenario, path), highlight=path)
 
+    def _validate(self, scenario: Scenario, directory: Directory) -> ValidationReport:
+        report = validate(scenario, directory)
+        if not self.allow_insecure_crm:
+            return report
+        problems = [
+            problem.model_copy(update={"severity": "warning"}) if problem.code == "insecure_url" else problem
+            for problem in report.problems
+        ]
+        return report.model_copy(update={"problems": problems})
+
     def _scenario_of(self, scenario_id: str, version: int | None) -> Scenario:
         if version is None:
             return self.get(scenario_id).item.scenario
@@ -269,7 +282,7 @@ class ScenarioService:
             return published.scenario, published.directory.to_directory(), version
         scenario = self.get(scenario_id).item.scenario
         directory = self.live_directory(scenario)
-        report = validate(scenario, directory)
+        report = self._validate(scenario, directory)
         if not report.ok:
             raise InvalidScenario(
                 f"scenario {scenario_id!r} has {len(report.errors)} error(s); a simulation needs a valid scenario",

@@ -29,6 +29,7 @@ from vpbx.api.responses import (
     error_doc,
     idempotent_errors,
 )
+from vpbx.api.settings import get_settings
 from vpbx.domain.base import Instant
 from vpbx.service.scenarios import (
     Diagram,
@@ -65,7 +66,7 @@ IN_USE = error_doc("in_use: phone numbers point at this scenario (details name t
 
 
 def _service() -> ScenarioService:
-    return ScenarioService(get_repository(), current_caller(router).tenant_id)
+    return ScenarioService(get_repository(), current_caller(router).tenant_id, get_settings().allow_insecure_crm)
 
 
 def _draft(service: ScenarioService, scenario_id: str, status: int = HTTPStatus.OK) -> Response[ScenarioOut]:
@@ -266,7 +267,7 @@ def publish_scenario(
     scenario_id: ScenarioIdPath, if_match: IfMatch, idempotency_key: IdempotencyKey = None
 ) -> Response[VersionOut]:
     caller = current_caller(router)
-    service = ScenarioService(get_repository(), caller.tenant_id)
+    service = ScenarioService(get_repository(), caller.tenant_id, get_settings().allow_insecure_crm)
     version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)
     location = f"/v1/scenarios/{scenario_id}/versions/{version.number}"
     return Response(201, JSON_CONTENT_TYPE, version_out(version, version.number), {"Location": location})

@@ -15,6 +15,7 @@ from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import MAX_RING_SECONDS, CheckContext, ElementBase, References, shorten
 from vpbx.domain.elements.ring_rules import check_wait, wait_or_default, wait_text
 from vpbx.domain.elements.steps import CONNECTED, CompileContext, Follow, Node, RunContext, Step, awaiting
+from vpbx.domain.errors import CrmRefused
 
 
 class ExternalRouting(ElementBase):
@@ -79,6 +80,8 @@ class _CrmNode(Node):
             return Follow("not_found", detail=spent)
         try:
             extension = context.crm_lookup(self.url, context.call.caller, timeout_seconds)
+        except CrmRefused as refused:
+            return Follow("not_found", detail=f"CRM lookup refused: {str(refused)[:200]}")
         except Exception as exc:  # the tenant's CRM is outside our control: any failure means "not found"
             return Follow("not_found", detail=f"CRM lookup failed: {type(exc).__name__}")
         if not isinstance(extension, str) or not extension:

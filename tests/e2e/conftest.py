@@ -34,23 +34,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _command(port: int) -> list[str]:
+def _command(port: int, extra_args: list[str]) -> list[str]:
     console_script = Path(sys.executable).parent / "vpbx"
     if console_script.exists():
-        return [str(console_script), "serve", "--port", str(port)]
-    return [sys.executable, "-m", "vpbx.local", "--port", str(port)]
+        return [str(console_script), "serve", "--port", str(port), *extra_args]
+    return [sys.executable, "-m", "vpbx.local", "--port", str(port), *extra_args]
 
 
 @contextmanager
-def running_local_server(extra_env: dict[str, str] | None = None) -> Iterator[LocalServer]:
-    """`vpbx serve` in a subprocess on a free port until the block ends; `extra_env` adds to its environment."""
+def running_local_server(
+    extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+) -> Iterator[LocalServer]:
+    """`vpbx serve` in a subprocess on a free port until the block ends; `extra_env` adds to its environment,
+    `extra_args` to its command line."""
     port = _free_port()
     operator_key = "vpbx_" + secrets.token_urlsafe(32)
     env = {**os.environ, "VPBX_OPERATOR_KEY": operator_key, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     env.pop("DYNAMODB_ENDPOINT", None)
     env.pop("TABLE_NAME", None)
     process = subprocess.Popen(
-        _command(port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        _command(port, extra_args or []),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)

@@ -466,3 +466,17 @@ def test_failures_that_are_not_refusals_still_answer_none_to_the_executor() -> N
 
     lookup = crm_lookup_for_call(CrmClient(resolver=resolver), called="+74950000000", call_id="c-45")
     assert lookup("https://crm.example.com/", None, 1.0) is None
+
+
+def test_the_deployed_template_never_allows_insecure_crms() -> None:
+    from vpbx.api.settings import INSECURE_CRM_ENV, flag
+    from vpbx.local.template import local_api, resolve_environment
+
+    api = local_api()
+    functions = [route.function for route in api.routes] + ([api.authorizer] if api.authorizer else [])
+    settings = {
+        function.logical_id: resolve_environment(api.template, function.environment, {}).get(INSECURE_CRM_ENV, "")
+        for function in functions
+    }
+    assert settings
+    assert not any(flag(value) for value in settings.values()), settings

@@ -257,10 +257,12 @@ def test_a_plain_http_crm_publishes_only_where_insecure_crms_are_allowed(
     scenarios = ScenarioService(repository, TENANT, allow_insecure_crm=allow_insecure_crm)
     record = scenarios.create(local_crm_scenario())
     report = scenarios.validate_draft("crm")[1]
-    severity = {p.code: p.severity for p in report.problems}["insecure_url"]
+    insecure = next(p for p in report.problems if p.code == "insecure_url")
+    severity = insecure.severity
 
     if allow_insecure_crm:  # `vpbx serve --allow-insecure-crm`: a CRM on this machine may be tried
         assert severity == "warning"
+        assert "--allow-insecure-crm" in insecure.message
         assert scenarios.publish("crm", record.version, by=None).number == 1
     else:
         assert severity == "error"

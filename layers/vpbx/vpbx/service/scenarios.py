@@ -127,6 +127,9 @@ class ScenarioPorts(ScenarioStore, DirectoryReader, TenantLookup, Protocol):
     """The scenario service's storage: scenarios, resolving the directory they name, the tenant's SIP domain."""
 
 
+INSECURE_CRM_ALLOWED = " (allowed here only: this server runs with --allow-insecure-crm, for development)"
+
+
 class ScenarioService:
     def __init__(self, repository: ScenarioPorts, tenant_id: str, allow_insecure_crm: bool = False) -> None:
         """`allow_insecure_crm` (`vpbx serve --allow-insecure-crm` only): a plain-http CRM URL is a warning, so a
@@ -265,8 +268,11 @@ class ScenarioService:
         report = validate(scenario, directory)
         if not self.allow_insecure_crm:
             return report
+        allowed = {"severity": "warning"}
         problems = [
-            problem.model_copy(update={"severity": "warning"}) if problem.code == "insecure_url" else problem
+            problem.model_copy(update={**allowed, "message": problem.message + INSECURE_CRM_ALLOWED})
+            if problem.code == "insecure_url"
+            else problem
             for problem in report.problems
         ]
         return report.model_copy(update={"problems": problems})

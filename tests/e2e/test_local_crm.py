@@ -129,6 +129,9 @@ def test_with_the_flag_a_local_crm_routes_the_call_to_its_extension(
     insecure_crm_server: LocalServer, local_crm: LocalCrm
 ) -> None:
     assert "http and loopback CRMs allowed" in "".join(insecure_crm_server.output)
+    demo = Client(insecure_crm_server.base_url, insecure_crm_server.demo_admin_key)
+    settings = demo("GET", f"/v1/tenants/{insecure_crm_server.demo_tenant}").json()
+    assert (settings["sip_domain"], settings["default_country"]) == ("pbx.demo.local", "RU")  # a first call has URIs
     tenant = tenant_with_crm_scenario(insecure_crm_server, local_crm.url())
     asked_before = len(local_crm.requests)
 

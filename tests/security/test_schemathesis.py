@@ -5,7 +5,7 @@ the run is reproducible and bounded (≈ 2–4 min on 2 cores). Every check resu
 report and every failure fails this test, with two documented exceptions (SECURITY.md, "Schemathesis"):
 
 - `missing_required_header`: the required headers are X-Api-Key (every secured operation: 401 without it) and
-  If-Match on the 12 versioned writes, whose absence is answered 428 precondition_required (RFC 6585), not the 4xx
+  If-Match on the 13 versioned writes, whose absence is answered 428 precondition_required (RFC 6585), not the 4xx
   the check expects by default. Rather than excluding the check, it is told these are the right answers
   (expected statuses 401 and 428), so it still proves every operation refuses a missing required header.
 - `positive_data_acceptance` on a schema-valid request refused for a rule JSON Schema cannot state. Each refusal is

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from vpbx.api.deps import build_crm_client
 from vpbx.api.settings import Settings
-from vpbx.domain.errors import CrmRefused
+from vpbx.domain.calls import CrmRefused
 from vpbx.service.crm import (
     MAX_TIMEOUT_SECONDS,
     CrmClient,

@@ -237,6 +237,7 @@ def test_access_table_uses_known_roles_only() -> None:
     assert {route for route, roles in ROUTE_ROLES.items() if "operator" in roles} == {
         ("POST", "/v1/tenants"),
         ("GET", "/v1/tenants/{tenant_id}"),
+        ("PUT", "/v1/tenants/{tenant_id}"),
         ("GET", "/v1/tenants/{tenant_id}/keys"),
         ("POST", "/v1/tenants/{tenant_id}/keys"),
         ("DELETE", "/v1/tenants/{tenant_id}/keys/{key_id}"),

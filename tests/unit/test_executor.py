@@ -9,6 +9,7 @@ from vpbx.domain.calls import (
     CallInfo,
     CallState,
     CollectAction,
+    CrmRefused,
     Decision,
     FaxAction,
     HangupAction,
@@ -18,7 +19,7 @@ from vpbx.domain.calls import (
     VoicemailAction,
 )
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, HolidayCalendar, Schedule, Subscriber
-from vpbx.domain.errors import Conflict, CrmRefused, InvalidInput
+from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.executor import (
     MAX_CONSECUTIVE_VISITS,
     MAX_CRM_LOOKUPS_PER_CALL,

@@ -9,6 +9,14 @@ from pydantic import Field
 from vpbx.domain.base import StrictModel
 from vpbx.domain.elements.base import Prompt
 
+# ------------------------------------------------------------------------------------------------------ CRM
+
+
+class CrmRefused(Exception):
+    """The CRM lookup's network rules refused the URL before connecting (scheme, credentials, a non-public address):
+    a configuration problem, which the call's trace names as refused rather than as a caller the CRM did not know."""
+
+
 # ------------------------------------------------------------------------------------------------------ actions
 
 

@@ -66,8 +66,3 @@ class Unavailable(VpbxError):
     """A dependency (DynamoDB) is throttling or failing transiently; the client may retry."""
 
     code = "unavailable"
-
-
-class CrmRefused(Exception):
-    """The CRM lookup's network rules refused the URL before connecting (scheme, credentials, a non-public address):
-    a configuration problem, which the call's trace names as refused rather than as a caller the CRM did not know."""

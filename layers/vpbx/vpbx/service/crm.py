@@ -32,7 +32,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from vpbx.domain.errors import CrmRefused
+from vpbx.domain.calls import CrmRefused
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from vpbx.domain.calls import Outcome, RingAction
+from vpbx.domain.calls import CrmRefused, Outcome, RingAction
 from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import MAX_RING_SECONDS, CheckContext, ElementBase, References, shorten
 from vpbx.domain.elements.ring_rules import check_wait, wait_or_default, wait_text
 from vpbx.domain.elements.steps import CONNECTED, CompileContext, Follow, Node, RunContext, Step, awaiting
-from vpbx.domain.errors import CrmRefused
 
 
 class ExternalRouting(ElementBase):

@@ -95,7 +95,10 @@ class Bench:
         now = datetime.now(UTC)
         self.repository.create_tenant(Tenant(id=TENANT, name="Bench", sip_domain="bench.sip.example", created_at=now))
         draft = self.repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
-        snapshot = DirectorySnapshot(subscribers=[Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")])
+        subscribers = [Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")]
+        for subscriber in subscribers:  # calls ring the live directory
+            self.repository.create_subscriber(TENANT, subscriber)
+        snapshot = DirectorySnapshot(subscribers=subscribers)
         self.repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
         self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
         self.handler = load_function("CallsFunction").handler

@@ -1,8 +1,9 @@
 """Scenario drafts, validation, publishing, versions, rollback, simulation and diagrams for one tenant.
 
-A draft may be saved while invalid (editing is incremental); publishing refuses errors. A published version carries a
-snapshot of the directory objects it refers to, so calls, simulations of that version and its diagram run exactly
-what was validated at publish time.
+A draft may be saved while invalid (editing is incremental); publishing refuses errors. A published version pins the
+scenario graph and its settings; the directory objects it names (subscribers, schedules, caller lists) are resolved
+live, by calls (service/version_cache.py) and by simulations of that version alike, so an edit of an employee or of
+office hours applies without republishing. The version keeps the directory as validated at publish, for information.
 """
 
 # String annotations: `Page[Versioned[ScenarioDraft]]` in signatures would otherwise build generic models at import.
@@ -75,8 +76,8 @@ OutcomeEntry = str | dict[str, str]
 class SimulateRequest(StrictModel):
     """Body of `POST /v1/scenarios/{id}/simulate`. Every field is optional.
 
-    Without `version` the draft runs against the tenant's current directory; with it, that published version runs
-    against the directory snapshot it was published with.
+    Without `version` the draft runs; with it, that published version. Either runs against the tenant's current
+    directory, as a call would now.
     """
 
     version: int | None = Field(default=None, ge=1, description="A published version; the draft when absent")
@@ -233,7 +234,7 @@ class ScenarioService:
 
     # ------------------------------------------------------------------------ simulation and diagrams
     def simulate(self, scenario_id: str, request: SimulateRequest) -> Simulation:
-        """Run one call: the draft on the live directory, or a published version on its snapshot."""
+        """Run one call: the draft or a published version, on the live directory (as a call starting now would)."""
         scenario, directory, version = self._runnable(scenario_id, request.version)
         at = request.at or datetime.now(UTC)
         if at.tzinfo is None:
@@ -266,7 +267,7 @@ class ScenarioService:
     def _runnable(self, scenario_id: str, version: int | None) -> tuple[Scenario, Directory, int | None]:
         if version is not None:
             published = self.get_version(scenario_id, version)
-            return published.scenario, published.directory.to_directory(), version
+            return published.scenario, self.live_directory(published.scenario), version
         scenario = self.get(scenario_id).item.scenario
         directory = self.live_directory(scenario)
         report = validate(scenario, directory)
@@ -289,8 +290,8 @@ class ScenarioService:
         return self.snapshot(scenario).to_directory()
 
     def snapshot(self, scenario: Scenario) -> DirectorySnapshot:
-        """The existing directory objects `scenario` names (every subscriber when the CRM may pick anyone, since a
-        call start reads nothing but the snapshot); O(1) requests however many it names."""
+        """The existing directory objects `scenario` names now (every subscriber when the CRM may pick anyone);
+        O(1) requests however many it names."""
         return self.repository.resolve_directory(self.tenant_id, references_of(scenario))
 
 
@@ -420,10 +421,13 @@ class VersionSummary(LazyModel):
 
 
 class VersionOut(VersionSummary):
-    """A published version: immutable, with the directory snapshot it runs against."""
+    """A published version: immutable. Calls and simulations of it use the live directory."""
 
     scenario: Scenario
-    directory: DirectorySnapshot
+    directory: DirectorySnapshot = Field(
+        description="The directory objects the version named, as validated at publish: for information only. Calls "
+        "and simulations resolve subscribers, schedules and caller lists from the current directory."
+    )
 
 
 class SimulationStepOut(LazyModel):

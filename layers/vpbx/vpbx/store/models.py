@@ -20,7 +20,8 @@ class Tenant(Record):
     id: str
     name: str
     sip_domain: str | None = None  # the switch rings internal subscribers at sip:<ext>@<sip_domain>
-    crm_url: str | None = None
+    crm_url: str | None = None  # the CRM an external_routing element without its own url asks
+    default_country: str | None = None  # ISO 3166 alpha-2 ("RU"): how national numbers (89161234567) are read
     created_at: datetime
     version: int = 1
     usage_key: str | None = None  # API Gateway usage identifier (metering only), None when not provisioned

@@ -168,12 +168,19 @@ class FinalNode(Node):
 class CompileContext:
     """What compiling an element may use: the directory, the SIP domain of internal phones, and the graph's arrows."""
 
-    __slots__ = ("directory", "next_of", "sip_domain")
+    __slots__ = ("crm_url", "directory", "next_of", "sip_domain")
 
-    def __init__(self, directory: Directory, sip_domain: str | None, next_of: Mapping[tuple[str, str], str]) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        sip_domain: str | None,
+        next_of: Mapping[tuple[str, str], str],
+        crm_url: str | None = None,
+    ) -> None:
         self.directory = directory
         self.sip_domain = sip_domain
         self.next_of = next_of  # (element id, exit) -> the element the arrow leads to
+        self.crm_url = crm_url  # the tenant's CRM, asked by external routing without its own url
 
     def connected(self, element_id: str, exit_name: str) -> bool:
         return (element_id, exit_name) in self.next_of
@@ -181,6 +188,16 @@ class CompileContext:
     def target_of(self, extension: str) -> RingTarget | None:
         subscriber = self.directory.subscribers.get(extension)
         return subscriber_target(subscriber, self.sip_domain) if subscriber else None
+
+    def unreachable(self, extension: str) -> tuple[str, str] | None:
+        """Why `extension` cannot be rung now: (the outcome it counts as, the words for the trace); None when it can.
+        A disabled employee is away (no_answer); one missing from the directory cannot be reached (unavailable)."""
+        subscriber = self.directory.subscribers.get(extension)
+        if subscriber is None:
+            return "unavailable", f"subscriber {extension} is not in the directory"
+        if not subscriber.enabled:
+            return "no_answer", f"subscriber {extension} is disabled"
+        return None
 
 
 def subscriber_target(subscriber: Subscriber, sip_domain: str | None) -> RingTarget | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from vpbx.domain.calls import RingAction
-from vpbx.domain.errors import Conflict, InUse
+from vpbx.domain.errors import Conflict, InUse, InvalidScenario
 from vpbx.domain.scenario import Scenario
 from vpbx.service.calls import CallEvent, CallsService, CallStart
 from vpbx.service.directory import (
@@ -17,7 +17,7 @@ from vpbx.service.directory import (
     SubscriberCreate,
     SubscriberReplace,
 )
-from vpbx.service.scenarios import ScenarioCreate, ScenarioService
+from vpbx.service.scenarios import ScenarioCreate, ScenarioService, SimulateRequest
 from vpbx.service.version_cache import VersionCache
 from vpbx.store.memory import InMemoryRepository
 from vpbx.store.models import PhoneNumber, StoredDecision, Tenant
@@ -63,14 +63,16 @@ def sales_group() -> dict[str, Any]:
 class Pbx:
     """One tenant driven the way the API drives it: directory edits, publishing, calls."""
 
-    def __init__(self, default_country: str | None = "RU") -> None:
+    def __init__(self, default_country: str | None = "RU", crm_url: str | None = None) -> None:
         self.repository = InMemoryRepository(clock=lambda: T0)
-        tenant = Tenant(id=TENANT, name="Acme", sip_domain="acme.sip", default_country=default_country, created_at=T0)
+        settings = {"default_country": default_country, "crm_url": crm_url}
+        tenant = Tenant(id=TENANT, name="Acme", sip_domain="acme.sip", created_at=T0, **settings)
         self.repository.create_tenant(tenant)
         self.directory = DirectoryService(self.repository, TENANT)
         self.scenarios = ScenarioService(self.repository, TENANT)
         self.versions = VersionCache(self.repository)
-        self.calls = CallsService(self.repository, clock=lambda: T0, versions=self.versions)
+        self.crm_asked: list[str] = []
+        self.calls = CallsService(self.repository, clock=lambda: T0, versions=self.versions, crm_lookup=self._crm)
         self.directory.create_subscriber(SubscriberCreate(extension="101", name="Desk"))
         mobile = {"extension": "102", "name": "Director", "kind": "mobile", "target": "+79161110000"}
         self.directory.create_subscriber(SubscriberCreate.model_validate(mobile))
@@ -84,6 +86,10 @@ class Pbx:
             self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id=body["id"]))
         return self.scenarios.publish(body["id"], draft.version, by=None).number
 
+    def _crm(self, url: str, caller: str | None, timeout: float) -> str | None:
+        self.crm_asked.append(url)
+        return "102"
+
     def edit_subscriber(self, extension: str, **changes: Any) -> None:
         stored = self.directory.get_subscriber(extension)
         body = {**stored.item.model_dump(exclude={"extension"}), **changes}
@@ -93,7 +99,7 @@ class Pbx:
         return self.calls.start(TENANT, CallStart.model_validate({"call_id": call_id, "from": caller, "to": NUMBER}))
 
     def event(self, call_id: str, seq: int, outcome: str = "no_answer") -> StoredDecision:
-        return self.calls.handle_event(TENANT, call_id, CallEvent(seq=seq, outcome=outcome))  # type: ignore[arg-type]
+        return self.calls.handle_event(TENANT, call_id, CallEvent.model_validate({"seq": seq, "outcome": outcome}))
 
     def trace(self, call_id: str) -> list[Any]:
         return self.repository.get_call(TENANT, call_id).trace
@@ -220,3 +226,52 @@ def test_only_what_the_current_version_names_is_in_use() -> None:
     draft = pbx.scenarios.get("main")
     with pytest.raises(Conflict, match="extension 103"):  # rolling back to the version that named it refuses
         pbx.scenarios.rollback("main", 1, draft.version)
+
+
+def test_a_simulation_reads_a_national_caller_with_the_tenants_country() -> None:
+    pbx = Pbx(default_country="RU")
+    vip = {"id": "vip", "name": "VIP", "patterns": [{"kind": "exact", "value": "+79161234567"}]}
+    pbx.directory.create_caller_list(CallerListCreate.model_validate(vip))
+    pbx.publish(vip_line())
+    run = pbx.scenarios.simulate("main", SimulateRequest(version=1, caller="89161234567"))
+    assert (run.caller, run.result.path()[:3]) == ("+79161234567", ["start", "vip", "director"])
+
+
+# ------------------------------------------------------------------------------------------------ the tenant's CRM
+
+
+def crm_line(url: str | None = None) -> dict[str, Any]:
+    crm: dict[str, Any] = {"id": "crm", "type": "external_routing", "wait_seconds": 20}
+    if url:
+        crm["url"] = url
+    return {
+        "id": "main",
+        "name": "CRM",
+        "elements": [
+            {"id": "start", "type": "incoming_call"},
+            crm,
+            {"id": "vm", "type": "voicemail", "mailbox": "101"},
+        ],
+        "connections": [
+            {"from": "start", "to": "crm"},
+            {"from": "crm", "exit": "not_found", "to": "vm"},
+            {"from": "crm", "exit": "no_answer", "to": "vm"},
+        ],
+    }
+
+
+def test_external_routing_without_a_url_asks_the_tenants_crm() -> None:
+    pbx = Pbx(crm_url="https://crm.acme.example/route")
+    pbx.publish(crm_line())
+    assert rung(pbx.start("c1")) == ["+79161110000"]
+    pbx.publish(crm_line(url="https://other.example/route"))  # the element's own url wins
+    pbx.start("c2")
+    assert pbx.crm_asked == ["https://crm.acme.example/route", "https://other.example/route"]
+
+
+def test_external_routing_without_a_url_in_a_tenant_without_crm_url_is_refused_at_publish() -> None:
+    pbx = Pbx(crm_url=None)
+    with pytest.raises(InvalidScenario) as refused:
+        pbx.publish(crm_line())
+    assert [d["type"] for d in refused.value.details] == ["missing_crm_url"]
+    assert "crm_url" in refused.value.details[0]["msg"]

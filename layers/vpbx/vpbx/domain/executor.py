@@ -96,7 +96,6 @@ class CompiledScenario:
     version: int | None = None
     sip_domain: str | None = None
     directory: Directory = field(default_factory=Directory)
-    crm_url: str | None = None  # the tenant's CRM, for external routing without its own url
     default_country: str | None = None  # the tenant's, for national number formats
     directory_revision: int | None = None  # the tenant's directory revision `directory` was resolved at
 
@@ -114,14 +113,13 @@ def compile_scenario(
     scenario_id: str | None = None,
     version: int | None = None,
     sip_domain: str | None = None,
-    crm_url: str | None = None,
     default_country: str | None = None,
     directory_revision: int | None = None,
 ) -> CompiledScenario:
     """Compile once per published version and directory revision. Garbage (dangling arrows, duplicate ids) is
     tolerated: first one wins."""
     graph = ScenarioGraph.of(scenario)
-    context = CompileContext(directory, sip_domain, graph.next_of, crm_url)
+    context = CompileContext(directory, sip_domain, graph.next_of)
     nodes: dict[str, Node] = {}
     for element_id, element in graph.elements.items():
         try:
@@ -137,7 +135,6 @@ def compile_scenario(
         version=version,
         sip_domain=sip_domain,
         directory=directory,
-        crm_url=crm_url,
         default_country=default_country,
         directory_revision=directory_revision,
     )

@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 CALL_TTL = timedelta(hours=24)  # a call's record lives this long after its last event
 REASON_NOT_PUBLISHED = "not_published"
 CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+~\-]{0,127}$"
-_NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{2,38}$")  # digits and separators, no '+'
+_NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{4,38}$")  # digits and separators, no '+'
 
 Clock = Callable[[], datetime]
 

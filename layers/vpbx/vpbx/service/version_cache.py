@@ -95,11 +95,10 @@ class VersionCache:
         settings = self._tenant_settings(tenant_id, revision)
         compiled = compile_scenario(
             content.version.scenario,
-            snapshot.to_directory(),
+            snapshot.to_directory(tenant_crm_url=settings.crm_url),
             scenario_id=scenario_id,
             version=version,
             sip_domain=settings.sip_domain,
-            crm_url=settings.crm_url,
             default_country=settings.default_country,
             directory_revision=revision,
         )

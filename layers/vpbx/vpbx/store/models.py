@@ -81,8 +81,8 @@ class DirectorySnapshot(Record):
     schedules: list[Schedule] = Field(default_factory=list)
     caller_lists: list[CallerList] = Field(default_factory=list)
 
-    def to_directory(self) -> Directory:
-        return Directory.of(self.subscribers, self.schedules, self.caller_lists)
+    def to_directory(self, tenant_crm_url: str | None = None) -> Directory:
+        return Directory.of(self.subscribers, self.schedules, self.caller_lists, tenant_crm_url)
 
 
 class ScenarioVersion(Record):

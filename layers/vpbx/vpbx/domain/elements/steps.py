@@ -168,19 +168,12 @@ class FinalNode(Node):
 class CompileContext:
     """What compiling an element may use: the directory, the SIP domain of internal phones, and the graph's arrows."""
 
-    __slots__ = ("crm_url", "directory", "next_of", "sip_domain")
+    __slots__ = ("directory", "next_of", "sip_domain")
 
-    def __init__(
-        self,
-        directory: Directory,
-        sip_domain: str | None,
-        next_of: Mapping[tuple[str, str], str],
-        crm_url: str | None = None,
-    ) -> None:
+    def __init__(self, directory: Directory, sip_domain: str | None, next_of: Mapping[tuple[str, str], str]) -> None:
         self.directory = directory
         self.sip_domain = sip_domain
         self.next_of = next_of  # (element id, exit) -> the element the arrow leads to
-        self.crm_url = crm_url  # the tenant's CRM, asked by external routing without its own url
 
     def connected(self, element_id: str, exit_name: str) -> bool:
         return (element_id, exit_name) in self.next_of

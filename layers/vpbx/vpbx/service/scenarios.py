@@ -176,9 +176,9 @@ class ScenarioService:
     def publish(
         self, scenario_id: str, expected_version: int, by: str | None, at: datetime | None = None
     ) -> ScenarioVersion:
-        """Validate the draft against the directory and publish it with the snapshot it was validated on; a directory
-        change between the two (a referenced object deleted) makes the store refuse the write, and it is checked
-        again (REFERENCE_ATTEMPTS times, then 409)."""
+        """Validate the draft against the directory and publish it (with the directory it was validated on, for
+        information); a directory change between the two makes the store refuse the write, and it is checked again
+        (REFERENCE_ATTEMPTS times, then 409)."""
         draft = self.get(scenario_id)
         if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
             raise VersionMismatch(

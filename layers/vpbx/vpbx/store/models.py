@@ -71,11 +71,9 @@ class ScenarioDraft(Record):
 
 
 class DirectorySnapshot(Record):
-    """The directory objects a published version refers to, frozen at publish time.
-
-    A call runs exactly what was validated and simulated at publish ("what you tested is what runs"), and a call
-    start needs no directory reads. Deleting a referenced object is refused (409) while a published version uses it.
-    """
+    """Directory objects a scenario refers to, as resolved at one moment: what a call compiles against (live, by the
+    tenant's directory revision, service/version_cache.py), and, stored with a published version, the directory it
+    was validated against at publish (for information: calls and simulations use the live directory)."""
 
     subscribers: list[Subscriber] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)

@@ -18,7 +18,7 @@ from vpbx.service.directory import (
     SubscriberReplace,
 )
 from vpbx.service.scenarios import ScenarioCreate, ScenarioService, SimulateRequest
-from vpbx.service.version_cache import VersionCache
+from vpbx.service.version_cache import MAX_REVISIONS_PER_VERSION, VersionCache
 from vpbx.store.memory import InMemoryRepository
 from vpbx.store.models import PhoneNumber, StoredDecision, Tenant
 
@@ -275,3 +275,23 @@ def test_external_routing_without_a_url_in_a_tenant_without_crm_url_is_refused_a
         pbx.publish(crm_line())
     assert [d["type"] for d in refused.value.details] == ["missing_crm_url"]
     assert "crm_url" in refused.value.details[0]["msg"]
+
+
+# ------------------------------------------------------------------------------------------------ the cache
+
+
+def test_the_cache_stays_bounded_as_the_directory_changes() -> None:
+    """Each edit makes a new entry; a version keeps its newest MAX_REVISIONS_PER_VERSION, the cache MAX_ENTRIES."""
+    pbx = Pbx()
+    pbx.publish(directors_line())
+    for n in range(MAX_REVISIONS_PER_VERSION + 3):
+        pbx.edit_subscriber("101", name=f"Desk {n}")
+        pbx.start(f"c{n}")
+    assert len(pbx.versions) == MAX_REVISIONS_PER_VERSION
+    assert pbx.versions.stats.version_reads == 1  # the version's content is read once, whatever the directory does
+
+    small = VersionCache(pbx.repository, max_entries=2)
+    for n in range(4):
+        pbx.edit_subscriber("101", name=f"Front {n}")
+        small.compiled(TENANT, "main", 1, pbx.repository.directory_revision(TENANT))
+    assert len(small) == 2

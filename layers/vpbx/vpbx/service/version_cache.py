@@ -33,6 +33,7 @@ from vpbx.store.ports import DirectoryReader, PublishedVersions, TenantLookup
 MAX_ENTRIES = 256  # compiled (version, directory revision) pairs
 MAX_VERSIONS = 256  # immutable version contents
 MAX_REVISIONS_PER_VERSION = 4  # older revisions of one version serve calls still in flight, then go
+MAX_TENANTS = 1024  # tenants whose settings are kept
 
 EntryKey = tuple[str, str, int, int | None]  # (tenant id, scenario id, version, directory revision)
 VersionKey = tuple[str, str, int]
@@ -77,7 +78,7 @@ class VersionCache:
         self._max_versions = max_versions
         self._entries: OrderedDict[EntryKey, CompiledScenario] = OrderedDict()
         self._contents: OrderedDict[VersionKey, _Content] = OrderedDict()
-        self._settings: dict[str, tuple[int | None, TenantSettings]] = {}  # tenant -> (revision, its settings)
+        self._settings: OrderedDict[str, tuple[int | None, TenantSettings]] = OrderedDict()  # tenant -> (rev, …)
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
@@ -152,6 +153,10 @@ class VersionCache:
                 self._settings[tenant_id] = (revision, settings)
             elif latest is None:
                 self._settings[tenant_id] = (None, settings)
+            if tenant_id in self._settings:
+                self._settings.move_to_end(tenant_id)
+            while len(self._settings) > MAX_TENANTS:
+                self._settings.popitem(last=False)
         return settings
 
     def _forget_old_revisions(self, key: EntryKey) -> None:
@@ -160,6 +165,11 @@ class VersionCache:
         excess = len(others) + 1 - MAX_REVISIONS_PER_VERSION
         for old in sorted(others, key=lambda k: -1 if k[3] is None else k[3])[: max(excess, 0)]:
             del self._entries[old]
+
+    def __len__(self) -> int:
+        """How many compiled (version, revision) entries are kept."""
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

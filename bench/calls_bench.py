@@ -8,8 +8,10 @@ Everything runs against one moto DynamoDB server on loopback, with the table bui
 - `floor`: what the event must cost at least on the same server and the same boto3 client: one GetItem of the call
   item plus one conditional PutItem on its seq — median ms. Goal: event ÷ floor ≤ 1.3;
 - `requests per event` / `per start`: DynamoDB requests counted by a botocore `before-call.dynamodb` hook on the
-  repository's client, warm function (goals ≤ 2 and ≤ 3); `per cold start` is reported without a goal (the first
-  call of a version also reads the version and the tenant's SIP domain);
+  repository's client, warm function (goals ≤ 2 and ≤ 3: a start is the number's route, one BatchGetItem of the
+  published pointer and the tenant's directory revision, and the call's write); `per cold start` and `per start
+  after a directory edit` are reported without a goal (the first call of a version also reads the version; the
+  first call after an edit resolves the directory the version names and reads the tenant: the live directory);
 - `write units per call start` / `per call event`, for the table and for GSI1: from the PutItem requests the handler
   sends (captured by a botocore `before-parameter-build.dynamodb.PutItem` hook), sized by DynamoDB's rules
   (tests/helpers/item_size.py): a put that replaces an item costs ceil(max(old, new) / 1 KB) on the table; the index
@@ -95,7 +97,10 @@ class Bench:
         now = datetime.now(UTC)
         self.repository.create_tenant(Tenant(id=TENANT, name="Bench", sip_domain="bench.sip.example", created_at=now))
         draft = self.repository.create_scenario(TENANT, "main", Scenario.model_validate(seed_scenario()))
-        snapshot = DirectorySnapshot(subscribers=[Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")])
+        subscribers = [Subscriber(extension=e, name=f"E{e}") for e in ("101", "102")]
+        for subscriber in subscribers:  # calls ring the live directory
+            self.repository.create_subscriber(TENANT, subscriber)
+        snapshot = DirectorySnapshot(subscribers=subscribers)
         self.repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
         self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
         self.handler = load_function("CallsFunction").handler
@@ -154,6 +159,17 @@ def write_units_of_a_call(bench: Bench) -> dict[str, Any]:
     }
 
 
+def start_after_a_directory_edit(bench: Bench) -> int:
+    """Requests of the first start after a subscriber edit (a new directory revision), then warm again."""
+    from vpbx.domain.directory import Subscriber
+
+    stored = bench.repository.get_subscriber(TENANT, "102")
+    renamed = Subscriber(extension="102", name=f"E102 edited {stored.version}")
+    bench.repository.update_subscriber(TENANT, renamed, stored.version)
+    _, _, requests = bench.start()
+    return int(requests)
+
+
 def measure(quick: bool) -> dict[str, Any]:
     with moto_endpoint() as endpoint:
         bench = Bench(endpoint)
@@ -164,6 +180,7 @@ def measure(quick: bool) -> dict[str, Any]:
             call_id, _, _ = bench.start()
             bench.event(call_id)
             bench.floor(bench.start()[0])
+        edited_start_requests = start_after_a_directory_edit(bench)
         samples: dict[str, list[float]] = {"event_ms": [], "start_ms": [], "floor_ms": []}
         event_requests: list[int] = []
         start_requests: list[int] = []
@@ -181,6 +198,7 @@ def measure(quick: bool) -> dict[str, Any]:
             "event_requests": max(event_requests),
             "start_requests": max(start_requests),
             "cold_start_requests": cold_start_requests,
+            "edited_start_requests": edited_start_requests,
             "rounds": rounds,
             **writes,
         }
@@ -203,6 +221,12 @@ def run(quick: bool) -> list[Row]:
         ),
         count_row(
             "DynamoDB requests per call start (cold version cache)", figures["cold_start_requests"], "requests", None
+        ),
+        count_row(
+            "DynamoDB requests per call start after a directory edit",
+            figures["edited_start_requests"],
+            "requests",
+            None,
         ),
         *write_unit_rows(figures),
     ]

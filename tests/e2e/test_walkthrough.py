@@ -6,11 +6,18 @@ import pytest
 
 from tests.e2e.conftest import LocalServer
 from tests.helpers.http import Client, create_tenant, issue_key
-from tests.helpers.scenarios import OFFICE_HOURS, main_line
+from tests.helpers.scenarios import OFFICE_HOURS, main_line, seed_scenario
 
 pytestmark = pytest.mark.e2e
 MONDAY_10_MSK = "2026-11-23T10:00:00+03:00"
 MONDAY_20_MSK = "2026-11-23T20:00:00+03:00"
+NUMBER = "+74957770011"
+
+
+def ringing(decision: dict[str, object]) -> list[str]:
+    action = decision["action"]
+    assert isinstance(action, dict), decision
+    return [target["extension"] for target in action["targets"]]
 
 
 @pytest.fixture
@@ -99,3 +106,44 @@ def test_mass_assignment_is_rejected(tenant: tuple[Client, Client], field: str) 
     assert api("GET", "/v1/subscribers").json()["items"][0]["name"] == "Anna"
     assert len(api("GET", "/v1/subscribers").json()["items"]) == 1
     assert api("GET", "/v1/scenarios/main").json()["version"] == 1
+
+
+def test_a_directory_edit_reaches_the_next_call_without_republishing(local_server: LocalServer) -> None:
+    """README steps 11-12 over real HTTP: disable 101, move 102 to a mobile, the next calls follow; schedule status;
+    deletion guards follow the current version."""
+    tenant_id = f"e2e-live-{uuid.uuid4().hex[:8]}"
+    api = create_tenant(Client(local_server.base_url, local_server.operator_key), tenant_id, "Live directory")
+    for body in ({"extension": "101", "name": "Anna"}, {"extension": "102", "name": "Boris"}):
+        assert api("POST", "/v1/subscribers", body).status_code == 201
+    assert api("POST", "/v1/subscribers", {"extension": "103", "name": "Old hand"}).status_code == 201
+    assert api("POST", "/v1/schedules", OFFICE_HOURS).status_code == 201
+    old = api("POST", "/v1/scenarios", {"id": "main", **seed_scenario("101", "103")})
+    assert api("POST", "/v1/scenarios/main/publish", if_match=old.headers["ETag"]).status_code == 201
+    current = api("PUT", "/v1/scenarios/main", seed_scenario("101", "102"), if_match=old.headers["ETag"])
+    assert api("POST", "/v1/scenarios/main/publish", if_match=current.headers["ETag"]).status_code == 201
+    assert api("POST", "/v1/numbers", {"number": NUMBER, "scenario_id": "main"}).status_code == 201
+    telephony = issue_key(api, tenant_id, "telephony", "switch")
+
+    first = telephony("POST", "/v1/calls", {"call_id": "live-1", "from": "+79161234567", "to": NUMBER})
+    assert ringing(first.json()) == ["101"]
+
+    disabled = api("PUT", "/v1/subscribers/101", {"name": "Anna", "enabled": False}, if_match='"1"')
+    assert disabled.status_code == 200, disabled.text
+    second = telephony("POST", "/v1/calls", {"call_id": "live-2", "from": "+79161234567", "to": NUMBER})
+    assert ringing(second.json()) == ["102"]  # 101 is skipped at once, no republish
+    trace = api("GET", "/v1/calls/live-2").json()["trace"]
+    assert any(step["element_id"] == "mgr" and step["detail"] == "subscriber 101 is disabled" for step in trace)
+
+    mobile = {"name": "Boris", "kind": "mobile", "target": "+79162220000"}
+    assert api("PUT", "/v1/subscribers/102", mobile, if_match='"1"').status_code == 200
+    third = telephony("POST", "/v1/calls", {"call_id": "live-3", "from": "+79161234567", "to": NUMBER})
+    assert third.json()["action"]["targets"][0]["number"] == "+79162220000"
+    moved_on = telephony("POST", "/v1/calls/live-1/events", {"seq": 1, "outcome": "no_answer"})
+    assert moved_on.json()["action"]["targets"][0]["number"] is None  # live-1 keeps the directory it started with
+
+    status = api("GET", "/v1/schedules/office/status?at=2026-11-23T10:00:00%2B03:00")
+    assert (status.status_code, status.json()["open"]) == (200, True), status.text
+
+    assert api("DELETE", "/v1/subscribers/103", if_match='"1"').status_code == 204  # only version 1 named it
+    in_use = api("DELETE", "/v1/subscribers/102", if_match='"2"')
+    assert (in_use.status_code, in_use.json()["error"]["code"]) == (409, "in_use")

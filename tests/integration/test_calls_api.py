@@ -62,6 +62,8 @@ def repository(dynamo_table: tuple[str, str]) -> Iterator[DynamoRepository]:
         repository.create_tenant(Tenant(id=tenant, name=tenant.title(), created_at=NOW))
         repository.create_scenario(tenant, "main", Scenario.model_validate(SEED_SCENARIO))
         repository.create_number(tenant, PhoneNumber(number=number, scenario_id="main"))
+        for extension in ("101", "102"):  # calls ring the live directory
+            repository.create_subscriber(tenant, Subscriber(extension=extension, name=f"E{extension}"))
     set_repository(repository)
     yield repository
     set_repository(None)
@@ -309,10 +311,23 @@ def test_dynamodb_requests_per_start_and_per_event(api: Call, repository: Dynamo
         api("POST", "/v1/calls", start_body("warmup"))  # fills the version cache (and the tenant's SIP domain)
         operations.clear()
         api("POST", "/v1/calls", start_body("measured"))
-        assert operations == ["GetItem", "GetItem", "PutItem"]
+        assert operations == ["GetItem", "BatchGetItem", "PutItem"]  # route, pointer + directory revision, the call
+        assert len(operations) <= 3
         operations.clear()
         api("POST", "/v1/calls/measured/events", {"seq": 1, "outcome": "no_answer"})
         assert operations == ["GetItem", "PutItem"]
+        assert len(operations) <= 2
+
+        repository.update_subscriber(TENANT, Subscriber(extension="102", name="E102", enabled=False), 1)
+        operations.clear()
+        api("POST", "/v1/calls", start_body("after-an-edit"))  # a new revision: the directory and tenant are read
+        assert operations == ["GetItem", "BatchGetItem", "BatchGetItem", "GetItem", "PutItem"]
+        operations.clear()
+        api("POST", "/v1/calls/measured/events", {"seq": 2, "outcome": "no_answer"})  # keeps its own revision
+        assert operations == ["GetItem", "PutItem"]
+        operations.clear()
+        api("POST", "/v1/calls", start_body("warm-again"))
+        assert operations == ["GetItem", "BatchGetItem", "PutItem"]
     finally:
         repository.client.meta.events.unregister("before-call.dynamodb", unique_id="count-calls")
 

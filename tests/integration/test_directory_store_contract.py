@@ -160,3 +160,20 @@ def test_cursor_of_another_tenant_is_invalid_input(repository: Repository) -> No
 
 
 # ------------------------------------------------------------------------------------------------------ scenarios
+
+
+@pytest.mark.parametrize("kind", ["subscribers", "schedules", "caller_lists"])
+def test_every_directory_write_advances_the_revision(repository: Repository, kind: str) -> None:
+    """Calls cache the live directory by the tenant's revision: a create, an edit and a delete must each move it, or
+    an edit would never reach a warm function's calls."""
+    family = next(f for f in FAMILIES if f.many == kind)
+    obj = family.make(1)
+    seen = [repository.directory_revision(A)]
+    family.create(repository, A, obj)
+    seen.append(repository.directory_revision(A))
+    family.update(repository, A, family.edit(obj), 1)
+    seen.append(repository.directory_revision(A))
+    family.delete(repository, A, family.ident(obj), 2)
+    seen.append(repository.directory_revision(A))
+    assert seen == sorted(set(seen)), f"the revision did not advance on every write: {seen}"
+    assert repository.directory_revision(B) == 0  # another tenant's revision is its own

@@ -198,7 +198,7 @@ def test_version_cache_never_serves_a_deleted_scenarios_version(repository: Repo
     def ringing() -> str:
         version = repository.published_version_of(A, "main")
         assert version is not None
-        ring = cache.compiled(A, "main", version).elements["ring"]
+        ring = cache.compiled(A, "main", version, repository.directory_revision(A)).elements["ring"]
         assert isinstance(ring, InternalSubscriber)
         return ring.extension
 
@@ -212,3 +212,18 @@ def test_version_cache_never_serves_a_deleted_scenarios_version(repository: Repo
 
 
 # ------------------------------------------------------------------------------------------------------ calls
+
+
+def test_published_version_and_revision_in_one_read(repository: Repository) -> None:
+    """A call start's read: the published pointer and the directory revision, the same as the two separate reads."""
+    with pytest.raises(NotFound):
+        repository.published_version_and_revision(A, "main")
+    repository.create_scenario(A, "main", scenario())
+    assert repository.published_version_and_revision(A, "main") == (None, 0)
+    repository.create_subscriber(A, Subscriber(extension="101", name="Anna"))
+    repository.publish_scenario(A, "main", 1, DirectorySnapshot(), T0, None, repository.directory_revision(A))
+    pointer, revision = repository.published_version_and_revision(A, "main")
+    assert (pointer, revision) == (repository.published_version_of(A, "main"), repository.directory_revision(A))
+    assert (pointer, revision) == (1, 2)
+    with pytest.raises(NotFound):
+        repository.published_version_and_revision(B, "main")

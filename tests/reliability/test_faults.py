@@ -128,10 +128,11 @@ def test_publish_under_persistent_throttling_is_a_clean_503_and_writes_nothing(
 def test_subscriber_create_retries_transient_errors_then_503s_without_a_trace(
     api: InProcessApi, world: World, faults: DynamoFaults
 ) -> None:
-    faults.fail("PutItem", "internal", times=2)
+    # a subscriber and the directory revision it advances are written in one transaction
+    faults.fail("TransactWriteItems", "internal", times=2)
     created = api.request("POST", "/v1/subscribers", world.keys["editor"], {"extension": "4901", "name": "Retried"})
     assert created.status == 201, created.text
-    faults.fail("PutItem", "throttling", times=PERSISTENT)
+    faults.fail("TransactWriteItems", "throttling", times=PERSISTENT)
     refused = api.request("POST", "/v1/subscribers", world.keys["editor"], {"extension": "4902", "name": "Refused"})
     unavailable(refused)
     faults.clear()

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 from vpbx.domain.directory import Subscriber
-from vpbx.domain.errors import Conflict, InvalidInput, NotFound
+from vpbx.domain.errors import Conflict, InvalidField, InvalidInput, NotFound
 from vpbx.domain.scenario import Scenario
 from vpbx.service.calls import (
     CallDecisionOut,
@@ -113,6 +113,8 @@ def world() -> World:
     repository.create_tenant(Tenant(id=OTHER, name="Globex", created_at=T0))
     for tenant in (TENANT, OTHER):  # a number may only point at an existing scenario; tests publish into this draft
         repository.create_scenario(tenant, "main", Scenario.model_validate(seed_scenario()))
+        for subscriber in SUBSCRIBERS:  # calls ring the live directory
+            repository.create_subscriber(tenant, subscriber)
     repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
     repository.create_number(OTHER, PhoneNumber(number=OTHER_NUMBER, scenario_id="main"))
     return World(repository=repository, clock=clock)
@@ -236,8 +238,18 @@ def test_dialed_number_is_normalized_and_must_be_e164() -> None:
     assert (body.from_, body.to) == ("+79161234567", MAIN_NUMBER)
     assert CallStart.model_validate({"call_id": "c", "from": "anonymous", "to": MAIN_NUMBER}).from_ == "anonymous"
     assert CallStart.model_validate({"call_id": "c", "from": None, "to": MAIN_NUMBER}).from_ is None
+    with pytest.raises(ValueError, match="not a valid phone number"):
+        CallStart.model_validate({"call_id": "c", "to": "+7495"})
     with pytest.raises(ValueError, match=r"E\.164"):
-        CallStart.model_validate({"call_id": "c", "to": "84951234567"})
+        CallStart.model_validate({"call_id": "c", "to": "sip:anyone@example.com"})
+    # a national form passes the shape check; the service reads it with the tenant's default country
+    assert CallStart.model_validate({"call_id": "c", "to": "8 495 123-45-67"}).to == "8 495 123-45-67"
+
+
+def test_a_national_dialed_number_needs_the_tenants_default_country(world: World) -> None:
+    world.publish(seed_scenario())
+    with pytest.raises(InvalidField, match="default_country"):
+        start(world.service(), to="84951234567")
     with pytest.raises(ValueError, match="call_id"):
         CallStart.model_validate({"call_id": "bad id with spaces", "to": MAIN_NUMBER})
 
@@ -377,6 +389,8 @@ def racing_world() -> tuple[World, RacingRepository]:
     clock = Clock()
     repository = RacingRepository(clock=clock)
     repository.create_tenant(Tenant(id=TENANT, name="Acme", created_at=T0))
+    for subscriber in SUBSCRIBERS:
+        repository.create_subscriber(TENANT, subscriber)
     world = World(repository=repository, clock=clock)
     world.publish(seed_scenario())
     repository.create_number(TENANT, PhoneNumber(number=MAIN_NUMBER, scenario_id="main"))
@@ -521,14 +535,15 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
     start(service, call_id="cold")
     assert counting.calls == [
         "route_number",
-        "published_version_of",
-        "get_tenant",
+        "published_version_and_revision",
         "get_scenario_version",
+        "resolve_directory",
+        "get_tenant",
         "create_call",
     ]
     counting.calls.clear()
     start(service, call_id="warm")
-    assert counting.calls == ["route_number", "published_version_of", "create_call"]
+    assert counting.calls == ["route_number", "published_version_and_revision", "create_call"]
     counting.calls.clear()
     event(service, 1, "no_answer", call_id="warm")
     assert counting.calls == ["get_call", "save_call"]
@@ -538,18 +553,21 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
     assert versions.stats.compilations == 1
 
 
-def test_cache_recompiles_when_the_tenant_sip_domain_changes_without_rereading_the_version(world: World) -> None:
+def test_a_new_directory_revision_recompiles_with_the_tenant_reread_but_not_the_version(world: World) -> None:
+    """A tenant settings change advances the directory revision (like a directory edit): the next call reads the
+    tenant with the directory, so a new SIP domain applies at once (no time-to-live), and the version is not reread."""
     world.publish(seed_scenario())
-    ticks = [0.0]
     counting = CountingRepository(world.repository)
-    versions = VersionCache(cast(Repository, counting), sip_domain_ttl=60, monotonic=lambda: ticks[0])
+    versions = VersionCache(cast(Repository, counting))
     service = world.service(cast(Repository, counting), versions)
     start(service, call_id="a")
     changed = world.repository.get_tenant(TENANT).model_copy(update={"sip_domain": "pbx.acme.example"})
     counting.inner = cast(Repository, _TenantOverride(world.repository, changed))  # the tenant's domain changed
-    ticks[0] = 61.0
     counting.calls.clear()
-    decision = as_json(start(service, call_id="b"))
+    assert as_json(start(service, call_id="b"))["action"]["targets"][0]["uri"] == "sip:101@acme.sip.example"
+    world.repository.update_subscriber(TENANT, SUBSCRIBERS[2], 1)  # what the tenant's PUT does: a new revision
+    counting.calls.clear()
+    decision = as_json(start(service, call_id="c"))
     assert decision["action"]["targets"][0]["uri"] == "sip:101@pbx.acme.example"
     assert "get_scenario_version" not in counting.calls
     assert counting.calls.count("get_tenant") == 1

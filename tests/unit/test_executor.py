@@ -244,7 +244,7 @@ def test_a_missing_subscriber_counts_as_unavailable_and_the_route_goes_on_at_onc
 
     assert extensions(decision) == ["101"]
     assert [(s.element_id, s.exit) for s in decision.steps][1] == ("ghost", "unavailable")
-    assert decision.steps[1].detail == "no reachable target"
+    assert decision.steps[1].detail == "subscriber 999 is not in the directory"
     assert state.element_id == "mgr"
 
 

@@ -163,7 +163,10 @@ def test_simulating_the_draft_follows_the_schedule(scenarios: ScenarioService) -
     assert evening.version is None
 
 
-def test_a_published_version_runs_on_its_snapshot(repository: InMemoryRepository, scenarios: ScenarioService) -> None:
+def test_a_published_version_runs_on_the_live_directory(
+    repository: InMemoryRepository, scenarios: ScenarioService
+) -> None:
+    """Like a call starting now: 101 disabled after publish is not rung by version 1 (no republish needed)."""
     draft = scenarios.create(ScenarioCreate.model_validate(MAIN))
     scenarios.publish("main", draft.version, by=None)
     directory = DirectoryService(repository, TENANT)
@@ -173,7 +176,10 @@ def test_a_published_version_runs_on_its_snapshot(repository: InMemoryRepository
     run = scenarios.simulate("main", SimulateRequest(version=1, at=MONDAY_10_MSK, outcomes={"mgr": "answered"}))
 
     assert run.version == 1
-    assert run.result.result.status == "connected"  # the snapshot still has 101 enabled
+    assert run.result.result.status != "connected"
+    mgr = next(step for step in run.result.steps if step.element_id == "mgr")
+    assert (mgr.action, mgr.exit) == (None, "no_answer")
+    assert scenarios.get_version("main", 1).directory.subscribers[0].enabled  # as validated at publish: information
 
 
 def test_simulating_an_invalid_draft_is_refused(scenarios: ScenarioService) -> None:

@@ -330,6 +330,16 @@ CASES: list[Case] = [
         None,
         {"element_id": "crm", "field": "url"},
     ),
+    (
+        "missing_crm_url",
+        lambda: scenario(
+            {"id": "crm", "type": "external_routing", "wait_seconds": 20},
+            hangup(),
+            arrows=[arrow("start", "crm"), arrow("crm", "bye", "no_answer"), arrow("crm", "bye", "not_found")],
+        ),
+        DIRECTORY,  # a tenant without crm_url
+        {"element_id": "crm", "field": "url"},
+    ),
     ("unknown_extension", lambda: scenario(ring("mgr", "999")), DIRECTORY, {"element_id": "mgr", "field": "extension"}),
     (
         "unknown_schedule",

@@ -149,6 +149,7 @@ class CallState(StrictModel):
     call: CallInfo
     scenario_id: str | None = None
     version: int | None = None  # the published version this call is pinned to
+    directory_revision: int | None = None  # the tenant's directory revision the call started with
     seq: int  # the number of the latest decision
     status: CallStatus
     element_id: str | None = None  # the element waiting for telephony's outcome

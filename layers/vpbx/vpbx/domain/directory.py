@@ -171,6 +171,7 @@ class Directory:
     subscribers: Mapping[str, Subscriber] = field(default_factory=dict)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     caller_lists: Mapping[str, CallerList] = field(default_factory=dict)
+    tenant_crm_url: str | None = None  # the tenant's CRM: what external routing without its own url asks
 
     @classmethod
     def of(
@@ -178,9 +179,11 @@ class Directory:
         subscribers: list[Subscriber] | None = None,
         schedules: list[Schedule] | None = None,
         caller_lists: list[CallerList] | None = None,
+        tenant_crm_url: str | None = None,
     ) -> "Directory":
         return cls(
             subscribers={s.extension: s for s in subscribers or []},
             schedules={s.id: s for s in schedules or []},
             caller_lists={c.id: c for c in caller_lists or []},
+            tenant_crm_url=tenant_crm_url,
         )

@@ -58,6 +58,13 @@ class InvalidInput(VpbxError):
     code = "invalid_input"
 
 
+class InvalidField(VpbxError):
+    """A body field that passed its shape checks but cannot be read in context (a national phone number for a tenant
+    without a default country): a validation error like the body's own, details locate the field."""
+
+    code = "validation_error"
+
+
 class Forbidden(VpbxError):
     code = "forbidden"
 

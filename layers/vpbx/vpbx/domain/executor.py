@@ -96,6 +96,8 @@ class CompiledScenario:
     version: int | None = None
     sip_domain: str | None = None
     directory: Directory = field(default_factory=Directory)
+    default_country: str | None = None  # the tenant's, for national number formats
+    directory_revision: int | None = None  # the tenant's directory revision `directory` was resolved at
 
     def element(self, element_id: str) -> ElementBase | None:
         return self.elements.get(element_id)
@@ -111,8 +113,11 @@ def compile_scenario(
     scenario_id: str | None = None,
     version: int | None = None,
     sip_domain: str | None = None,
+    default_country: str | None = None,
+    directory_revision: int | None = None,
 ) -> CompiledScenario:
-    """Compile once per published version. Garbage (dangling arrows, duplicate ids) is tolerated: first one wins."""
+    """Compile once per published version and directory revision. Garbage (dangling arrows, duplicate ids) is
+    tolerated: first one wins."""
     graph = ScenarioGraph.of(scenario)
     context = CompileContext(directory, sip_domain, graph.next_of)
     nodes: dict[str, Node] = {}
@@ -130,6 +135,8 @@ def compile_scenario(
         version=version,
         sip_domain=sip_domain,
         directory=directory,
+        default_country=default_country,
+        directory_revision=directory_revision,
     )
 
 
@@ -235,11 +242,13 @@ class Executor:
         self._crm_lookup = crm_lookup
 
     def start(self, call: CallInfo) -> tuple[CallState, Decision]:
-        """The first decision of a new call (seq 1), pinned to the compiled scenario's id and version."""
+        """The first decision of a new call (seq 1), pinned to the compiled scenario's id, version and the directory
+        revision it was compiled against."""
         state = CallState(
             call=call,
             scenario_id=self._compiled.scenario_id,
             version=self._compiled.version,
+            directory_revision=self._compiled.directory_revision,
             seq=0,
             status="in_progress",
         )
@@ -313,7 +322,7 @@ class Executor:
                 return self._loop_guard(walk, node, guard)
             step = node.enter(walk.context)
             if isinstance(step, Await):
-                walk.record(node, action=step.action)
+                walk.record(node, action=step.action, detail=step.detail)
                 return walk.wait(node, step)
             if isinstance(step, Finish):
                 walk.record(node, action=step.action, detail=step.detail)

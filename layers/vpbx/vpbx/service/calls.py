@@ -1,10 +1,21 @@
 """Live call routing: telephony starts a call and reports outcomes; the executor answers with the next action.
 
+Live directory (DESIGN.md §3): a published version pins the scenario graph; the subscribers, schedules and caller
+lists it names and the tenant's settings resolve from the current directory when a call starts, so an edit applies to
+the next call without republishing. The call records the tenant's directory revision it started with, and its events
+run on the same compiled entry (service/version_cache.py says what happens when that entry is gone).
+
 Request budget (DynamoDB requests, warm function):
-- start: route_number + published_version_of + create_call = 3;
+- start: route_number + published_version_and_revision (one BatchGetItem) + create_call = 3;
 - event: get_call + save_call = 2.
-A cold cache adds one read of the immutable version (and, at most every few minutes, one read of the tenant's SIP
-domain); a duplicate start or a lost race adds one get_call.
+A directory edit (a new revision) makes the next start resolve what the version names (one BatchGetItem per family,
+or a Query for a CRM's every subscriber) and read the tenant; a cold cache adds the read of the immutable version. A
+duplicate start or a lost race adds one get_call; a dialed number in national form adds a read of the tenant when no
+call of the tenant was compiled yet.
+
+Numbers: `from` and `to` are read with the tenant's `default_country` (RU: `89161234567` is `+79161234567`), so
+caller lists, the CRM and the call record see E.164; a caller that is no phone number (anonymous, a SIP user) is kept
+as given.
 
 Return convention (every service): records, not response bodies. `start`/`handle_event` answer the
 StoredDecision kept in the call record, `get` the CallRecord, `list` a page of CallSummary; `decision_out`,
@@ -16,6 +27,7 @@ deliveries of one event advance the call exactly once and all receive the same d
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,19 +37,27 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, HangupAction, Outcome, OutcomeKind
-from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from vpbx.domain.errors import AlreadyExists, Conflict, InvalidField, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
 from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
-from vpbx.store.ports import MAX_PAGE_LIMIT, CallStore, NumberRouter, PublishedVersions, TenantLookup
+from vpbx.store.ports import (
+    MAX_PAGE_LIMIT,
+    CallStore,
+    DirectoryReader,
+    NumberRouter,
+    PublishedVersions,
+    TenantLookup,
+)
 
 logger = logging.getLogger(__name__)
 
 CALL_TTL = timedelta(hours=24)  # a call's record lives this long after its last event
 REASON_NOT_PUBLISHED = "not_published"
 CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+~\-]{0,127}$"
+_NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{4,38}$")  # digits and separators, no '+'
 
 Clock = Callable[[], datetime]
 
@@ -60,20 +80,29 @@ class CallStart(_Body):
     from_: str | None = Field(
         default=None, alias="from", max_length=64, description="Caller's number (E.164); null when withheld"
     )
-    to: str = Field(max_length=40, description="The dialed number, E.164 (one of the tenant's numbers)")
+    to: str = Field(
+        max_length=40,
+        description="The dialed number (one of the tenant's numbers): E.164, or national digits read with the "
+        "tenant's default_country",
+    )
 
     @field_validator("to")
     @classmethod
-    def _dialed_is_e164(cls, value: str) -> str:
+    def _dialed_is_a_number(cls, value: str) -> str:
+        """E.164 is checked here; a national form needs the tenant's default country (the service reads it)."""
+        text = value.strip()
         try:
-            return normalize_e164(value)
+            return normalize_e164(text)
         except InvalidPhoneNumber as exc:
-            raise ValueError(str(exc)) from None
+            if text.startswith("+") or not _NATIONAL_NUMBER.match(text):
+                raise ValueError(str(exc)) from None
+            return text
 
     @field_validator("from_")
     @classmethod
     def _caller_normalized(cls, value: str | None) -> str | None:
-        """E.164 is normalized; anything else telephony sends (anonymous, a SIP user) is kept as given."""
+        """E.164 is normalized; anything else telephony sends (national digits, anonymous, a SIP user) is kept as
+        given here and read with the tenant's default country by the service."""
         if value is None or not value.strip():
             return None
         try:
@@ -217,8 +246,9 @@ def action_type(decision: StoredDecision) -> str:
 # ------------------------------------------------------------------------------------------------ the service
 
 
-class CallPorts(CallStore, NumberRouter, PublishedVersions, TenantLookup, Protocol):
-    """All the calls service uses of storage: call records, a number's route, published versions, the tenant."""
+class CallPorts(CallStore, NumberRouter, PublishedVersions, DirectoryReader, TenantLookup, Protocol):
+    """All the calls service uses of storage: call records, a number's route, published versions, the live directory
+    they name, the tenant."""
 
 
 class CallsService:
@@ -248,13 +278,18 @@ class CallsService:
     def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
         started = time.perf_counter()
         now = self.clock()
-        info = CallInfo(call_id=request.call_id, caller=request.from_, dialed=request.to, started_at=now)
-        scenario_id = self._scenario_of(tenant_id, request.to)
-        version = self.repository.published_version_of(tenant_id, scenario_id)
+        dialed = self._dialed(tenant_id, request.to)
+        scenario_id = self._scenario_of(tenant_id, dialed)
+        version, revision = self.repository.published_version_and_revision(tenant_id, scenario_id)
         if version is None:
+            known = self.versions.known_settings(tenant_id)
+            caller = _caller(request.from_, known.default_country if known else None)
+            info = CallInfo(call_id=request.call_id, caller=caller, dialed=dialed, started_at=now)
             state, decision = _not_published(info, scenario_id)
         else:
-            compiled = self.versions.compiled(tenant_id, scenario_id, version)
+            compiled = self.versions.compiled(tenant_id, scenario_id, version, revision)
+            caller = _caller(request.from_, compiled.default_country)
+            info = CallInfo(call_id=request.call_id, caller=caller, dialed=dialed, started_at=now)
             executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info))
             state, decision = executor.start(info)
         answer = _stored(decision)
@@ -269,13 +304,24 @@ class CallsService:
         try:
             self.repository.create_call(tenant_id, record)
         except AlreadyExists:
-            return self._repeated_start(tenant_id, request)
+            return self._repeated_start(tenant_id, info)
         self.metrics.decision(answer, _ms_since(started))
         logger.info(
             "call started",
             extra={"call_id": info.call_id, "scenario_id": scenario_id, "version": version, "seq": state.seq},
         )
         return answer
+
+    def _dialed(self, tenant_id: str, to: str) -> str:
+        """`to` in E.164: as given, or a national form read with the tenant's default country."""
+        if to.startswith("+"):
+            return to
+        country = self.versions.tenant_settings(tenant_id).default_country
+        try:
+            return normalize_e164(to, country)
+        except InvalidPhoneNumber as exc:
+            message = f"{exc}; national numbers need the tenant's default_country" if country is None else str(exc)
+            raise InvalidField(message, [{"loc": ["body", "to"], "msg": message, "type": "value_error"}]) from None
 
     def _scenario_of(self, tenant_id: str, dialed: str) -> str:
         route = self.repository.route_number(dialed)
@@ -291,10 +337,10 @@ class CallsService:
             return self.crm_lookup
         return crm_lookup_for_call(self.crm, called=info.dialed, call_id=info.call_id)
 
-    def _repeated_start(self, tenant_id: str, request: CallStart) -> StoredDecision:
+    def _repeated_start(self, tenant_id: str, request: CallInfo) -> StoredDecision:
         stored = self.repository.get_call(tenant_id, request.call_id)
         info = stored.state.call
-        if (info.caller, info.dialed) != (request.from_, request.to):
+        if (info.caller, info.dialed) != (request.caller, request.dialed):
             raise Conflict(
                 f"call {request.call_id} was already started from {info.caller} to {info.dialed}",
                 [{"loc": ["body", "call_id"], "msg": "call id already used by another call", "type": "conflict"}],
@@ -313,7 +359,7 @@ class CallsService:
             raise _conflict(record, f"call {call_id} is already {state.status}; no outcome is expected")
         if state.scenario_id is None or state.version is None:
             raise _conflict(record, f"call {call_id} has no scenario version to advance")
-        compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version)
+        compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
         executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
         new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
         answer = _stored(decision)
@@ -389,6 +435,16 @@ def _not_published(info: CallInfo, scenario_id: str) -> tuple[CallState, Decisio
     )
     hangup = HangupAction(reason=REASON_NOT_PUBLISHED)
     return state, Decision(seq=1, action=hangup, status="ended", steps=[])
+
+
+def _caller(given: str | None, default_country: str | None) -> str | None:
+    """The caller in E.164 when it is a phone number in any form the tenant's country allows, else as given."""
+    if given is None or given.startswith("+") or default_country is None:
+        return given
+    try:
+        return normalize_e164(given, default_country)
+    except InvalidPhoneNumber:
+        return given
 
 
 def _stored(decision: Decision) -> StoredDecision:

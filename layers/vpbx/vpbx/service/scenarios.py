@@ -1,8 +1,9 @@
 """Scenario drafts, validation, publishing, versions, rollback, simulation and diagrams for one tenant.
 
-A draft may be saved while invalid (editing is incremental); publishing refuses errors. A published version carries a
-snapshot of the directory objects it refers to, so calls, simulations of that version and its diagram run exactly
-what was validated at publish time.
+A draft may be saved while invalid (editing is incremental); publishing refuses errors. A published version pins the
+scenario graph and its settings; the directory objects it names (subscribers, schedules, caller lists) are resolved
+live, by calls (service/version_cache.py) and by simulations of that version alike, so an edit of an employee or of
+office hours applies without republishing. The version keeps the directory as validated at publish, for information.
 """
 
 # String annotations: `Page[Versioned[ScenarioDraft]]` in signatures would otherwise build generic models at import.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -21,7 +23,7 @@ from vpbx.domain.base import Extension, Instant, LazyModel, ResourceId, StrictMo
 from vpbx.domain.calls import Action
 from vpbx.domain.diagram import to_mermaid
 from vpbx.domain.directory import Directory
-from vpbx.domain.errors import Conflict, InvalidInput, InvalidScenario, NotFound, VersionMismatch
+from vpbx.domain.errors import Conflict, InvalidField, InvalidInput, InvalidScenario, NotFound, VersionMismatch
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.domain.scenario import (
     MAX_ELEMENTS,
@@ -35,7 +37,7 @@ from vpbx.domain.simulation import SimulationOutcome, SimulationResult, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
 from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.common import REFERENCE_ATTEMPTS
-from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Versioned
+from vpbx.store.models import DirectorySnapshot, Page, ScenarioDraft, ScenarioVersion, Tenant, Versioned
 from vpbx.store.ports import DirectoryChanged, DirectoryReader, ScenarioStore, TenantLookup
 
 R = TypeVar("R")
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
 
 MAX_SCRIPTED_OUTCOMES = 1_000
+NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{4,31}$")  # digits and separators, no '+'
 
 # ------------------------------------------------------------------------------------------------ input models
 
@@ -75,8 +78,8 @@ OutcomeEntry = str | dict[str, str]
 class SimulateRequest(StrictModel):
     """Body of `POST /v1/scenarios/{id}/simulate`. Every field is optional.
 
-    Without `version` the draft runs against the tenant's current directory; with it, that published version runs
-    against the directory snapshot it was published with.
+    Without `version` the draft runs; with it, that published version. Either runs against the tenant's current
+    directory, as a call would now.
     """
 
     version: int | None = Field(default=None, ge=1, description="A published version; the draft when absent")
@@ -86,7 +89,12 @@ class SimulateRequest(StrictModel):
         description='Element id -> what telephony reports, in order ("busy", "no_answer", "digits:1" or '
         '{"kind": "digits", "digits": "1"}); the last one repeats. Unscripted: rings go unanswered, menus time out.',
     )
-    caller: str | None = Field(default=None, max_length=32, description="Caller's number, E.164; withheld when absent")
+    caller: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Caller's number, E.164 or national digits read with the tenant's default_country (as a call's "
+        "`from`); withheld when absent",
+    )
     at: Instant | None = Field(default=None, description="When the call starts, ISO-8601 (default: now; naive = UTC)")
     crm: dict[ElementId, Extension | None] = Field(
         default_factory=dict,
@@ -103,12 +111,15 @@ class SimulateRequest(StrictModel):
     @field_validator("caller")
     @classmethod
     def _e164_caller(cls, value: str | None) -> str | None:
+        """E.164 is checked here; national digits are read with the tenant's default country by the service."""
         if value is None:
             return None
         try:
             return normalize_e164(value)
         except InvalidPhoneNumber as exc:
-            raise PydanticCustomError("value_error", "{problem}", {"problem": str(exc)}) from None
+            if value.lstrip().startswith("+") or not NATIONAL_NUMBER.match(value.strip()):
+                raise PydanticCustomError("value_error", "{problem}", {"problem": str(exc)}) from None
+            return value.strip()
 
     @field_validator("outcomes")
     @classmethod
@@ -171,9 +182,9 @@ class ScenarioService:
     def publish(
         self, scenario_id: str, expected_version: int, by: str | None, at: datetime | None = None
     ) -> ScenarioVersion:
-        """Validate the draft against the directory and publish it with the snapshot it was validated on; a directory
-        change between the two (a referenced object deleted) makes the store refuse the write, and it is checked
-        again (REFERENCE_ATTEMPTS times, then 409)."""
+        """Validate the draft against the directory and publish it (with the directory it was validated on, for
+        information); a directory change between the two makes the store refuse the write, and it is checked again
+        (REFERENCE_ATTEMPTS times, then 409)."""
         draft = self.get(scenario_id)
         if draft.version != expected_version:  # a stale If-Match loses before the draft's content is judged
             raise VersionMismatch(
@@ -190,7 +201,7 @@ class ScenarioService:
 
         def attempt(revision: int) -> ScenarioVersion:
             snapshot = self.snapshot(draft.item.scenario)
-            report = self._validate(draft.item.scenario, snapshot.to_directory())
+            report = self._validate(draft.item.scenario, self._with_tenant_crm(draft.item.scenario, snapshot))
             if not report.ok:
                 raise InvalidScenario(
                     f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
@@ -239,21 +250,23 @@ class ScenarioService:
 
     # ------------------------------------------------------------------------ simulation and diagrams
     def simulate(self, scenario_id: str, request: SimulateRequest) -> Simulation:
-        """Run one call: the draft on the live directory, or a published version on its snapshot."""
+        """Run one call: the draft or a published version, on the live directory (as a call starting now would)."""
         scenario, directory, version = self._runnable(scenario_id, request.version)
         at = request.at or datetime.now(UTC)
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
+        tenant = self._tenant()
+        caller = _caller_number(request.caller, tenant.default_country if tenant else None)
         result = simulate(
             scenario,
             directory,
             outcomes=request.script(),
-            caller=request.caller,
+            caller=caller,
             at=at,
-            crm_lookup=scripted_crm(scenario, request.crm),
-            sip_domain=self._sip_domain(),
+            crm_lookup=scripted_crm(scenario, request.crm, directory.tenant_crm_url),
+            sip_domain=tenant.sip_domain if tenant else None,
         )
-        return Simulation(scenario_id=scenario_id, version=version, at=at, caller=request.caller, result=result)
+        return Simulation(scenario_id=scenario_id, version=version, at=at, caller=caller, result=result)
 
     def diagram(self, scenario_id: str, version: int | None, highlight: SimulateRequest | None = None) -> Diagram:
         """Mermaid text of the draft or a version; with `highlight`, the path that simulated call took, drawn bold."""
@@ -285,7 +298,7 @@ class ScenarioService:
     def _runnable(self, scenario_id: str, version: int | None) -> tuple[Scenario, Directory, int | None]:
         if version is not None:
             published = self.get_version(scenario_id, version)
-            return published.scenario, published.directory.to_directory(), version
+            return published.scenario, self.live_directory(published.scenario), version
         scenario = self.get(scenario_id).item.scenario
         directory = self.live_directory(scenario)
         report = self._validate(scenario, directory)
@@ -296,21 +309,39 @@ class ScenarioService:
             )
         return scenario, directory, None
 
-    def _sip_domain(self) -> str | None:
+    def _tenant(self) -> Tenant | None:
         try:
-            return self.repository.get_tenant(self.tenant_id).sip_domain
+            return self.repository.get_tenant(self.tenant_id)
         except NotFound:
             return None
 
     # ------------------------------------------------------------------------ directory lookups
     def live_directory(self, scenario: Scenario) -> Directory:
-        """The tenant's current subscribers, schedules and caller lists that `scenario` refers to."""
-        return self.snapshot(scenario).to_directory()
+        """The tenant's current subscribers, schedules and caller lists that `scenario` refers to, and the tenant's
+        CRM when an external routing element has no url of its own (the tenant is read only then)."""
+        return self._with_tenant_crm(scenario, self.snapshot(scenario))
+
+    def _with_tenant_crm(self, scenario: Scenario, snapshot: DirectorySnapshot) -> Directory:
+        uses_tenant_crm = any(url is None for _, url in references_of(scenario).crm_urls)
+        tenant = self._tenant() if uses_tenant_crm else None
+        return snapshot.to_directory(tenant_crm_url=tenant.crm_url if tenant else None)
 
     def snapshot(self, scenario: Scenario) -> DirectorySnapshot:
-        """The existing directory objects `scenario` names (every subscriber when the CRM may pick anyone, since a
-        call start reads nothing but the snapshot); O(1) requests however many it names."""
+        """The existing directory objects `scenario` names now (every subscriber when the CRM may pick anyone);
+        O(1) requests however many it names."""
         return self.repository.resolve_directory(self.tenant_id, references_of(scenario))
+
+
+def _caller_number(given: str | None, default_country: str | None) -> str | None:
+    """A simulated caller as a call's `from` is read: national digits with the tenant's default country."""
+    if given is None or given.startswith("+"):
+        return given
+    try:
+        return normalize_e164(given, default_country)
+    except InvalidPhoneNumber as exc:
+        hint = "" if default_country else "; national numbers need the tenant's default_country"
+        message = f"{exc}{hint}"
+        raise InvalidField(message, [{"loc": ["body", "caller"], "msg": message, "type": "value_error"}]) from None
 
 
 def missing_references(named: References, found: DirectorySnapshot) -> list[tuple[str, str]]:
@@ -335,10 +366,13 @@ def missing_references_conflict(scenario_id: str, version: int, missing: list[tu
     )
 
 
-def scripted_crm(scenario: Scenario, answers: dict[str, str | None]) -> CrmLookup:
-    """A CRM stand-in answering per external_routing element (the executor hands it the element's url)."""
+def scripted_crm(scenario: Scenario, answers: dict[str, str | None], tenant_crm_url: str | None = None) -> CrmLookup:
+    """A CRM stand-in answering per external_routing element (the executor hands it the element's url, or the
+    tenant's when the element has none)."""
     crm_urls = dict(references_of(scenario).crm_urls)  # element id -> the url its lookup calls
-    by_url = {url: answers[element_id] for element_id, url in crm_urls.items() if element_id in answers}
+    by_url = {
+        url or tenant_crm_url: answers[element_id] for element_id, url in crm_urls.items() if element_id in answers
+    }
     unknown = sorted(set(answers) - set(crm_urls))
     if unknown:
         raise InvalidInput(
@@ -439,10 +473,13 @@ class VersionSummary(LazyModel):
 
 
 class VersionOut(VersionSummary):
-    """A published version: immutable, with the directory snapshot it runs against."""
+    """A published version: immutable. Calls and simulations of it use the live directory."""
 
     scenario: Scenario
-    directory: DirectorySnapshot
+    directory: DirectorySnapshot = Field(
+        description="The directory objects the version named, as validated at publish: for information only. Calls "
+        "and simulations resolve subscribers, schedules and caller lists from the current directory."
+    )
 
 
 class SimulationStepOut(LazyModel):

@@ -1,116 +1,181 @@
-"""Compiled published versions, kept in the function's memory between invocations.
+"""Published versions compiled against the live directory, kept in the function's memory between invocations.
 
-A published version is immutable, so its content and its compiled executor can be cached by
-(tenant, scenario id, version): a warm call start or event then costs no read of the scenario and no parsing.
-The tenant's SIP domain (which the compiled ring targets embed) is a mutable tenant setting: it is cached
-for a short time and, when it changes, the version is recompiled from the cached content without a read.
+A published version pins the scenario graph and its settings; the subscribers, schedules and caller lists it names,
+and the tenant's settings (SIP domain, default country, CRM url), are resolved live. Every write to them advances the
+tenant's directory revision (store/ports.py), so a compiled scenario is cached by
+(tenant, scenario id, version, directory revision):
+
+- a warm call start reads the published pointer and the revision in one request and finds its entry;
+- a miss (a new revision, an evicted entry, a cold function) resolves what the version names and reads the tenant
+  (their settings are shared by the tenant's scenarios at one revision), then compiles. The version's content is
+  immutable and cached apart, so a directory edit costs no read of the version.
+
+A call's events use the entry of the revision the call started with, so a call keeps its directory while the entry
+lives (MAX_REVISIONS_PER_VERSION revisions of one version are kept, MAX_ENTRIES entries in all). When it is gone
+(another instance, evicted) the entry is resolved again from the directory as it is then and cached under the
+call's revision: the call goes on with the current directory (docs/CALLS.md).
 
 A cache is given its repository once (constructor); `version_cache_for` keeps one per repository object, so tests
 that swap repositories never see another test's versions.
 """
 
 import threading
-import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from vpbx.domain.executor import CompiledScenario, compile_scenario
+from vpbx.domain.scenario import References, references_of
 from vpbx.store.models import ScenarioVersion
-from vpbx.store.ports import PublishedVersions, TenantLookup
+from vpbx.store.ports import DirectoryReader, PublishedVersions, TenantLookup
 
-MAX_VERSIONS = 256
-SIP_DOMAIN_TTL_SECONDS = 300.0
+MAX_ENTRIES = 256  # compiled (version, directory revision) pairs
+MAX_VERSIONS = 256  # immutable version contents
+MAX_REVISIONS_PER_VERSION = 4  # older revisions of one version serve calls still in flight, then go
+MAX_TENANTS = 1024  # tenants whose settings are kept
 
-VersionKey = tuple[str, str, int]  # (tenant id, scenario id, version)
+EntryKey = tuple[str, str, int, int | None]  # (tenant id, scenario id, version, directory revision)
+VersionKey = tuple[str, str, int]
 
 
-class VersionSource(PublishedVersions, TenantLookup, Protocol):
-    """Where a cache reads a version it misses and the tenant's SIP domain."""
+class VersionSource(PublishedVersions, DirectoryReader, TenantLookup, Protocol):
+    """Where a cache reads what it misses: a version, the directory it names, the tenant's settings."""
 
 
-@dataclass
-class _Entry:
-    version: ScenarioVersion
-    compiled: dict[str | None, CompiledScenario] = field(default_factory=dict)  # by SIP domain
+@dataclass(frozen=True)
+class TenantSettings:
+    """What a call needs of its tenant: ring URIs of internal phones, national number formats, the default CRM."""
+
+    sip_domain: str | None = None
+    default_country: str | None = None
+    crm_url: str | None = None
 
 
 @dataclass
 class CacheStats:
     hits: int = 0
     version_reads: int = 0
+    directory_reads: int = 0
     tenant_reads: int = 0
     compilations: int = 0
 
 
+@dataclass(frozen=True)
+class _Content:
+    version: ScenarioVersion
+    references: References
+
+
 class VersionCache:
-    """LRU of compiled versions plus a short-lived cache of each tenant's SIP domain."""
+    """LRU of compiled (version, directory revision) pairs, an LRU of version contents, each tenant's settings."""
 
     def __init__(
-        self,
-        repository: VersionSource,
-        max_versions: int = MAX_VERSIONS,
-        sip_domain_ttl: float = SIP_DOMAIN_TTL_SECONDS,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, repository: VersionSource, max_entries: int = MAX_ENTRIES, max_versions: int = MAX_VERSIONS
     ) -> None:
         self._repository = repository
+        self._max_entries = max_entries
         self._max_versions = max_versions
-        self._sip_domain_ttl = sip_domain_ttl
-        self._monotonic = monotonic
-        self._versions: OrderedDict[VersionKey, _Entry] = OrderedDict()
-        self._sip_domains: dict[str, tuple[str | None, float]] = {}
+        self._entries: OrderedDict[EntryKey, CompiledScenario] = OrderedDict()
+        self._contents: OrderedDict[VersionKey, _Content] = OrderedDict()
+        self._settings: OrderedDict[str, tuple[int | None, TenantSettings]] = OrderedDict()  # tenant -> (rev, …)
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
-    def compiled(self, tenant_id: str, scenario_id: str, version: int) -> CompiledScenario:
-        """The compiled version; reads it (one GetItem) only on a miss, and the tenant only when its domain expired."""
-        sip_domain = self._sip_domain(tenant_id)
-        key = (tenant_id, scenario_id, version)
+    def compiled(self, tenant_id: str, scenario_id: str, version: int, revision: int | None) -> CompiledScenario:
+        """The version compiled against the directory at `revision` (None: a call older than revisions in calls)."""
+        key = (tenant_id, scenario_id, version, revision)
         with self._lock:
-            entry = self._versions.get(key)
-            if entry is not None:
-                self._versions.move_to_end(key)
-                compiled = entry.compiled.get(sip_domain)
-                if compiled is not None:
-                    self.stats.hits += 1
-                    return compiled
-        if entry is None:
-            entry = _Entry(self._repository.get_scenario_version(tenant_id, scenario_id, version))
-            self.stats.version_reads += 1
+            compiled = self._entries.get(key)
+            if compiled is not None:
+                self._entries.move_to_end(key)
+                self.stats.hits += 1
+                return compiled
+        content = self._content(tenant_id, scenario_id, version)
+        snapshot = self._repository.resolve_directory(tenant_id, content.references)
+        settings = self._tenant_settings(tenant_id, revision)
         compiled = compile_scenario(
-            entry.version.scenario,
-            entry.version.directory.to_directory(),
+            content.version.scenario,
+            snapshot.to_directory(tenant_crm_url=settings.crm_url),
             scenario_id=scenario_id,
             version=version,
-            sip_domain=sip_domain,
+            sip_domain=settings.sip_domain,
+            default_country=settings.default_country,
+            directory_revision=revision,
         )
         with self._lock:
+            self.stats.directory_reads += 1
             self.stats.compilations += 1
-            entry.compiled = {sip_domain: compiled}  # an old domain's compilation is of no further use
-            self._versions[key] = entry
-            self._versions.move_to_end(key)
-            while len(self._versions) > self._max_versions:
-                self._versions.popitem(last=False)
+            self._entries[key] = compiled
+            self._forget_old_revisions(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
         return compiled
 
-    def _sip_domain(self, tenant_id: str) -> str | None:
-        now = self._monotonic()
+    def known_settings(self, tenant_id: str) -> TenantSettings | None:
+        """The tenant's settings as of the latest revision this cache resolved; None when it has none."""
         with self._lock:
-            cached = self._sip_domains.get(tenant_id)
-        if cached is not None and now - cached[1] < self._sip_domain_ttl:
-            return cached[0]
-        sip_domain = self._repository.get_tenant(tenant_id).sip_domain
+            known = self._settings.get(tenant_id)
+        return known[1] if known is not None else None
+
+    def tenant_settings(self, tenant_id: str) -> TenantSettings:
+        """The latest settings this cache knows, else read (a cold function's first call that needs them)."""
+        return self.known_settings(tenant_id) or self._tenant_settings(tenant_id, None)
+
+    def _content(self, tenant_id: str, scenario_id: str, version: int) -> _Content:
+        key = (tenant_id, scenario_id, version)
+        with self._lock:
+            content = self._contents.get(key)
+            if content is not None:
+                self._contents.move_to_end(key)
+                return content
+        published = self._repository.get_scenario_version(tenant_id, scenario_id, version)
+        content = _Content(published, references_of(published.scenario))
+        with self._lock:
+            self.stats.version_reads += 1
+            self._contents[key] = content
+            while len(self._contents) > self._max_versions:
+                self._contents.popitem(last=False)
+        return content
+
+    def _tenant_settings(self, tenant_id: str, revision: int | None) -> TenantSettings:
+        """Read with the directory: a tenant settings change advances the revision too, so this is exact."""
+        with self._lock:
+            known = self._settings.get(tenant_id)
+        if known is not None and revision is not None and known[0] == revision:
+            return known[1]
+        tenant = self._repository.get_tenant(tenant_id)
+        settings = TenantSettings(tenant.sip_domain, tenant.default_country, tenant.crm_url)
         with self._lock:
             self.stats.tenant_reads += 1
-            self._sip_domains[tenant_id] = (sip_domain, now)
-        return sip_domain
+            latest = self._settings.get(tenant_id)
+            if revision is not None and (latest is None or latest[0] is None or latest[0] <= revision):
+                self._settings[tenant_id] = (revision, settings)
+            elif latest is None:
+                self._settings[tenant_id] = (None, settings)
+            if tenant_id in self._settings:
+                self._settings.move_to_end(tenant_id)
+            while len(self._settings) > MAX_TENANTS:
+                self._settings.popitem(last=False)
+        return settings
+
+    def _forget_old_revisions(self, key: EntryKey) -> None:
+        """Keep the newest MAX_REVISIONS_PER_VERSION revisions of one version (under the lock)."""
+        others = [k for k in self._entries if k[:3] == key[:3] and k != key]
+        excess = len(others) + 1 - MAX_REVISIONS_PER_VERSION
+        for old in sorted(others, key=lambda k: -1 if k[3] is None else k[3])[: max(excess, 0)]:
+            del self._entries[old]
+
+    def __len__(self) -> int:
+        """How many compiled (version, revision) entries are kept."""
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
-            self._versions.clear()
-            self._sip_domains.clear()
+            self._entries.clear()
+            self._contents.clear()
+            self._settings.clear()
 
 
 _caches: "weakref.WeakKeyDictionary[VersionSource, VersionCache]" = weakref.WeakKeyDictionary()

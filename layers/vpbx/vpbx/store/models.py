@@ -23,7 +23,7 @@ class Tenant(Record):
     name: str
     sip_domain: str | None = None  # the switch rings internal subscribers at sip:<ext>@<sip_domain>
     crm_url: str | None = None  # the CRM an external_routing element without its own url asks
-    default_country: str | None = None  # ISO 3166-1 alpha-2: how national-format numbers are read (e.g. "RU")
+    default_country: str | None = None  # ISO 3166-1 alpha-2 ("RU"): how national numbers (89161234567) are read
     call_history_days: int = DEFAULT_CALL_HISTORY_DAYS  # how long call records are kept
     created_at: datetime
     version: int = 1  # optimistic locking: the ETag of GET/PUT /v1/tenants/{id}
@@ -74,18 +74,16 @@ class ScenarioDraft(Record):
 
 
 class DirectorySnapshot(Record):
-    """The directory objects a published version refers to, frozen at publish time.
-
-    A call runs exactly what was validated and simulated at publish ("what you tested is what runs"), and a call
-    start needs no directory reads. Deleting a referenced object is refused (409) while a published version uses it.
-    """
+    """Directory objects a scenario refers to, as resolved at one moment: what a call compiles against (live, by the
+    tenant's directory revision, service/version_cache.py), and, stored with a published version, the directory it
+    was validated against at publish (for information: calls and simulations use the live directory)."""
 
     subscribers: list[Subscriber] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
     caller_lists: list[CallerList] = Field(default_factory=list)
 
-    def to_directory(self) -> Directory:
-        return Directory.of(self.subscribers, self.schedules, self.caller_lists)
+    def to_directory(self, tenant_crm_url: str | None = None) -> Directory:
+        return Directory.of(self.subscribers, self.schedules, self.caller_lists, tenant_crm_url)
 
 
 class ScenarioVersion(Record):

@@ -16,6 +16,8 @@ AlreadyExists on a uniqueness clash; reads of another tenant's object raise NotF
 References are atomic: every write that adds or removes a reference between aggregates (publish, rollback, deleting a
 directory object or a scenario, pointing a number at a scenario) checks what it refers to and commits on one per-tenant
 directory revision, which it advances; so a check and a competing write can never both succeed (DirectoryChanged).
+Creating or changing a subscriber, schedule or caller list advances the same revision (unconditionally, in the same
+transaction): calls resolve the directory live and cache it by that revision, so an edit reaches the next call.
 """
 
 # Annotations stay strings: evaluating `Versioned[Subscriber]` and friends would build ~20 generic pydantic models
@@ -100,7 +102,8 @@ class DirectoryReader(Protocol):
 
 
 class DirectoryStore(DirectoryReader, Protocol):
-    """Deleting a subscriber, schedule or caller list that a published version uses is refused (InUse), atomically."""
+    """Deleting a subscriber, schedule or caller list that the published version of a scenario names is refused
+    (InUse), atomically; one only an older version names may go (rolling back to that version then refuses)."""
 
     @abstractmethod
     def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]: ...
@@ -188,6 +191,12 @@ class PublishedVersions(Protocol):
 
         None when the scenario was never published; NotFound when the scenario does not exist.
         """
+
+    @abstractmethod
+    def published_version_and_revision(self, tenant_id: str, scenario_id: str) -> tuple[int | None, int]:
+        """A call start's one read: the published pointer (as published_version_of) and the tenant's directory
+        revision (as DirectoryReader.directory_revision), together in one request (BatchGetItem); calls cache the
+        version compiled against the directory by that revision. NotFound when the scenario does not exist."""
 
     @abstractmethod
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...

@@ -63,7 +63,7 @@ class References:
     schedules: frozenset[str] = frozenset()
     caller_lists: frozenset[str] = frozenset()
     any_extension: bool = False  # a CRM lookup or a direct-dial menu may ring any subscriber at call time
-    crm_urls: tuple[tuple[str, str], ...] = ()  # (element id, url) of each CRM lookup, in scenario order
+    crm_urls: tuple[tuple[str, str | None], ...] = ()  # (element id, url; None: the tenant's) of each CRM lookup
 
     def __or__(self, other: "References") -> "References":
         return References(

@@ -62,12 +62,18 @@ class _Ringing(ElementBase):
         """(field, target description, dial delay) for each external/mobile target the element rings."""
         return subscriber_dial_delays(self.ring_extensions(), directory)
 
-    def _single_ring(self, element: ElementBase, target: RingTarget | None, context: CompileContext) -> Node:
+    def _single_ring(
+        self,
+        element: ElementBase,
+        target: RingTarget | None,
+        context: CompileContext,
+        unreachable: tuple[str, str] | None = None,
+    ) -> Node:
         action = None
         if target is not None:
             timeout = ring_timeout(self.limit_wait, self.wait_seconds, [target])
             action = RingAction(targets=[target], timeout_seconds=timeout)
-        return RingNode(element, action, self.limit_wait, ring_exits(element, context))
+        return RingNode(element, action, self.limit_wait, ring_exits(element, context), unreachable)
 
 
 class InternalSubscriber(_Ringing):
@@ -82,7 +88,8 @@ class InternalSubscriber(_Ringing):
         check_subscribers(self, (self.extension,), context)
 
     def compile(self, context: CompileContext) -> Node:
-        return self._single_ring(self, context.target_of(self.extension), context)
+        target = context.target_of(self.extension)
+        return self._single_ring(self, target, context, context.unreachable(self.extension))
 
     def describe(self) -> str:
         return f"Subscriber {self.extension} ({wait_text(self.limit_wait, self.wait_seconds)})"
@@ -173,14 +180,18 @@ class Group(ElementBase):
         check_subscribers(self, self.members, context, _member_field)
 
     def compile(self, context: CompileContext) -> Node:
+        """Members are rung as the directory is now: disabled or missing ones are skipped (the trace says which)."""
         members = {ext: target for ext in dict.fromkeys(self.members) if (target := context.target_of(ext))}
+        reasons = [why[1] for ext in dict.fromkeys(self.members) if (why := context.unreachable(ext))]
+        skipped = ("not rung: " + "; ".join(reasons)) if reasons else None
         if self.strategy == "simultaneous":
             targets = list(members.values())
             action = None
             if targets:
                 timeout = ring_timeout(self.limit_wait, self.wait_seconds, targets)
                 action = RingAction(targets=targets, strategy="simultaneous", timeout_seconds=timeout)
-            return RingNode(self, action, self.limit_wait, ring_exits(self, context))
+            unreachable = ("no_answer", skipped) if skipped else None
+            return RingNode(self, action, self.limit_wait, ring_exits(self, context), unreachable)
         rings = {
             ext: (
                 RingAction(
@@ -190,7 +201,7 @@ class Group(ElementBase):
             )
             for ext, t in members.items()
         }
-        return _SequentialNode(self, rings)
+        return _SequentialNode(self, rings, skipped)
 
     def describe(self) -> str:
         return f"Group {'/'.join(self.members)}, {self.strategy} ({wait_text(self.limit_wait, self.wait_seconds)})"
@@ -229,20 +240,34 @@ def ring_exits(element: ElementBase, context: CompileContext) -> dict[str, str]:
 
 
 class RingNode(Node):
-    """One ring of fixed targets: internal subscriber, external number, simultaneous group."""
+    """One ring of fixed targets: internal subscriber, external number, simultaneous group.
 
-    __slots__ = ("action", "exit_for", "limit_wait")
+    With nothing to ring the element is left at once, without telephony: a disabled subscriber by `no_answer` (the
+    employee is away: as if nobody answered), one missing from the directory (deleted while a call was in flight) by
+    `unavailable` (which falls back to `no_answer` when it has no arrow). `unreachable` says why, in the trace.
+    """
 
-    def __init__(self, element: ElementBase, action: RingAction | None, limit_wait: bool, exit_for: dict[str, str]):
+    __slots__ = ("action", "exit_for", "limit_wait", "unreachable")
+
+    def __init__(
+        self,
+        element: ElementBase,
+        action: RingAction | None,
+        limit_wait: bool,
+        exit_for: dict[str, str],
+        unreachable: tuple[str, str] | None = None,  # (the outcome it counts as, why) of what is not rung
+    ):
         super().__init__(element)
         self.limit_wait = limit_wait
         self.exit_for = exit_for
         self.action: Action | None = action
+        self.unreachable = unreachable
 
     def enter(self, context: RunContext) -> Step:
+        outcome, why = self.unreachable or ("unavailable", "no reachable target")
         if self.action is None:
-            return self._not_answered("unavailable", detail="no reachable target")
-        return awaiting(self.action, "ring")
+            return self._not_answered(outcome, detail=why)
+        return Await(self.action, {"awaiting": "ring"}, why if self.unreachable else None)
 
     def resolve(self, context: RunContext, memory: Mapping[str, Any], outcome: Outcome) -> Step:
         if outcome.kind == "answered":
@@ -258,14 +283,16 @@ class RingNode(Node):
 class _SequentialNode(Node):
     """A group that rings its members one at a time, in order or in a per-call random order."""
 
-    __slots__ = ("last_actions", "limit_wait", "member_actions", "members", "shuffle")
+    __slots__ = ("last_actions", "limit_wait", "member_actions", "members", "shuffle", "skipped")
 
     def __init__(
         self,
         group: Group,
         members: dict[str, tuple[RingAction, RingAction]],  # extension -> (limited ring, ring until answered)
+        skipped: str | None = None,  # which members are not rung and why, for the trace
     ) -> None:
         super().__init__(group)
+        self.skipped = skipped
         self.limit_wait = group.limit_wait
         self.shuffle = group.strategy == "random"
         self.members = tuple(members)
@@ -277,7 +304,10 @@ class _SequentialNode(Node):
         if self.shuffle:
             # Seeded by the call, so a replay or a simulation of the same call rings in the same order.
             random.Random(f"{context.call.call_id}/{self.element_id}").shuffle(order)
-        return self._ring(order, 0) or self._exhausted(detail="no reachable member")
+        first = self._ring(order, 0)
+        if first is None:
+            return self._exhausted(detail=self.skipped or "no reachable member")
+        return Await(first.action, first.memory, self.skipped)
 
     def resolve(self, context: RunContext, memory: Mapping[str, Any], outcome: Outcome) -> Step:
         if outcome.kind == "answered":

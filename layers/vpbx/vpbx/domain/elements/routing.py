@@ -21,7 +21,12 @@ class ExternalRouting(ElementBase):
     """Asks the tenant's CRM which extension should take the caller, then rings it."""
 
     type: Literal["external_routing"]
-    url: str = Field(max_length=1024, pattern=r"^https?://")
+    url: str | None = Field(
+        default=None,
+        max_length=1024,
+        pattern=r"^https?://",
+        description="The CRM to ask (https); absent: the tenant's crm_url",
+    )
     timeout_seconds: float = Field(default=3, gt=0, le=5)
     wait_seconds: int | None = Field(default=None, ge=0, le=MAX_RING_SECONDS)
     waits: ClassVar[bool] = True
@@ -34,7 +39,16 @@ class ExternalRouting(ElementBase):
 
     def check(self, context: CheckContext) -> None:
         check_wait(self, True, context, lambda directory: [])  # the extension is known only at call time
-        if not self.url.lower().startswith("https://"):
+        if self.url is None:
+            if context.directory is not None and context.directory.tenant_crm_url is None:
+                context.add(
+                    "missing_crm_url",
+                    f"external_routing '{self.id}' has no url and the tenant has no crm_url to fall back on; set the "
+                    "element's url or the tenant's crm_url (PUT /v1/tenants/{tenant_id})",
+                    element_id=self.id,
+                    field="url",
+                )
+        elif not self.url.lower().startswith("https://"):
             context.add(
                 "insecure_url",
                 f"external_routing '{self.id}' calls {shorten(self.url)} over plain http; the CRM URL must be https",
@@ -46,6 +60,8 @@ class ExternalRouting(ElementBase):
         return _CrmNode(self, context)
 
     def describe(self) -> str:
+        if self.url is None:
+            return f"CRM lookup, the tenant's CRM ({wait_text(True, self.wait_seconds)})"
         host = self.url.split("://", 1)[-1].split("/", 1)[0]
         return f"CRM lookup {host} ({wait_text(True, self.wait_seconds)})"
 
@@ -66,7 +82,7 @@ class _CrmNode(Node):
 
     def __init__(self, element: ExternalRouting, context: CompileContext) -> None:
         super().__init__(element)
-        self.url = element.url
+        self.url = element.url or context.directory.tenant_crm_url
         self.timeout_seconds = element.timeout_seconds
         self.wait_seconds = wait_or_default(element.wait_seconds)
         self.context = context
@@ -74,6 +90,8 @@ class _CrmNode(Node):
     def enter(self, context: RunContext) -> Step:
         if context.crm_lookup is None:
             return Follow("not_found", detail="no CRM lookup available")
+        if self.url is None:
+            return Follow("not_found", detail="no CRM url: the element has none and the tenant has no crm_url")
         timeout_seconds, spent = context.crm_allowance(self.timeout_seconds)
         if spent is not None:
             return Follow("not_found", detail=spent)

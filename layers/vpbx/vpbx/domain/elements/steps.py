@@ -182,6 +182,16 @@ class CompileContext:
         subscriber = self.directory.subscribers.get(extension)
         return subscriber_target(subscriber, self.sip_domain) if subscriber else None
 
+    def unreachable(self, extension: str) -> tuple[str, str] | None:
+        """Why `extension` cannot be rung now: (the outcome it counts as, the words for the trace); None when it can.
+        A disabled employee is away (no_answer); one missing from the directory cannot be reached (unavailable)."""
+        subscriber = self.directory.subscribers.get(extension)
+        if subscriber is None:
+            return "unavailable", f"subscriber {extension} is not in the directory"
+        if not subscriber.enabled:
+            return "no_answer", f"subscriber {extension} is disabled"
+        return None
+
 
 def subscriber_target(subscriber: Subscriber, sip_domain: str | None) -> RingTarget | None:
     """How to ring a subscriber: its device's SIP URI, or its external number/URI; None when disabled."""

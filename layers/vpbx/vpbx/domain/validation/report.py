@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     "invalid_phone_number": "external_number.number is not a valid E.164 phone number.",
     "invalid_sip_uri": "A SIP URI does not look like sip:user@host.",
     "insecure_url": "external_routing.url is not https.",
+    "missing_crm_url": "external_routing has no url and the tenant has no crm_url to use instead.",
     # directory references
     "unknown_extension": "An extension is not in the tenant's directory.",
     "unknown_schedule": "schedule_id is not one of the tenant's schedules.",

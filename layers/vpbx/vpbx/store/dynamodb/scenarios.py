@@ -230,6 +230,17 @@ class DynamoScenarioStore(VersionedTable, ScenarioStore):
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
         return read_int(self._read_draft(tenant_id, scenario_id, projection="published_version"), "published_version")
 
+    def published_version_and_revision(self, tenant_id: str, scenario_id: str) -> tuple[int | None, int]:
+        draft_key = self._draft_key(tenant_id, scenario_id)
+        revision_key = table_key(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
+        items = self._batch_get([draft_key, revision_key], projection="SK, published_version, revision")
+        by_sort_key = {item["SK"]["S"]: item for item in items}
+        draft = by_sort_key.get(draft_key["SK"]["S"])
+        if draft is None:
+            raise NotFound(f"scenario {scenario_id} not found")
+        revision = by_sort_key.get(keys.DIRECTORY_REVISION_SK)
+        return read_int(draft, "published_version"), (read_int(revision, "revision") or 0) if revision else 0
+
     def rollback_scenario(
         self,
         tenant_id: str,

@@ -324,11 +324,14 @@ class DynamoTable:
                 return
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _batch_get(self, item_keys: list[Item]) -> list[Item]:
+    def _batch_get(self, item_keys: list[Item], projection: str | None = None) -> list[Item]:
         """BatchGetItem in chunks of BATCH_GET_SIZE keys (consistent reads), retrying UnprocessedKeys."""
         found: list[Item] = []
         for start in range(0, len(item_keys), BATCH_GET_SIZE):
-            pending = {self.table_name: {"Keys": item_keys[start : start + BATCH_GET_SIZE], "ConsistentRead": True}}
+            request: dict[str, Any] = {"Keys": item_keys[start : start + BATCH_GET_SIZE], "ConsistentRead": True}
+            if projection:
+                request["ProjectionExpression"] = projection
+            pending = {self.table_name: request}
             for attempt in range(BATCH_ATTEMPTS):
                 response = self._request("batch_get_item", RequestItems=pending)
                 found.extend(response.get("Responses", {}).get(self.table_name, []))

@@ -57,11 +57,17 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         raise stale_version(what, read_int(stored, "version"), expected_version)
 
     def _create_in(self, tenant_id: str, family: Family, ident: str, item: BaseModel) -> Versioned[Any]:
+        """Version 1; a directory object (family.ref_kind) advances the tenant's directory revision with it, in one
+        transaction, so calls see it from their next start (live directory, service/version_cache.py)."""
         now = self._clock()
         stored = self._versioned_item(keys.tenant_pk(tenant_id), family.prefix + ident, item, 1, now)
         try:
-            self._conditional("put_item", Item=stored, ConditionExpression="attribute_not_exists(PK)")
-        except ConditionFailed:
+            if family.ref_kind is None:
+                self._conditional("put_item", Item=stored, ConditionExpression="attribute_not_exists(PK)")
+            else:
+                put = {"Put": {"Item": stored, "ConditionExpression": "attribute_not_exists(PK)"}}
+                self._transact([put, self._revision_step(tenant_id, None)])
+        except (ConditionFailed, TransactionCanceled):
             raise AlreadyExists(f"{family.what(ident)} already exists") from None
         return first_version(item, now)
 
@@ -84,7 +90,9 @@ class VersionedTable(DynamoTable, ReferenceGuard):
             "ExpressionAttributeValues": {":expected": attr_n(expected_version)},
         }
 
-    def _update_params(self, assignments: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
+    def _update_params(
+        self, assignments: Mapping[str, Any], expected_version: int, now: datetime | None = None
+    ) -> dict[str, Any]:
         """SET the given attributes, bump the version and updated_at, on the version condition."""
         params = self._version_condition(expected_version)
         names = {f"#a{i}": name for i, name in enumerate(assignments)}
@@ -93,7 +101,7 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         params["UpdateExpression"] = f"SET {sets}, #version = :next, updated_at = :now"
         params["ExpressionAttributeNames"].update(names)
         params["ExpressionAttributeValues"].update(
-            {**values, ":next": attr_n(expected_version + 1), ":now": attr_s(self._clock().isoformat())}
+            {**values, ":next": attr_n(expected_version + 1), ":now": attr_s((now or self._clock()).isoformat())}
         )
         return params
 
@@ -118,10 +126,29 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
     ) -> Versioned[Any]:
         key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        if family.ref_kind is not None:
+            return self._update_directory_object(tenant_id, family, ident, item, expected_version)
         stored = self._guarded_update(
             key, {"data": attr_s(item.model_dump_json())}, expected_version, family.what(ident)
         )
         return self._decode_versioned(stored, family.model)
+
+    def _update_directory_object(
+        self, tenant_id: str, family: Family, ident: str, item: BaseModel, expected_version: int
+    ) -> Versioned[Any]:
+        """The update and the advance of the tenant's directory revision commit as one (a transaction returns no
+        item, so created_at comes from a read first, which also answers a stale If-Match without a write)."""
+        current = self._read_in(tenant_id, family, ident)
+        if current.version != expected_version:
+            raise stale_version(family.what(ident), current.version, expected_version)
+        now = self._clock()
+        key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
+        params = self._update_params({"data": attr_s(item.model_dump_json())}, expected_version, now)
+        try:
+            self._transact([{"Update": {"Key": key, **params}}, self._revision_step(tenant_id, None)])
+        except TransactionCanceled as canceled:
+            self._raise_stale(canceled.item(0), expected_version, family.what(ident))
+        return Versioned[Any](item=item, version=expected_version + 1, created_at=current.created_at, updated_at=now)
 
     def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
         key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)

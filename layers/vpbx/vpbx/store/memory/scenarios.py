@@ -108,6 +108,10 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
         return self.get_scenario(tenant_id, scenario_id).item.published_version
 
+    def published_version_and_revision(self, tenant_id: str, scenario_id: str) -> tuple[int | None, int]:
+        with self._lock:
+            return self.published_version_of(tenant_id, scenario_id), self._revision(tenant_id)
+
     def rollback_scenario(
         self,
         tenant_id: str,

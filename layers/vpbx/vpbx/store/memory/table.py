@@ -97,6 +97,7 @@ class MemoryTable(VersionedPrimitives, ReferenceGuard):
                 raise AlreadyExists(f"{family.what(ident)} already exists")
             stored = first_version(item, self._clock())
             self._put(pk, sk, stored)
+            self._directory_written(tenant_id, family)
             return stored
 
     def _read_in(self, tenant_id: str, family: Family, ident: str) -> Versioned[Any]:
@@ -122,6 +123,7 @@ class MemoryTable(VersionedPrimitives, ReferenceGuard):
         with self._lock:
             updated = next_version(self._read_at(tenant_id, family, ident, expected_version), item, self._clock())
             self._put(keys.tenant_pk(tenant_id), family.prefix + ident, updated)
+            self._directory_written(tenant_id, family)
             return updated
 
     def _delete_in(self, tenant_id: str, family: Family, ident: str, expected_version: int) -> None:
@@ -134,6 +136,12 @@ class MemoryTable(VersionedPrimitives, ReferenceGuard):
         with self._lock:
             revision: int = self._get(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK) or 0
             return revision
+
+    def _directory_written(self, tenant_id: str, family: Family) -> None:
+        """A directory object was created or changed: advance the revision live call caches are keyed by."""
+        if family.ref_kind is not None:
+            pk = keys.tenant_pk(tenant_id)
+            self._put(pk, keys.DIRECTORY_REVISION_SK, self._revision(tenant_id) + 1)
 
     @contextmanager
     def _at_revision(self, tenant_id: str, seen: int | None, what: str) -> Iterator[None]:

@@ -16,7 +16,9 @@ deliveries of one event advance the call exactly once and all receive the same d
 """
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -24,10 +26,24 @@ from typing import Any, Protocol
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, HangupAction, Outcome, OutcomeKind
+from vpbx.domain.calls import (
+    COMPLETED,
+    Action,
+    CallInfo,
+    CallResult,
+    CallState,
+    CallStatus,
+    Decision,
+    EndedBy,
+    HangupAction,
+    Outcome,
+    OutcomeKind,
+)
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.service.call_history import HistoryRetention, completed_call, with_routing_facts, with_started_facts
+from vpbx.service.call_stats import record_call_end
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
 from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
@@ -88,15 +104,39 @@ class CallEvent(_Body):
     seq: int = Field(ge=1, le=1_000_000, description="The seq of the decision whose action this outcome answers")
     outcome: OutcomeKind
     digits: str | None = Field(default=None, pattern=r"^[0-9*#]{1,32}$", description="Only with outcome `digits`")
+    extension: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,6}$",
+        description="With `answered`: which of the ring action's targets picked up (e.g. in a group); optional when "
+        "the action rang one extension",
+    )
+    duration_seconds: int | None = Field(
+        default=None, ge=0, le=604_800, description="With `completed` (required): talk time from answer to hang-up"
+    )
+    ended_by: EndedBy | None = Field(default=None, description="With `completed` (required): who hung up")
 
     @model_validator(mode="after")
-    def _digits_with_digits_only(self) -> "CallEvent":
+    def _fields_with_their_outcome(self) -> "CallEvent":
         if (self.outcome == "digits") != (self.digits is not None):
             raise ValueError("`digits` is required with outcome 'digits' and not allowed with any other outcome")
+        if self.extension is not None and self.outcome != "answered":
+            raise ValueError("`extension` is only allowed with outcome 'answered'")
+        completed = self.outcome == COMPLETED
+        if completed != (self.duration_seconds is not None) or completed != (self.ended_by is not None):
+            raise ValueError(
+                "`duration_seconds` and `ended_by` are required with outcome 'completed' and not allowed with any other"
+            )
         return self
 
     def as_stored(self) -> StoredEvent:
-        return StoredEvent(seq=self.seq, outcome=self.outcome, digits=self.digits)
+        return StoredEvent(
+            seq=self.seq,
+            outcome=self.outcome,
+            digits=self.digits,
+            extension=self.extension,
+            duration_seconds=self.duration_seconds,
+            ended_by=self.ended_by,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ response models
@@ -129,11 +169,20 @@ class CallSummaryOut(LazyModel):
     scenario_id: str | None
     version: int | None = Field(description="The published version the call is pinned to")
     status: CallStatus
-    result: str | None = Field(description="connected, voicemail, fax, hangup, loop_guard, caller_hangup, …")
+    result: CallResult | None = Field(
+        description="Null while routed; connected, completed, missed, voicemail, fax, abandoned, hangup, failed "
+        "(docs/CALLS.md, Call results)"
+    )
     seq: int
     started_at: datetime
     updated_at: datetime
-    expires_at: datetime
+    expires_at: datetime = Field(description="Until then the call can be read; its history is kept this long")
+    answered_extension: str | None = Field(description="Who picked up (connected and completed calls)")
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None = Field(description="Talk time, once `completed` was reported")
+    ended_by: EndedBy | None = Field(description="Who hung up a completed call")
+    path: list[str] = Field(description="The elements the call went through, in order")
 
     model_config = ConfigDict(serialize_by_alias=True)
 
@@ -157,6 +206,12 @@ def summary_fields(summary: CallSummary) -> dict[str, Any]:
         "started_at": summary.started_at,
         "updated_at": summary.updated_at,
         "expires_at": datetime.fromtimestamp(summary.expires_at, UTC),
+        "answered_extension": summary.answered_extension,
+        "answered_at": summary.answered_at,
+        "ended_at": summary.ended_at,
+        "duration_seconds": summary.duration_seconds,
+        "ended_by": summary.ended_by,
+        "path": summary.path,
     }
 
 
@@ -164,7 +219,10 @@ def call_summary(summary: CallSummary) -> CallSummaryOut:
     return CallSummaryOut(**summary_fields(summary))
 
 
-def call_detail(record: CallRecord) -> CallDetailOut:
+def call_detail(record: CallRecord | CallSummary) -> CallDetailOut:
+    """A live call with its trace; past its 24 h, its compact history (no action, no trace)."""
+    if isinstance(record, CallSummary):
+        return CallDetailOut(**summary_fields(record), action=None, trace=[])
     return CallDetailOut(
         **summary_fields(CallSummary.of(record)),
         action=record.last_decision.action,
@@ -234,6 +292,7 @@ class CallsService:
         versions: VersionCache | None = None,
         metrics: CallMetrics | None = None,
         ttl: timedelta = CALL_TTL,
+        retention: HistoryRetention | None = None,
     ) -> None:
         """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call."""
         self.repository = repository
@@ -243,6 +302,7 @@ class CallsService:
         self.versions = versions if versions is not None else version_cache_for(repository)
         self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()
         self.ttl = ttl
+        self.retention = retention if retention is not None else _retention_for(repository)
 
     # -------------------------------------------------------------------------------------------- start
     def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
@@ -266,8 +326,10 @@ class CallsService:
             trace=list(decision.steps),
             expires_at=self._expiry(now),
         )
+        if state.status != "in_progress":
+            record = with_started_facts(record, now, self.retention.days(tenant_id))
         try:
-            self.repository.create_call(tenant_id, record)
+            self.repository.create_call(tenant_id, record, record_call_end(None, record))
         except AlreadyExists:
             return self._repeated_start(tenant_id, request)
         self.metrics.decision(answer, _ms_since(started))
@@ -309,6 +371,8 @@ class CallsService:
         if replay is not None:
             return replay
         state = record.state
+        if event.outcome == COMPLETED:
+            return self._complete(tenant_id, record, event, started)
         if state.status != "in_progress":
             raise _conflict(record, f"call {call_id} is already {state.status}; no outcome is expected")
         if state.scenario_id is None or state.version is None:
@@ -326,8 +390,31 @@ class CallsService:
                 "expires_at": self._expiry(self.clock()),
             }
         )
+        if new_state.status != "in_progress":
+            days = self.retention.days(tenant_id)
+            updated = with_routing_facts(updated, record, event.extension, self.clock(), days)
+        return self._save(tenant_id, record, updated, event, started)
+
+    def _complete(self, tenant_id: str, record: CallRecord, event: CallEvent, started: float) -> StoredDecision:
+        """`completed` ends a connected call: talk time and who hung up; the same conditional write as any event."""
+        if record.state.status != "connected":
+            raise _conflict(
+                record, f"call {record.state.call.call_id} is {record.state.status}; `completed` needs a connected call"
+            )
+        now = self.clock()
+        updated = completed_call(record, event.as_stored(), now, self.retention.days(tenant_id))
+        updated = updated.model_copy(update={"expires_at": self._expiry(now)})
+        return self._save(tenant_id, record, updated, event, started)
+
+    def _save(
+        self, tenant_id: str, record: CallRecord, updated: CallRecord, event: CallEvent, started: float
+    ) -> StoredDecision:
+        """The conditional write of an event (the call, and once routing is over its history and counters)."""
+        call_id, new_state, answer = record.state.call.call_id, updated.state, updated.last_decision
         try:
-            self.repository.save_call(tenant_id, updated, expected_seq=state.seq)
+            self.repository.save_call(
+                tenant_id, updated, expected_seq=record.state.seq, counters=record_call_end(record, updated)
+            )
         except Conflict:
             return self._lost_race(tenant_id, call_id, event)
         self.metrics.outcome(event.outcome)
@@ -347,8 +434,12 @@ class CallsService:
         raise _conflict(stored, f"call {call_id} moved on while this event was handled")
 
     # -------------------------------------------------------------------------------------------- reading
-    def get(self, tenant_id: str, call_id: str) -> CallRecord:
-        return self.repository.get_call(tenant_id, call_id)
+    def get(self, tenant_id: str, call_id: str) -> CallRecord | CallSummary:
+        """The live call (24 h), else its compact history (the tenant's call_history_days)."""
+        try:
+            return self.repository.get_call(tenant_id, call_id)
+        except NotFound:
+            return self.repository.get_call_history(tenant_id, call_id)
 
     def list(
         self,
@@ -380,6 +471,20 @@ class CallsService:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _retention_for(repository: CallPorts) -> HistoryRetention:
+    """One retention cache per repository (like the version cache): a warm function reads each tenant's setting at
+    most every few minutes."""
+    with _retention_lock:
+        cache = _retentions.get(repository)
+        if cache is None:
+            cache = _retentions[repository] = HistoryRetention(weakref.proxy(repository))
+        return cache
+
+
+_retentions: "weakref.WeakKeyDictionary[CallPorts, HistoryRetention]" = weakref.WeakKeyDictionary()
+_retention_lock = threading.Lock()
 
 
 def _not_published(info: CallInfo, scenario_id: str) -> tuple[CallState, Decision]:

@@ -23,9 +23,10 @@ Counter names (flat attributes, so a DynamoDB `ADD` can update them; element ids
 import zlib
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import COMPLETED
@@ -36,6 +37,25 @@ COUNTER_SHARDS = 4  # a busy scenario's day over this many items (concurrent tra
 MAX_COUNTERS_PER_CALL = 120  # keeps one call's ADD expression far below DynamoDB's 4 KB expression limit
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
+
+
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def _day_text(value: Any) -> Any:
+    if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise PydanticCustomError("date_format", "Input should be a date, YYYY-MM-DD")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise PydanticCustomError("date_range", "must be from 2000-01-01 to 2999-12-31")
+    return value
+
+
+StatsDay = Annotated[date, BeforeValidator(_day_text), AfterValidator(_day_in_range)]
+"""A day of the statistics (UTC), YYYY-MM-DD."""
 
 
 def record_call_end(previous: CallRecord | None, current: CallRecord) -> CallCounters | None:

@@ -46,7 +46,7 @@ from vpbx.service.call_history import HistoryRetention, completed_call, with_rou
 from vpbx.service.call_stats import record_call_end
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
-from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
+from vpbx.store.models import CALL_FILTERS, CallFilter, CallRecord, CallSummary, Page, StoredDecision, StoredEvent
 from vpbx.store.ports import MAX_PAGE_LIMIT, CallStore, NumberRouter, PublishedVersions, TenantLookup
 
 logger = logging.getLogger(__name__)
@@ -450,20 +450,42 @@ class CallsService:
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        result: CallResult | None = None,
+        scenario_id: str | None = None,
+        extension: str | None = None,
+        caller: str | None = None,
     ) -> Page[CallSummary]:
+        """Newest first; at most one of result, scenario_id, extension, number, caller (each has its index), with
+        since/until on any of them."""
         if number is not None:
-            try:
-                number = normalize_e164(number)
-            except InvalidPhoneNumber as exc:
-                raise InvalidInput(str(exc), [{"loc": ["query", "number"], "msg": str(exc), "type": "e164"}]) from None
+            number = _e164_query(number, "number")
+        if caller is not None:
+            caller = _caller_query(caller)
+        given = {
+            kind: value
+            for kind, value in (
+                ("result", result),
+                ("scenario_id", scenario_id),
+                ("extension", extension),
+                ("number", number),
+                ("caller", caller),
+            )
+            if value is not None
+        }
+        if len(given) > 1:
+            message = f"filter by one of {', '.join(CALL_FILTERS)} at a time (with since/until); got {', '.join(given)}"
+            raise InvalidInput(
+                message, [{"loc": ["query", kind], "msg": message, "type": "one_filter"} for kind in given]
+            )
         since, until = _aware(since), _aware(until)
         if since is not None and until is not None and since >= until:
             raise InvalidInput(
                 "`since` must be before `until`",
                 [{"loc": ["query", "since"], "msg": "must be before until", "type": "range"}],
             )
+        where = CallFilter(kind=next(iter(given)), value=next(iter(given.values()))) if given else None
         return self.repository.list_calls(
-            tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, number=number, since=since, until=until
+            tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, since=since, until=until, where=where
         )
 
     def _expiry(self, now: datetime) -> int:
@@ -529,6 +551,21 @@ def _conflict(record: CallRecord, message: str) -> Conflict:
 
 def decision_out(call_id: str, decision: StoredDecision) -> CallDecisionOut:
     return CallDecisionOut(call_id=call_id, seq=decision.seq, action=decision.action, status=decision.status)
+
+
+def _e164_query(value: str, name: str) -> str:
+    try:
+        return normalize_e164(value)
+    except InvalidPhoneNumber as exc:
+        raise InvalidInput(str(exc), [{"loc": ["query", name], "msg": str(exc), "type": "e164"}]) from None
+
+
+def _caller_query(value: str) -> str:
+    """As a call's start stores the caller: E.164 normalized, anything else (anonymous, a SIP user) as given."""
+    try:
+        return normalize_e164(value.strip())
+    except InvalidPhoneNumber:
+        return value.strip()
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -457,4 +457,7 @@ def test_scenario_stats_over_http(api: Call, repository: DynamoRepository) -> No
     assert api("GET", "/v1/scenarios/nope/stats", role="viewer")["statusCode"] == 404
     assert api("GET", "/v1/scenarios/main/stats?since=2026-03-02&until=2026-03-01", role="viewer")["statusCode"] == 400
     assert api("GET", "/v1/scenarios/main/stats?since=1", role="viewer")["statusCode"] == 422
-    assert api("GET", "/v1/scenarios/main/stats?since=0001-01-01", role="viewer")["statusCode"] == 422
+    assert api("GET", "/v1/scenarios/main/stats?since=2026-3-1", role="viewer")["statusCode"] == 422
+    edge = api("GET", "/v1/scenarios/main/stats?since=0001-01-01&until=0001-01-02", role="viewer")
+    assert (edge["statusCode"], response_json(edge)["calls"]) == (200, 0)
+    assert api("GET", "/v1/scenarios/main/stats?until=0001-01-03", role="viewer")["statusCode"] == 200

@@ -25,7 +25,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import LazyModel
@@ -39,22 +39,13 @@ MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
 
 
-EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)
-
-
 def _day_text(value: Any) -> Any:
     if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
         raise PydanticCustomError("date_format", "Input should be a date, YYYY-MM-DD")
     return value
 
 
-def _day_in_range(value: date) -> date:
-    if not EARLIEST_DAY <= value <= LATEST_DAY:
-        raise PydanticCustomError("date_range", "must be from 2000-01-01 to 2999-12-31")
-    return value
-
-
-StatsDay = Annotated[date, BeforeValidator(_day_text), AfterValidator(_day_in_range)]
+StatsDay = Annotated[date, BeforeValidator(_day_text)]
 """A day of the statistics (UTC), YYYY-MM-DD."""
 
 
@@ -145,10 +136,14 @@ class CounterSource(Protocol):
     def get_scenario(self, tenant_id: str, scenario_id: str) -> object: ...
 
 
+_EARLY = date.min + timedelta(days=DEFAULT_STATS_DAYS)
+
+
 def stats_period(since: date | None, until: date | None, today: date) -> tuple[date, date]:
     """Inclusive days; default the last DEFAULT_STATS_DAYS days; at most MAX_STATS_DAYS."""
     last = until or today
-    first = since or (last - timedelta(days=DEFAULT_STATS_DAYS - 1))
+    default_first = last - timedelta(days=DEFAULT_STATS_DAYS - 1) if last > _EARLY else date.min
+    first = since or default_first
     if first > last:
         raise InvalidInput(
             "`since` must not be after `until`",

@@ -4,7 +4,9 @@ Request budget (DynamoDB requests, warm function):
 - start: route_number + published_version_of + create_call = 3;
 - event: get_call + save_call = 2.
 A cold cache adds one read of the immutable version (and, at most every few minutes, one read of the tenant's SIP
-domain); a duplicate start or a lost race adds one get_call.
+domain); a duplicate start or a lost race adds one get_call. The save that ends routing, and `completed`, write the
+call with its history item and statistics counters in one TransactWriteItems (vpbx.service.call_history), still one
+request; the tenant's call_history_days is read at most every few minutes.
 
 Return convention (every service): records, not response bodies. `start`/`handle_event` answer the
 StoredDecision kept in the call record, `get` the CallRecord, `list` a page of CallSummary; `decision_out`,

@@ -143,3 +143,26 @@ def test_telephony_key_cannot_reach_another_tenants_number_or_calls(local_server
     assert tenant.admin("GET", "/v1/calls").json()["items"] == []
     assert other.viewer("GET", "/v1/calls/theirs").json()["status"] == "in_progress"
     assert tenant.viewer("POST", "/v1/calls", {"call_id": "x", "to": tenant.number}).status_code == 403
+
+
+def test_completed_missed_history_filters_and_stats_over_the_local_server(tenant: Tenant) -> None:
+    """The README's steps 10-11: an answered call reports `completed`, a missed call is found by `?result=missed`,
+    and the scenario's statistics count both."""
+    assert tenant.start("answered").status_code == 201
+    tenant.event("answered", 1, "no_answer")
+    tenant.event("answered", 2, "answered")
+    body = {"seq": 3, "outcome": "completed", "duration_seconds": 125, "ended_by": "caller"}
+    ended = tenant.telephony("POST", "/v1/calls/answered/events", body)
+    assert ended.json() == {"call_id": "answered", "seq": 4, "action": None, "status": "ended"}
+    assert tenant.start("missed").status_code == 201
+    tenant.event("missed", 1, "no_answer")
+    assert tenant.event("missed", 2, "no_answer").json()["status"] == "ended"
+
+    missed = tenant.viewer("GET", "/v1/calls?result=missed")
+    assert missed.status_code == 200, missed.text
+    assert [(c["call_id"], c["result"]) for c in missed.json()["items"]] == [("missed", "missed")]
+    by_extension = tenant.viewer("GET", "/v1/calls?extension=102").json()["items"]
+    assert [(c["call_id"], c["duration_seconds"], c["ended_by"]) for c in by_extension] == [("answered", 125, "caller")]
+    stats = tenant.viewer("GET", "/v1/scenarios/main/stats")
+    assert stats.status_code == 200, stats.text
+    assert stats.json()["results"] == {"connected": 1, "completed": 1, "missed": 1}

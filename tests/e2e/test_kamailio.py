@@ -321,7 +321,7 @@ def test_everyone_fails_then_the_caller_hears_the_hangup_mapping(
     assert result.response is not None
     assert result.response.header("x-vpbx-reason") == "unanswered"
     assert at(declining, "INVITE", call_id) > sent_at(busy, "486 INVITE", call_id)
-    assert tenant.trace(call_id)["result"] == "hangup"
+    assert tenant.trace(call_id)["result"] == "missed"  # rung, nobody answered (docs/CALLS.md, Call results)
 
 
 def test_everyone_fails_then_voicemail_takes_the_call(
@@ -358,7 +358,7 @@ def test_caller_gives_up_while_ringing_and_the_api_hears_caller_hangup(
     assert result.final_status == 487
     assert at(phone, "CANCEL", call_id) - result.invite_at < 1.0
     trace = tenant.trace(call_id)
-    assert (trace["status"], trace["result"]) == ("ended", "caller_hangup")
+    assert (trace["status"], trace["result"]) == ("ended", "abandoned")  # the caller hung up while routed
 
 
 def test_a_number_the_api_does_not_know_gets_404(switch: Kamailio, caller: Caller) -> None:

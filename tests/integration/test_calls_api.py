@@ -360,3 +360,119 @@ def test_logs_carry_tenant_and_call_ids_and_decisions_become_metrics(
     emf = [d for r in json_lines(capsys.readouterr().out) if "_aws" in r for d in r["_aws"]["CloudWatchMetrics"]]
     metric_names = {m["Name"] for d in emf for m in d["Metrics"]}
     assert {"Decisions", "DecisionLatency"} <= metric_names
+
+
+# ---------------------------------------------------------------------------------------------- call end, history
+
+
+def test_dynamodb_requests_of_a_whole_call_to_completed(api: Call, repository: DynamoRepository) -> None:
+    """Warm: a start stays at 3 requests, every event at 2, the end of routing and `completed` included (the call,
+    its history item and the statistics counters are one TransactWriteItems)."""
+    publish(repository, TENANT, SEED_SCENARIO)
+    operations: list[str] = []
+    repository.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: operations.append(model.name), unique_id="count-end"
+    )
+    try:
+        api("POST", "/v1/calls", start_body("warmup"))  # the version cache and the tenant's settings
+        api("POST", "/v1/calls/warmup/events", {"seq": 1, "outcome": "answered"})
+        operations.clear()
+        measured: list[list[str]] = []
+        for method, path, body in (
+            ("POST", "/v1/calls", start_body("measured")),
+            ("POST", "/v1/calls/measured/events", {"seq": 1, "outcome": "no_answer"}),
+            ("POST", "/v1/calls/measured/events", {"seq": 2, "outcome": "answered", "extension": "102"}),
+            ("POST", "/v1/calls/measured/events", {"seq": 3, "outcome": "completed", **COMPLETED}),
+        ):
+            assert api(method, path, body)["statusCode"] in (200, 201)
+            measured.append(list(operations))
+            operations.clear()
+        assert measured == [
+            ["GetItem", "GetItem", "PutItem"],
+            ["GetItem", "PutItem"],
+            ["GetItem", "TransactWriteItems"],
+            ["GetItem", "TransactWriteItems"],
+        ]
+    finally:
+        repository.client.meta.events.unregister("before-call.dynamodb", unique_id="count-end")
+
+
+COMPLETED = {"duration_seconds": 42, "ended_by": "callee"}
+
+
+def test_completed_over_http(api: Call, repository: DynamoRepository) -> None:
+    publish(repository, TENANT, SEED_SCENARIO)
+    api("POST", "/v1/calls", start_body("c1"))
+    early = api("POST", "/v1/calls/c1/events", {"seq": 1, "outcome": "completed", **COMPLETED})
+    assert (early["statusCode"], error_code(early)) == (409, "conflict")
+    assert response_json(early)["error"]["details"][0]["status"] == "in_progress"
+    api("POST", "/v1/calls/c1/events", {"seq": 1, "outcome": "answered"})
+    ended = api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", **COMPLETED})
+    assert (ended["statusCode"], response_json(ended)) == (
+        200,
+        {"call_id": "c1", "seq": 3, "action": None, "status": "ended"},
+    )
+    again = api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", **COMPLETED})
+    assert response_json(again) == response_json(ended)
+    lonely = api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", "duration_seconds": 1})
+    assert lonely["statusCode"] == 422
+    detail = response_json(api("GET", "/v1/calls/c1", role="viewer"))
+    assert {k: detail[k] for k in ("result", "answered_extension", "duration_seconds", "ended_by", "path")} == {
+        "result": "completed",
+        "answered_extension": "101",
+        "duration_seconds": 42,
+        "ended_by": "callee",
+        "path": ["start", "mgr"],
+    }
+
+
+def test_calls_filters_over_http(api: Call, repository: DynamoRepository) -> None:
+    publish(repository, TENANT, SEED_SCENARIO)
+    api("POST", "/v1/calls", start_body("missed"))
+    api("POST", "/v1/calls/missed/events", {"seq": 1, "outcome": "no_answer"})
+    api("POST", "/v1/calls/missed/events", {"seq": 2, "outcome": "no_answer"})
+    api("POST", "/v1/calls", start_body("answered"))
+    api("POST", "/v1/calls/answered/events", {"seq": 1, "outcome": "answered"})
+
+    def ids(query: str) -> list[str]:
+        return [c["call_id"] for c in response_json(api("GET", f"/v1/calls?{query}", role="viewer"))["items"]]
+
+    assert ids("result=missed") == ["missed"]
+    assert ids("result=connected") == ["answered"]
+    assert ids("extension=101") == ["answered"]
+    assert ids("scenario_id=main") == ["answered", "missed"]
+    assert ids("caller=%2B79161234567&since=2020-01-01T00:00:00Z") == ["answered", "missed"]
+    assert ids("result=voicemail") == []
+    assert api("GET", "/v1/calls?direction=in", role="viewer")["statusCode"] == 400  # unknown filter
+    two = api("GET", "/v1/calls?result=missed&extension=101", role="viewer")
+    assert (two["statusCode"], error_code(two)) == (400, "invalid_input")
+    for bad in ("result=lost", "extension=abc", "scenario_id=a%20b", "caller="):
+        response = api("GET", f"/v1/calls?{bad}", role="viewer")
+        assert response["statusCode"] == 422, bad
+        assert set(response_json(response)["error"]["details"][0]) >= {"loc", "msg", "type"}
+
+
+def test_scenario_stats_over_http(api: Call, repository: DynamoRepository) -> None:
+    publish(repository, TENANT, SEED_SCENARIO)
+    api("POST", "/v1/calls", start_body("c1"))
+    api("POST", "/v1/calls/c1/events", {"seq": 1, "outcome": "answered"})
+    api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", **COMPLETED})
+    stats = response_json(api("GET", "/v1/scenarios/main/stats", role="viewer"))
+    assert (stats["calls"], stats["results"], stats["average_talk_seconds"]) == (
+        1,
+        {"connected": 1, "completed": 1},
+        42.0,
+    )
+    assert len(stats["days"]) == 30
+    assert stats["days"][-1]["calls"] == 1
+    ring = next(e for e in stats["elements"] if e["element_id"] == "mgr")["ring"]
+    assert (ring["offered"], ring["answered"], ring["answer_rate"]) == (1, 1, 1.0)
+    assert api("GET", "/v1/scenarios/main/stats", role="viewer", tenant=OTHER_TENANT)["statusCode"] == 200
+    assert response_json(api("GET", "/v1/scenarios/main/stats", role="viewer", tenant=OTHER_TENANT))["calls"] == 0
+    assert api("GET", "/v1/scenarios/nope/stats", role="viewer")["statusCode"] == 404
+    assert api("GET", "/v1/scenarios/main/stats?since=2026-03-02&until=2026-03-01", role="viewer")["statusCode"] == 400
+    assert api("GET", "/v1/scenarios/main/stats?since=1", role="viewer")["statusCode"] == 422
+    assert api("GET", "/v1/scenarios/main/stats?since=2026-3-1", role="viewer")["statusCode"] == 422
+    edge = api("GET", "/v1/scenarios/main/stats?since=0001-01-01&until=0001-01-02", role="viewer")
+    assert (edge["statusCode"], response_json(edge)["calls"]) == (200, 0)
+    assert api("GET", "/v1/scenarios/main/stats?until=0001-01-03", role="viewer")["statusCode"] == 200

@@ -13,7 +13,7 @@ from botocore.retries.standard import ExponentialBackoff
 from vpbx.domain.directory import CallerList, CallerPattern, Subscriber
 from vpbx.domain.errors import Unavailable
 from vpbx.domain.scenario import Scenario
-from vpbx.store import schema
+from vpbx.store import keys, schema
 from vpbx.store.codec import MAX_TRACE_STEPS
 from vpbx.store.dynamodb import CALL_LISTING_ATTRIBUTES, DynamoRepository
 from vpbx.store.models import (
@@ -175,7 +175,9 @@ def test_table_is_built_from_the_template(dynamo_table: tuple[str, str]) -> None
     table = client.describe_table(TableName=table_name)["Table"]
     properties = schema.table_properties()
     assert table["KeySchema"] == properties["KeySchema"]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    filter_indexes = [name for name, _ in keys.CALL_INDEXES.values()]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1", *filter_indexes]
+    assert [index["IndexName"] for index in properties["GlobalSecondaryIndexes"]] == ["GSI1", *filter_indexes]
     projection = table["GlobalSecondaryIndexes"][0]["Projection"]
     assert projection == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(CALL_LISTING_ATTRIBUTES)}
     ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]

@@ -123,6 +123,7 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/v1/calls/{call_id}/events"): RouteClass("object", "telephony", _event),
     ("GET", "/v1/calls"): RouteClass("list", "viewer"),
     ("GET", "/v1/calls/{call_id}"): RouteClass("object", "viewer"),
+    ("GET", "/v1/scenarios/{scenario_id}/stats"): RouteClass("object", "viewer"),
 }
 
 # Path parameter → the victim's object it names (n: which of its OBJECTS_PER_KIND objects).

@@ -44,6 +44,8 @@ ACCEPTED_RULES = {
     "e164": "a phone number must be a real, dialable E.164 number (libphonenumber's validity tables)",
     "datetime_range": "instants are bounded to 1900-01-01 .. 9000-01-01 UTC; JSON Schema's date-time has no bounds",
     "range": "`since` must be before `until`: a relation between two query parameters",
+    "one_filter": "GET /v1/calls takes one of result, scenario_id, extension, number, caller at a time (each is an "
+    "index): a relation between query parameters",
     "invalid_scenario": "simulate/diagram/publish need a scenario without validation errors (graph rules)",
     "value_error": "cross-field rules of one object: a subscriber's target by kind, a caller pattern's value by its "
     "kind, a schedule's time intervals, an element's prompt (text or audio_url) / number-or-sip_uri",

@@ -23,7 +23,7 @@ from vpbx.service.calls import (
 from vpbx.service.crm import CrmClient
 from vpbx.service.version_cache import VersionCache
 from vpbx.store.memory import InMemoryRepository
-from vpbx.store.models import CallRecord, DirectorySnapshot, PhoneNumber, Tenant
+from vpbx.store.models import CallCounters, CallRecord, DirectorySnapshot, PhoneNumber, Tenant
 from vpbx.store.ports import Repository
 
 from tests.helpers.scenarios import seed_scenario
@@ -378,11 +378,13 @@ class RacingRepository(InMemoryRepository):
 
     competitor: Callable[[], None] | None = None
 
-    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+    def save_call(
+        self, tenant_id: str, call: CallRecord, expected_seq: int, counters: CallCounters | None = None
+    ) -> CallRecord:
         competitor, self.competitor = self.competitor, None
         if competitor is not None:
             competitor()
-        return super().save_call(tenant_id, call, expected_seq)
+        return super().save_call(tenant_id, call, expected_seq, counters)
 
 
 def racing_world() -> tuple[World, RacingRepository]:

@@ -69,6 +69,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/calls/{call_id}/events"): TELEPHONY,
     ("GET", "/v1/calls"): READERS,
     ("GET", "/v1/calls/{call_id}"): READERS,
+    ("GET", "/v1/scenarios/{scenario_id}/stats"): READERS,
 }
 
 

@@ -369,7 +369,13 @@ CALL: dict[str, Any] = {
     "seq": 3,
     "started_at": "2026-11-23T09:11:00Z",
     "updated_at": "2026-11-23T09:12:00Z",
-    "expires_at": "2026-11-24T09:00:00Z",
+    "expires_at": "2027-02-21T09:12:00Z",
+    "answered_extension": "102",
+    "answered_at": "2026-11-23T09:12:00Z",
+    "ended_at": None,
+    "duration_seconds": None,
+    "ended_by": None,
+    "path": ["start", "mgr", "sales"],
     "action": None,
     "trace": [
         {
@@ -438,20 +444,77 @@ CALL: dict[str, Any] = {
 CALL_PAGE: dict[str, Any] = {
     "items": [
         {
+            "call_id": "call-2",
+            "from": "+79031234567",
+            "to": "+74951234567",
+            "scenario_id": "main",
+            "version": 1,
+            "status": "ended",
+            "result": "missed",
+            "seq": 3,
+            "started_at": "2026-11-23T09:20:00Z",
+            "updated_at": "2026-11-23T09:20:50Z",
+            "expires_at": "2027-02-21T09:20:50Z",
+            "answered_extension": None,
+            "answered_at": None,
+            "ended_at": "2026-11-23T09:20:50Z",
+            "duration_seconds": None,
+            "ended_by": None,
+            "path": ["start", "mgr", "sales"],
+        },
+        {
             "call_id": "call-1",
             "from": "+79161234567",
             "to": "+74951234567",
             "scenario_id": "main",
             "version": 1,
-            "status": "connected",
-            "result": "connected",
-            "seq": 3,
+            "status": "ended",
+            "result": "completed",
+            "seq": 4,
             "started_at": "2026-11-23T09:11:00Z",
-            "updated_at": "2026-11-23T09:12:00Z",
-            "expires_at": "2026-11-24T09:00:00Z",
-        }
+            "updated_at": "2026-11-23T09:14:05Z",
+            "expires_at": "2027-02-21T09:14:05Z",
+            "answered_extension": "102",
+            "answered_at": "2026-11-23T09:12:00Z",
+            "ended_at": "2026-11-23T09:14:05Z",
+            "duration_seconds": 125,
+            "ended_by": "caller",
+            "path": ["start", "mgr", "sales"],
+        },
     ],
     "next_cursor": None,
+}
+
+SCENARIO_STATS: dict[str, Any] = {
+    "scenario_id": "main",
+    "since": "2026-11-22",
+    "until": "2026-11-23",
+    "calls": 2,
+    "results": {"connected": 1, "completed": 1, "missed": 1},
+    "answer_rate": 0.5,
+    "average_wait_seconds": 60.0,
+    "average_talk_seconds": 125.0,
+    "elements": [
+        {
+            "element_id": "mgr",
+            "visits": 2,
+            "exits": {"no_answer": 2},
+            "ended_here": 0,
+            "ring": {"offered": 2, "answered": 0, "answer_rate": 0.0, "average_wait_seconds": None},
+        },
+        {
+            "element_id": "sales",
+            "visits": 2,
+            "exits": {},
+            "ended_here": 2,
+            "ring": {"offered": 2, "answered": 1, "answer_rate": 0.5, "average_wait_seconds": 60.0},
+        },
+        {"element_id": "start", "visits": 2, "exits": {"next": 2}, "ended_here": 0, "ring": None},
+    ],
+    "days": [
+        {"date": "2026-11-22", "calls": 0, "results": {}},
+        {"date": "2026-11-23", "calls": 2, "results": {"connected": 1, "completed": 1, "missed": 1}},
+    ],
 }
 
 TENANT_CREATED: dict[str, Any] = {
@@ -616,6 +679,11 @@ CALL_EVENT = {
     "no_answer": example("101 did not answer", {"seq": 1, "outcome": "no_answer"}),
     "answered": example("102 answered", {"seq": 2, "outcome": "answered"}),
     "digits": example("The caller pressed 1 in a menu", {"seq": 3, "outcome": "digits", "digits": "1"}),
+    "answered_by": example("102 of the ringing group answered", {"seq": 2, "outcome": "answered", "extension": "102"}),
+    "completed": example(
+        "The connected call ended: 125 s of talk, the caller hung up",
+        {"seq": 3, "outcome": "completed", "duration_seconds": 125, "ended_by": "caller"},
+    ),
 }
 TENANT_CREATE = {
     "acme": example(
@@ -711,5 +779,6 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "reportCallEvent": NEXT_DECISION,
     "listCalls": CALL_PAGE,
     "getCall": CALL,
+    "getScenarioStats": SCENARIO_STATS,
 }
 """The success body of each operation, as the walk-through got it."""

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import Field
 
@@ -88,7 +88,16 @@ Action = Annotated[
 # ------------------------------------------------------------------------------------------------------ outcomes
 
 OutcomeKind = Literal[
-    "answered", "no_answer", "busy", "unavailable", "failed", "digits", "timeout", "caller_hangup", "played"
+    "answered",
+    "no_answer",
+    "busy",
+    "unavailable",
+    "failed",
+    "digits",
+    "timeout",
+    "caller_hangup",
+    "played",
+    "completed",
 ]
 OUTCOME_KINDS: tuple[str, ...] = (
     "answered",
@@ -100,7 +109,9 @@ OUTCOME_KINDS: tuple[str, ...] = (
     "timeout",
     "caller_hangup",
     "played",
+    "completed",
 )
+COMPLETED = "completed"  # a connected call ended: answered to the service, never to the executor (routing is over)
 
 
 RING_OUTCOMES = frozenset({"answered", "no_answer", "busy", "unavailable", "failed"})
@@ -158,8 +169,45 @@ class CallState(StrictModel):
     consecutive_element: str | None = None
     consecutive_visits: int = 0
     crm_lookups: int = 0  # CRM lookups so far (capped per call, see vpbx.domain.executor)
-    result: str | None = None  # final status: connected | voicemail | fax | hangup | loop_guard | caller_hangup
+    # the executor's end: connected | completed | voicemail | fax | hangup | loop_guard | caller_hangup | not_published
+    result: str | None = None
     result_element: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------------ results
+
+EndedBy = Literal["caller", "callee"]
+CallResult = Literal["connected", "completed", "missed", "voicemail", "fax", "abandoned", "hangup", "failed"]
+CALL_RESULTS: tuple[str, ...] = get_args(CallResult)
+"""What happened to a call, once routing is over (null while it is routed):
+
+- `connected`: answered, the parties are talking (no `completed` reported yet);
+- `completed`: answered, then ended (`completed` reported: duration, who hung up);
+- `missed`: somebody was rung, nobody answered, the route ended (no voicemail);
+- `voicemail` / `fax`: the route ended in a mailbox or a fax;
+- `abandoned`: the caller hung up while being routed (ringing, a menu, a prompt);
+- `hangup`: the scenario ended the call without ringing anybody (a hangup element, a route end after a prompt);
+- `failed`: the call could not be routed (no published version, the loop guard).
+"""
+_FAILED_RESULTS = frozenset({"loop_guard", "not_published"})
+_FAILED_REASONS = frozenset({"no_entry"})
+
+
+def call_result(state: CallState, *, rang: bool, end_reason: str | None = None) -> CallResult | None:
+    """The public result of a call from the executor's own (`state.result`); `rang`: somebody was rung;
+    `end_reason`: the final hangup action's reason."""
+    if state.status == "in_progress":
+        return None
+    internal = state.result
+    if internal == "connected":
+        return "connected"
+    if internal in ("completed", "voicemail", "fax"):
+        return cast(CallResult, internal)
+    if internal == "caller_hangup":
+        return "abandoned"
+    if internal in _FAILED_RESULTS or end_reason in _FAILED_REASONS:
+        return "failed"
+    return "missed" if rang else "hangup"
 
 
 class Decision(StrictModel):

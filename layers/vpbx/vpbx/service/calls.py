@@ -16,6 +16,9 @@ call of the tenant was compiled yet.
 Numbers: `from` and `to` are read with the tenant's `default_country` (RU: `89161234567` is `+79161234567`), so
 caller lists, the CRM and the call record see E.164; a caller that is no phone number (anonymous, a SIP user) is kept
 as given.
+The save that ends routing, and `completed`, write the call with its history item and statistics counters in one
+TransactWriteItems (vpbx.service.call_history), still one request; the tenant's call_history_days comes with its other
+settings from the version cache.
 
 Return convention (every service): records, not response bodies. `start`/`handle_event` answer the
 StoredDecision kept in the call record, `get` the CallRecord, `list` a page of CallSummary; `decision_out`,
@@ -36,13 +39,27 @@ from typing import Any, Protocol
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import Action, CallInfo, CallState, CallStatus, Decision, HangupAction, Outcome, OutcomeKind
+from vpbx.domain.calls import (
+    COMPLETED,
+    Action,
+    CallInfo,
+    CallResult,
+    CallState,
+    CallStatus,
+    Decision,
+    EndedBy,
+    HangupAction,
+    Outcome,
+    OutcomeKind,
+)
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidField, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.service.call_history import completed_call, with_routing_facts, with_started_facts
+from vpbx.service.call_stats import record_call_end
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
 from vpbx.service.version_cache import VersionCache, version_cache_for
-from vpbx.store.models import CallRecord, CallSummary, Page, StoredDecision, StoredEvent
+from vpbx.store.models import CALL_FILTERS, CallFilter, CallRecord, CallSummary, Page, StoredDecision, StoredEvent
 from vpbx.store.ports import (
     MAX_PAGE_LIMIT,
     CallStore,
@@ -117,15 +134,39 @@ class CallEvent(_Body):
     seq: int = Field(ge=1, le=1_000_000, description="The seq of the decision whose action this outcome answers")
     outcome: OutcomeKind
     digits: str | None = Field(default=None, pattern=r"^[0-9*#]{1,32}$", description="Only with outcome `digits`")
+    extension: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,6}$",
+        description="With `answered`: which of the ring action's targets picked up (e.g. in a group); optional when "
+        "the action rang one extension",
+    )
+    duration_seconds: int | None = Field(
+        default=None, ge=0, le=604_800, description="With `completed` (required): talk time from answer to hang-up"
+    )
+    ended_by: EndedBy | None = Field(default=None, description="With `completed` (required): who hung up")
 
     @model_validator(mode="after")
-    def _digits_with_digits_only(self) -> "CallEvent":
+    def _fields_with_their_outcome(self) -> "CallEvent":
         if (self.outcome == "digits") != (self.digits is not None):
             raise ValueError("`digits` is required with outcome 'digits' and not allowed with any other outcome")
+        if self.extension is not None and self.outcome != "answered":
+            raise ValueError("`extension` is only allowed with outcome 'answered'")
+        completed = self.outcome == COMPLETED
+        if completed != (self.duration_seconds is not None) or completed != (self.ended_by is not None):
+            raise ValueError(
+                "`duration_seconds` and `ended_by` are required with outcome 'completed' and not allowed with any other"
+            )
         return self
 
     def as_stored(self) -> StoredEvent:
-        return StoredEvent(seq=self.seq, outcome=self.outcome, digits=self.digits)
+        return StoredEvent(
+            seq=self.seq,
+            outcome=self.outcome,
+            digits=self.digits,
+            extension=self.extension,
+            duration_seconds=self.duration_seconds,
+            ended_by=self.ended_by,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ response models
@@ -158,11 +199,20 @@ class CallSummaryOut(LazyModel):
     scenario_id: str | None
     version: int | None = Field(description="The published version the call is pinned to")
     status: CallStatus
-    result: str | None = Field(description="connected, voicemail, fax, hangup, loop_guard, caller_hangup, …")
+    result: CallResult | None = Field(
+        description="Null while routed; connected, completed, missed, voicemail, fax, abandoned, hangup, failed "
+        "(docs/CALLS.md, Call results)"
+    )
     seq: int
     started_at: datetime
     updated_at: datetime
-    expires_at: datetime
+    expires_at: datetime = Field(description="Until then the call can be read; its history is kept this long")
+    answered_extension: str | None = Field(description="Who picked up (connected and completed calls)")
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None = Field(description="Talk time, once `completed` was reported")
+    ended_by: EndedBy | None = Field(description="Who hung up a completed call")
+    path: list[str] = Field(description="The elements the call went through, in order")
 
     model_config = ConfigDict(serialize_by_alias=True)
 
@@ -186,6 +236,12 @@ def summary_fields(summary: CallSummary) -> dict[str, Any]:
         "started_at": summary.started_at,
         "updated_at": summary.updated_at,
         "expires_at": datetime.fromtimestamp(summary.expires_at, UTC),
+        "answered_extension": summary.answered_extension,
+        "answered_at": summary.answered_at,
+        "ended_at": summary.ended_at,
+        "duration_seconds": summary.duration_seconds,
+        "ended_by": summary.ended_by,
+        "path": summary.path,
     }
 
 
@@ -193,7 +249,10 @@ def call_summary(summary: CallSummary) -> CallSummaryOut:
     return CallSummaryOut(**summary_fields(summary))
 
 
-def call_detail(record: CallRecord) -> CallDetailOut:
+def call_detail(record: CallRecord | CallSummary) -> CallDetailOut:
+    """A live call with its trace; past its 24 h, its compact history (no action, no trace)."""
+    if isinstance(record, CallSummary):
+        return CallDetailOut(**summary_fields(record), action=None, trace=[])
     return CallDetailOut(
         **summary_fields(CallSummary.of(record)),
         action=record.last_decision.action,
@@ -301,8 +360,10 @@ class CallsService:
             trace=list(decision.steps),
             expires_at=self._expiry(now),
         )
+        if state.status != "in_progress":
+            record = with_started_facts(record, now, self._history_days(tenant_id))
         try:
-            self.repository.create_call(tenant_id, record)
+            self.repository.create_call(tenant_id, record, record_call_end(None, record))
         except AlreadyExists:
             return self._repeated_start(tenant_id, info)
         self.metrics.decision(answer, _ms_since(started))
@@ -355,6 +416,8 @@ class CallsService:
         if replay is not None:
             return replay
         state = record.state
+        if event.outcome == COMPLETED:
+            return self._complete(tenant_id, record, event, started)
         if state.status != "in_progress":
             raise _conflict(record, f"call {call_id} is already {state.status}; no outcome is expected")
         if state.scenario_id is None or state.version is None:
@@ -372,8 +435,31 @@ class CallsService:
                 "expires_at": self._expiry(self.clock()),
             }
         )
+        if new_state.status != "in_progress":
+            days = self._history_days(tenant_id)
+            updated = with_routing_facts(updated, record, event.extension, self.clock(), days)
+        return self._save(tenant_id, record, updated, event, started)
+
+    def _complete(self, tenant_id: str, record: CallRecord, event: CallEvent, started: float) -> StoredDecision:
+        """`completed` ends a connected call: talk time and who hung up; the same conditional write as any event."""
+        if record.state.status != "connected":
+            raise _conflict(
+                record, f"call {record.state.call.call_id} is {record.state.status}; `completed` needs a connected call"
+            )
+        now = self.clock()
+        updated = completed_call(record, event.as_stored(), now, self._history_days(tenant_id))
+        updated = updated.model_copy(update={"expires_at": self._expiry(now)})
+        return self._save(tenant_id, record, updated, event, started)
+
+    def _save(
+        self, tenant_id: str, record: CallRecord, updated: CallRecord, event: CallEvent, started: float
+    ) -> StoredDecision:
+        """The conditional write of an event (the call, and once routing is over its history and counters)."""
+        call_id, new_state, answer = record.state.call.call_id, updated.state, updated.last_decision
         try:
-            self.repository.save_call(tenant_id, updated, expected_seq=state.seq)
+            self.repository.save_call(
+                tenant_id, updated, expected_seq=record.state.seq, counters=record_call_end(record, updated)
+            )
         except Conflict:
             return self._lost_race(tenant_id, call_id, event)
         self.metrics.outcome(event.outcome)
@@ -393,8 +479,12 @@ class CallsService:
         raise _conflict(stored, f"call {call_id} moved on while this event was handled")
 
     # -------------------------------------------------------------------------------------------- reading
-    def get(self, tenant_id: str, call_id: str) -> CallRecord:
-        return self.repository.get_call(tenant_id, call_id)
+    def get(self, tenant_id: str, call_id: str) -> CallRecord | CallSummary:
+        """The live call (24 h), else its compact history (the tenant's call_history_days)."""
+        try:
+            return self.repository.get_call(tenant_id, call_id)
+        except NotFound:
+            return self.repository.get_call_history(tenant_id, call_id)
 
     def list(
         self,
@@ -405,24 +495,51 @@ class CallsService:
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        result: CallResult | None = None,
+        scenario_id: str | None = None,
+        extension: str | None = None,
+        caller: str | None = None,
     ) -> Page[CallSummary]:
+        """Newest first; at most one of result, scenario_id, extension, number, caller (each has its index), with
+        since/until on any of them."""
         if number is not None:
-            try:
-                number = normalize_e164(number)
-            except InvalidPhoneNumber as exc:
-                raise InvalidInput(str(exc), [{"loc": ["query", "number"], "msg": str(exc), "type": "e164"}]) from None
+            number = _e164_query(number, "number")
+        if caller is not None:
+            caller = _caller_query(caller)
+        given = {
+            kind: value
+            for kind, value in (
+                ("result", result),
+                ("scenario_id", scenario_id),
+                ("extension", extension),
+                ("number", number),
+                ("caller", caller),
+            )
+            if value is not None
+        }
+        if len(given) > 1:
+            message = f"filter by one of {', '.join(CALL_FILTERS)} at a time (with since/until); got {', '.join(given)}"
+            raise InvalidInput(
+                message, [{"loc": ["query", kind], "msg": message, "type": "one_filter"} for kind in given]
+            )
         since, until = _aware(since), _aware(until)
         if since is not None and until is not None and since >= until:
             raise InvalidInput(
                 "`since` must be before `until`",
                 [{"loc": ["query", "since"], "msg": "must be before until", "type": "range"}],
             )
+        where = CallFilter(kind=next(iter(given)), value=next(iter(given.values()))) if given else None
         return self.repository.list_calls(
-            tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, number=number, since=since, until=until
+            tenant_id, min(limit, MAX_PAGE_LIMIT), cursor, since=since, until=until, where=where
         )
 
     def _expiry(self, now: datetime) -> int:
         return int((now + self.ttl).timestamp())
+
+    def _history_days(self, tenant_id: str) -> int:
+        """The tenant's call_history_days with its other settings: as of the latest revision this function resolved
+        (a tenant PUT advances the revision), read once when it resolved none."""
+        return self.versions.tenant_settings(tenant_id).call_history_days
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -480,6 +597,21 @@ def _conflict(record: CallRecord, message: str) -> Conflict:
 
 def decision_out(call_id: str, decision: StoredDecision) -> CallDecisionOut:
     return CallDecisionOut(call_id=call_id, seq=decision.seq, action=decision.action, status=decision.status)
+
+
+def _e164_query(value: str, name: str) -> str:
+    try:
+        return normalize_e164(value)
+    except InvalidPhoneNumber as exc:
+        raise InvalidInput(str(exc), [{"loc": ["query", name], "msg": str(exc), "type": "e164"}]) from None
+
+
+def _caller_query(value: str) -> str:
+    """As a call's start stores the caller: E.164 normalized, anything else (anonymous, a SIP user) as given."""
+    try:
+        return normalize_e164(value.strip())
+    except InvalidPhoneNumber:
+        return value.strip()
 
 
 def _aware(moment: datetime | None) -> datetime | None:

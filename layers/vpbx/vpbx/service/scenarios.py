@@ -88,6 +88,7 @@ class SimulateRequest(StrictModel):
         max_length=MAX_ELEMENTS,
         description='Element id -> what telephony reports, in order ("busy", "no_answer", "digits:1" or '
         '{"kind": "digits", "digits": "1"}); the last one repeats. Unscripted: rings go unanswered, menus time out.',
+        json_schema_extra={"additionalProperties": False},  # keys are element ids: patternProperties says which
     )
     caller: str | None = Field(
         default=None,
@@ -101,6 +102,7 @@ class SimulateRequest(StrictModel):
         max_length=MAX_ELEMENTS,
         description="external_routing element id -> the extension the CRM answers (null: not found). "
         "Simulations never call the real CRM.",
+        json_schema_extra={"additionalProperties": False},
     )
 
     def script(self) -> dict[str, list[OutcomeEntry]]:

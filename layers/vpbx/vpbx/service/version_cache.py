@@ -27,7 +27,7 @@ from typing import Protocol
 
 from vpbx.domain.executor import CompiledScenario, compile_scenario
 from vpbx.domain.scenario import References, references_of
-from vpbx.store.models import ScenarioVersion
+from vpbx.store.models import DEFAULT_CALL_HISTORY_DAYS, ScenarioVersion
 from vpbx.store.ports import DirectoryReader, PublishedVersions, TenantLookup
 
 MAX_ENTRIES = 256  # compiled (version, directory revision) pairs
@@ -45,11 +45,13 @@ class VersionSource(PublishedVersions, DirectoryReader, TenantLookup, Protocol):
 
 @dataclass(frozen=True)
 class TenantSettings:
-    """What a call needs of its tenant: ring URIs of internal phones, national number formats, the default CRM."""
+    """What a call needs of its tenant: ring URIs of internal phones, national number formats, the default CRM, and how
+    long its history is kept."""
 
     sip_domain: str | None = None
     default_country: str | None = None
     crm_url: str | None = None
+    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS
 
 
 @dataclass
@@ -145,7 +147,7 @@ class VersionCache:
         if known is not None and revision is not None and known[0] == revision:
             return known[1]
         tenant = self._repository.get_tenant(tenant_id)
-        settings = TenantSettings(tenant.sip_domain, tenant.default_country, tenant.crm_url)
+        settings = TenantSettings(tenant.sip_domain, tenant.default_country, tenant.crm_url, tenant.call_history_days)
         with self._lock:
             self.stats.tenant_reads += 1
             latest = self._settings.get(tenant_id)

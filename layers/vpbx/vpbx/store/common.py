@@ -20,6 +20,7 @@ from vpbx.domain.errors import InUse, InvalidInput, NotFound, VersionMismatch
 from vpbx.store import keys
 from vpbx.store.codec import ref_token
 from vpbx.store.models import (
+    CallFilter,
     CallRecord,
     DirectorySnapshot,
     Page,
@@ -108,6 +109,17 @@ def check_call_owner(tenant_id: str, call: CallRecord) -> None:
 def call_is_live(expires_at: int, now: datetime) -> bool:
     """DynamoDB deletes expired items lazily; both repositories hide them from the moment they expire."""
     return expires_at > now.timestamp()
+
+
+def calls_filter(number: str | None, where: CallFilter | None) -> CallFilter | None:
+    """The one filter of a calls listing (`number` is the older spelling of where=CallFilter("number", …))."""
+    if number is not None and where is not None:
+        raise InvalidInput("a calls listing takes one filter besides since/until")
+    if number is not None:
+        return CallFilter(kind="number", value=number)
+    if where is not None and where.kind not in keys.CALL_INDEXES:
+        raise InvalidInput(f"calls cannot be filtered by {where.kind!r}")
+    return where
 
 
 def calls_time_range(since: datetime | None, until: datetime | None) -> tuple[str | None, str | None]:

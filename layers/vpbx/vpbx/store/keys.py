@@ -15,6 +15,13 @@
 | scenario counter   | TENANT#<t>       | SCNSEQ#<id>               |                                          |
 | directory revision | TENANT#<t>       | DIRREV                    |                                          |
 | call               | TENANT#<t>       | CALL#<call id>            | TENANT#<t>#CALLS / <started_at>#<call id>|
+| call history       | TENANT#<t>#CALL#<call id> | HISTORY          | GSI1 as the call, + the filter indexes   |
+| call statistics    | TENANT#<t>#STATS#<scenario> | <yyyy-mm-dd>#<shard> |                                     |
+
+Calls are listed from GSI1 and filtered through one index per filter (CALL_INDEXES: partition
+`TENANT#<t>#CALLS#<filter>#<value>`, sort key GSI1SK): a call item carries the index keys while the call is routed;
+once routing is over it drops them and its history item (own partition, the tenant's call_history_days TTL) carries
+them, so every call is listed once. The result and extension keys exist only on history items.
 
 The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
 its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
@@ -24,7 +31,7 @@ The directory revision is advanced by every write that adds or removes a referen
 Ids never contain `#` (ResourceId, Extension and E.164 forbid it), so a prefix never matches a longer id.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 TENANT_SK = "TENANT"
 API_KEY_HASH_SK = "APIKEY"
@@ -69,6 +76,34 @@ def scenario_counter_sk(scenario_id: str) -> str:
 
 def calls_gsi_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#CALLS"
+
+
+CALL_HISTORY_SK = "HISTORY"
+# filter → (index name, partition attribute); every index's sort key is GSI1SK (template.yaml)
+CALL_INDEXES: dict[str, tuple[str, str]] = {
+    "result": ("CallsByResult", "CALLS_RESULT_PK"),
+    "scenario_id": ("CallsByScenario", "CALLS_SCENARIO_PK"),
+    "extension": ("CallsByExtension", "CALLS_EXTENSION_PK"),
+    "number": ("CallsByNumber", "CALLS_NUMBER_PK"),
+    "caller": ("CallsByCaller", "CALLS_CALLER_PK"),
+}
+LIVE_CALL_FILTERS = ("scenario_id", "number", "caller")  # known at the start, so indexed while the call is routed
+
+
+def call_history_pk(tenant_id: str, call_id: str) -> str:
+    return f"TENANT#{tenant_id}#CALL#{call_id}"
+
+
+def calls_index_pk(tenant_id: str, kind: str, value: str) -> str:
+    return f"TENANT#{tenant_id}#CALLS#{kind}#{value}"
+
+
+def call_stats_pk(tenant_id: str, scenario_id: str) -> str:
+    return f"TENANT#{tenant_id}#STATS#{scenario_id}"
+
+
+def call_stats_sk(day: date, shard: int) -> str:
+    return f"{day.isoformat()}#{shard}"
 
 
 def sortable_time(at: datetime) -> str:

@@ -1,12 +1,12 @@
 """Stored records. Tenant-owned records are read and written through repository methods that take tenant_id first."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, TypeVar
 
 from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import Action, CallState, CallStatus, OutcomeKind, TraceStep
+from vpbx.domain.calls import Action, CallResult, CallState, CallStatus, EndedBy, OutcomeKind, TraceStep, call_result
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.scenario import Scenario
 from vpbx.domain.tenancy import Role
@@ -24,7 +24,7 @@ class Tenant(Record):
     sip_domain: str | None = None  # the switch rings internal subscribers at sip:<ext>@<sip_domain>
     crm_url: str | None = None  # the CRM an external_routing element without its own url asks
     default_country: str | None = None  # ISO 3166-1 alpha-2 ("RU"): how national numbers (89161234567) are read
-    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS  # how long call records are kept
+    call_history_days: int = DEFAULT_CALL_HISTORY_DAYS  # how long a call's compact history is kept
     created_at: datetime
     version: int = 1  # optimistic locking: the ETag of GET/PUT /v1/tenants/{id}
     usage_key: str | None = None  # API Gateway usage identifier (metering only), None when not provisioned
@@ -111,6 +111,9 @@ class StoredEvent(Record):
     seq: int
     outcome: OutcomeKind
     digits: str | None = None
+    extension: str | None = None  # with `answered`
+    duration_seconds: int | None = None  # with `completed`
+    ended_by: EndedBy | None = None  # with `completed`
 
 
 class CallRecord(Record):
@@ -123,11 +126,39 @@ class CallRecord(Record):
     first_decision: StoredDecision | None = None  # the start's decision, returned again to a duplicate start
     trace: list[TraceStep] = Field(default_factory=list)
     expires_at: int  # epoch seconds, DynamoDB TTL
+    answered_extension: str | None = None  # who picked up (the ring action's target that answered)
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None  # when the call ended: the route's end, or `completed` reported
+    duration_seconds: int | None = None  # talk time, from `completed`
+    ended_by: EndedBy | None = None  # from `completed`
+    history_expires_at: int | None = None
+    """Set once routing is over (connected or ended): the call's compact history (CallSummary) is then written beside
+    it and kept until this epoch second (the tenant's call_history_days), while the call item keeps its 24 h."""
+
+    @property
+    def rang(self) -> bool:
+        return any(step.action is not None and step.action.type == "ring" for step in self.trace)
+
+    @property
+    def path(self) -> list[str]:
+        """The elements the call went through, in order (an element entered again appears again), capped."""
+        entered = [step.element_id for step in self.trace if step.outcome is None]
+        return entered[:MAX_PATH_ELEMENTS]
+
+    @property
+    def result(self) -> CallResult | None:
+        action = self.last_decision.action
+        reason = action.reason if action is not None and action.type == "hangup" else None
+        return call_result(self.state, rang=self.rang, end_reason=reason)
+
+
+MAX_PATH_ELEMENTS = 64
 
 
 class CallSummary(Record):
     """What a call listing shows, and all it reads: stored beside the call so the listing index need not hold the
-    whole record (its trace and decisions)."""
+    whole record (its trace and decisions). Once routing is over it is also the call's compact history, kept for the
+    tenant's call_history_days (docs/CALLS.md, "Call history")."""
 
     call_id: str
     caller: str | None
@@ -135,11 +166,17 @@ class CallSummary(Record):
     scenario_id: str | None
     version: int | None
     status: CallStatus
-    result: str | None
+    result: CallResult | None
     seq: int
     started_at: datetime
     updated_at: datetime  # of the latest trace step, else the start
     expires_at: int  # epoch seconds
+    answered_extension: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    ended_by: EndedBy | None = None
+    path: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, call: CallRecord) -> "CallSummary":
@@ -151,12 +188,44 @@ class CallSummary(Record):
             scenario_id=state.scenario_id,
             version=state.version,
             status=state.status,
-            result=state.result,
+            result=call.result,
             seq=state.seq,
             started_at=info.started_at,
             updated_at=call.trace[-1].at if call.trace else info.started_at,
-            expires_at=call.expires_at,
+            expires_at=call.history_expires_at or call.expires_at,
+            answered_extension=call.answered_extension,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            duration_seconds=call.duration_seconds,
+            ended_by=call.ended_by,
+            path=call.path,
         )
+
+
+class CallCounters(Record):
+    """Statistics counters one call adds to its scenario's day (vpbx.service.call_stats), written with the call."""
+
+    scenario_id: str
+    day: date  # the call's start day, UTC
+    shard: int  # spreads a busy scenario's day over a few items
+    values: dict[str, int]
+
+
+class DayCounters(Record):
+    """A scenario's counters of one day, summed over its shards."""
+
+    day: date
+    values: dict[str, int]
+
+
+CALL_FILTERS: tuple[str, ...] = ("result", "scenario_id", "extension", "number", "caller")
+
+
+class CallFilter(Record):
+    """One indexed filter of a calls listing: `kind` in CALL_FILTERS, `value` already normalized."""
+
+    kind: str
+    value: str
 
 
 class Page(Record, Generic[T]):

@@ -26,10 +26,11 @@ class ListScope:
     partition: str
     sort_prefix: str
     index: str | None = None
+    index_partition_attr: str = "GSI1PK"  # the calls' filter indexes have their own partition attribute
 
     @property
     def partition_attr(self) -> str:
-        return "GSI1PK" if self.index else "PK"
+        return self.index_partition_attr if self.index else "PK"
 
     @property
     def sort_attr(self) -> str:
@@ -37,7 +38,9 @@ class ListScope:
 
     @property
     def key_attrs(self) -> tuple[str, ...]:
-        return GSI1_KEY_ATTRS if self.index else TABLE_KEY_ATTRS
+        if not self.index:
+            return TABLE_KEY_ATTRS
+        return GSI1_KEY_ATTRS if self.partition_attr == "GSI1PK" else ("PK", "SK", self.partition_attr, "GSI1SK")
 
     def owns(self, key: Mapping[str, str]) -> bool:
         return (

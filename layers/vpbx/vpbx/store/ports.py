@@ -30,14 +30,17 @@ from typing import TYPE_CHECKING, Protocol
 from vpbx.domain.errors import Conflict
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from vpbx.domain.directory import CallerList, Schedule, Subscriber
     from vpbx.domain.scenario import References, Scenario
     from vpbx.store.models import (
         ApiKey,
+        CallCounters,
+        CallFilter,
         CallRecord,
         CallSummary,
+        DayCounters,
         DirectorySnapshot,
         Page,
         PhoneNumber,
@@ -272,19 +275,30 @@ class ScenarioStore(PublishedVersions, Protocol):
 # ---------------------------------------------------------------------------------------------- calls
 class CallStore(Protocol):
     @abstractmethod
-    def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
-        """Insert a call; AlreadyExists when the call id is taken (duplicate start)."""
+    def create_call(self, tenant_id: str, call: CallRecord, counters: CallCounters | None = None) -> CallRecord:
+        """Insert a call; AlreadyExists when the call id is taken (duplicate start).
+
+        A call whose `history_expires_at` is set (routing over) is written with its history, and `counters` are added
+        to its scenario's statistics, in the same atomic write (see save_call)."""
 
     @abstractmethod
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord: ...
 
     @abstractmethod
-    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+    def save_call(
+        self, tenant_id: str, call: CallRecord, expected_seq: int, counters: CallCounters | None = None
+    ) -> CallRecord:
         """Conditional write: succeeds only when the stored call's seq is still `expected_seq` (else Conflict).
 
         The stored trace is bounded (store.codec.MAX_TRACE_STEPS: first and latest steps kept); the stored record is
         returned. NotFound when the call does not exist or has expired; InvalidInput when call.tenant_id differs.
+        When `call.history_expires_at` is set, the call's compact history (its CallSummary) is written too, and
+        `counters` added, atomically with the call: all or nothing, so a call is counted once.
         """
+
+    @abstractmethod
+    def get_call_history(self, tenant_id: str, call_id: str) -> CallSummary:
+        """The compact history of a call whose routing is over (kept after the call item expires); else NotFound."""
 
     @abstractmethod
     def list_calls(
@@ -295,11 +309,18 @@ class CallStore(Protocol):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        where: CallFilter | None = None,
     ) -> Page[CallSummary]:
-        """Newest first; `number` filters on the dialed number; since <= started_at < until; expired calls hidden.
+        """Newest first; since <= started_at < until; expired calls hidden. At most one filter, each served by its
+        index: `number` (the dialed number, same as where=CallFilter("number", …)), or `where` (CALL_FILTERS).
 
-        Summaries only (no trace, no decisions): the listing reads an index that does not hold whole calls.
+        Summaries only (no trace, no decisions): the listing reads an index that does not hold whole calls. A call
+        is listed once: by its live item while it is routed, by its history item once routing is over.
         """
+
+    @abstractmethod
+    def read_call_counters(self, tenant_id: str, scenario_id: str, first: date, last: date) -> list[DayCounters]:
+        """The scenario's statistics counters of the days first..last (inclusive), summed over shards, by day."""
 
 
 # ---------------------------------------------------------------------------------------------- wiring

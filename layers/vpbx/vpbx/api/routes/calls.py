@@ -19,6 +19,8 @@ from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import READ_ERRORS, documented, error_doc
 from vpbx.domain.base import Instant
+from vpbx.domain.calls import CallResult
+from vpbx.service.call_stats import ScenarioStats, StatsDay, scenario_stats
 from vpbx.service.calls import (
     CALL_ID_PATTERN,
     CallDecisionOut,
@@ -32,6 +34,7 @@ from vpbx.service.calls import (
     call_summary,
     decision_out,
     is_loop_guard_end,
+    utc_now,
 )
 from vpbx.store.models import StoredDecision
 from vpbx.store.ports import DEFAULT_PAGE_LIMIT
@@ -40,6 +43,7 @@ router = Router()
 TAGS = ["Calls"]
 metrics = Metrics(namespace="vpbx", service="calls")
 
+SCENARIO_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 CallIdPath = Annotated[str, Path(pattern=CALL_ID_PATTERN, description="Telephony's call id, as sent at the start")]
 CALL_CONFLICT = error_doc(
     "conflict: the call id was started with another body, or the event's seq is stale, ahead, or already answered "
@@ -123,19 +127,35 @@ def report_call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -
     "/v1/calls",
     operation_id="listCalls",
     summary="List calls, newest first",
-    description="The tenant's calls, newest first, optionally filtered by dialed number and start time; a "
-    "page at a time. Calls are kept for a limited time (`expires_at`).",
+    description="The tenant's calls, newest first, a page at a time. Filter by one of `result`, `scenario_id`, "
+    "`extension` (who answered), `number` (dialed) or `caller`, each with `since`/`until` (two of them at once "
+    "is 400). A call is kept for its tenant's `call_history_days` (default 90) after routing ends (`expires_at`).",
     tags=TAGS,
     responses=documented(200, PageOf[CallSummaryOut], "A page of calls", READ_ERRORS, etag=False),
 )
 def list_calls(
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Cursor = None,
+    result: Annotated[CallResult | None, Query(description="Only calls with this result")] = None,
+    scenario_id: Annotated[str | None, Query(pattern=SCENARIO_ID_PATTERN, description="Only this scenario's")] = None,
+    extension: Annotated[str | None, Query(pattern=r"^[0-9]{1,6}$", description="Only calls it answered")] = None,
     number: Annotated[str | None, Query(max_length=40, description="Only calls to this number (E.164)")] = None,
+    caller: Annotated[str | None, Query(min_length=1, max_length=64, description="Only calls from this caller")] = None,
     since: Annotated[Instant | None, Query(description="Calls started at or after (ISO-8601; naive = UTC)")] = None,
     until: Annotated[Instant | None, Query(description="Calls started before (ISO-8601; naive = UTC)")] = None,
 ) -> PageOf[CallSummaryOut]:
-    page = _service().list(_tenant(), limit=limit, cursor=cursor, number=number, since=since, until=until)
+    page = _service().list(
+        _tenant(),
+        limit=limit,
+        cursor=cursor,
+        result=result,
+        scenario_id=scenario_id,
+        extension=extension,
+        number=number,
+        caller=caller,
+        since=since,
+        until=until,
+    )
     return PageOf(items=[call_summary(summary) for summary in page.items], next_cursor=page.next_cursor)
 
 
@@ -150,3 +170,21 @@ def list_calls(
 )
 def get_call(call_id: CallIdPath) -> CallDetailOut:
     return call_detail(_service().get(_tenant(), call_id))
+
+
+@router.get(
+    "/v1/scenarios/<scenario_id>/stats",
+    operation_id="getScenarioStats",
+    summary="A scenario's call statistics by element, result and day",
+    description="Counters kept as calls end (never a read of the calls): calls per element and exit, answer "
+    "rate and average wait of each ringing element, where calls ended, results, talk time, and one point per "
+    "day (UTC) for charts. `since`/`until` are days (inclusive; default the last 30 days, at most 366).",
+    tags=TAGS,
+    responses=documented(200, ScenarioStats, "The statistics", READ_ERRORS, etag=False),
+)
+def get_scenario_stats(
+    scenario_id: Annotated[str, Path(pattern=SCENARIO_ID_PATTERN)],
+    since: Annotated[StatsDay | None, Query(description="First day, YYYY-MM-DD (UTC)")] = None,
+    until: Annotated[StatsDay | None, Query(description="Last day, YYYY-MM-DD (UTC), inclusive")] = None,
+) -> ScenarioStats:
+    return scenario_stats(get_repository(), _tenant(), scenario_id, since, until, utc_now())

@@ -1,15 +1,18 @@
-"""CallStore on DynamoDB: one compressed item per call, its listing summary projected to GSI1."""
+"""CallStore on DynamoDB: one compressed item per call (24 h), its listing summary projected to GSI1 and the filter
+indexes while it is routed; once routing is over, a compact history item (its summary, the tenant's retention) carries
+the index keys instead, and the call's statistics counters are added in the same transaction (store/keys.py)."""
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
 import zlib
-from datetime import datetime
+from datetime import date, datetime
 
 from vpbx.domain.errors import AlreadyExists, Conflict, NotFound
 from vpbx.store import keys
 from vpbx.store.codec import bounded_call
 from vpbx.store.common import (
     call_is_live,
+    calls_filter,
     calls_time_range,
     check_call_owner,
 )
@@ -18,6 +21,7 @@ from vpbx.store.dynamodb.table import (
     ConditionFailed,
     DynamoTable,
     Item,
+    TransactionCanceled,
     attr_b,
     attr_n,
     attr_s,
@@ -25,44 +29,116 @@ from vpbx.store.dynamodb.table import (
     table_key,
 )
 from vpbx.store.models import (
+    CallCounters,
+    CallFilter,
     CallRecord,
     CallSummary,
+    DayCounters,
     Page,
 )
 from vpbx.store.paging import ListScope
 from vpbx.store.ports import CallStore
 
 
+def index_keys(tenant_id: str, summary: CallSummary, kinds: tuple[str, ...]) -> Item:
+    """GSI1's keys and those of the filter indexes `kinds` that have a value for this call."""
+    keys_of: Item = {
+        "GSI1PK": attr_s(keys.calls_gsi_pk(tenant_id)),
+        "GSI1SK": attr_s(keys.calls_gsi_sk(summary.started_at, summary.call_id)),
+    }
+    values = {
+        "result": summary.result,
+        "scenario_id": summary.scenario_id,
+        "extension": summary.answered_extension,
+        "number": summary.dialed,
+        "caller": summary.caller,
+    }
+    for kind in kinds:
+        value = values[kind]
+        if value:
+            keys_of[keys.CALL_INDEXES[kind][1]] = attr_s(keys.calls_index_pk(tenant_id, kind, value))
+    return keys_of
+
+
 class DynamoCallStore(DynamoTable, CallStore):
     def _call_item(self, tenant_id: str, call: CallRecord) -> Item:
-        """The call item. GSI1 projects only CALL_LISTING_ATTRIBUTES (template.yaml), so each write of the call
-        costs one write unit on the index however long `body` (the whole record with its trace) grows."""
+        """The call item. The indexes project only CALL_LISTING_ATTRIBUTES (template.yaml), so each write of the call
+        costs one write unit per index however long `body` (the whole record with its trace) grows; once routing is
+        over the call leaves the indexes (its history item is listed instead)."""
         info = call.state.call
+        summary = CallSummary.of(call)
+        routed = call.history_expires_at is None
         return {
             **table_key(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + info.call_id),
-            "GSI1PK": attr_s(keys.calls_gsi_pk(tenant_id)),
-            "GSI1SK": attr_s(keys.calls_gsi_sk(info.started_at, info.call_id)),
+            **(index_keys(tenant_id, summary, keys.LIVE_CALL_FILTERS) if routed else {}),
             "seq": attr_n(call.state.seq),
             "dialed": attr_s(info.dialed),
             "expires_at": attr_n(call.expires_at),
-            "summary": attr_s(CallSummary.of(call).model_dump_json()),
+            "summary": attr_s(summary.model_dump_json()),
             "body": attr_b(zlib.compress(call.model_dump_json().encode(), CALL_COMPRESSION_LEVEL)),
         }
+
+    def _history_item(self, tenant_id: str, call: CallRecord) -> Item:
+        summary = CallSummary.of(call)
+        return {
+            **table_key(keys.call_history_pk(tenant_id, summary.call_id), keys.CALL_HISTORY_SK),
+            **index_keys(tenant_id, summary, tuple(keys.CALL_INDEXES)),
+            "dialed": attr_s(summary.dialed),
+            "expires_at": attr_n(summary.expires_at),
+            "summary": attr_s(summary.model_dump_json()),
+        }
+
+    def _counters_update(self, tenant_id: str, counters: CallCounters) -> dict[str, object]:
+        names = {f"#c{i}": name for i, name in enumerate(counters.values)}
+        values = {f":c{i}": attr_n(value) for i, value in enumerate(counters.values.values())}
+        return {
+            "Update": {
+                "Key": table_key(
+                    keys.call_stats_pk(tenant_id, counters.scenario_id),
+                    keys.call_stats_sk(counters.day, counters.shard),
+                ),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _write_call(
+        self, tenant_id: str, call: CallRecord, condition: str, values: Item, counters: CallCounters | None
+    ) -> None:
+        """One request: a conditional PutItem while the call is routed; once routing is over a transaction that also
+        writes its history item and adds its counters (ConditionFailed carries the stored call item either way)."""
+        item = self._call_item(tenant_id, call)
+        if call.history_expires_at is None:
+            self._conditional("put_item", Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
+            return
+        writes: list[dict[str, object]] = [
+            {"Put": {"Item": item, "ConditionExpression": condition, "ExpressionAttributeValues": values}},
+            {"Put": {"Item": self._history_item(tenant_id, call)}},
+        ]
+        if counters is not None and counters.values:
+            writes.append(self._counters_update(tenant_id, counters))
+        try:
+            self._transact(writes)
+        except TransactionCanceled as canceled:
+            if canceled.failed(0):
+                raise ConditionFailed(canceled.item(0)) from None
+            raise
 
     def _now_epoch(self) -> dict[str, str]:
         return attr_n(int(self._clock().timestamp()))
 
-    def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+    def create_call(self, tenant_id: str, call: CallRecord, counters: CallCounters | None = None) -> CallRecord:
         check_call_owner(tenant_id, call)
         stored = bounded_call(call)
         try:
-            self._request(
-                "put_item",
-                TableName=self.table_name,
-                Item=self._call_item(tenant_id, stored),
-                # an expired call that TTL has not swept yet does not block its id
-                ConditionExpression="attribute_not_exists(PK) OR expires_at <= :now",
-                ExpressionAttributeValues={":now": self._now_epoch()},
+            # an expired call that TTL has not swept yet does not block its id
+            self._write_call(
+                tenant_id,
+                stored,
+                "attribute_not_exists(PK) OR expires_at <= :now",
+                {":now": self._now_epoch()},
+                counters,
             )
         except ConditionFailed:
             raise AlreadyExists(f"call {call.state.call.call_id} already exists") from None
@@ -74,19 +150,30 @@ class DynamoCallStore(DynamoTable, CallStore):
             raise NotFound(f"call {call_id} not found")
         return decode_call(item)
 
-    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+    def get_call_history(self, tenant_id: str, call_id: str) -> CallSummary:
+        item = self._get_item(keys.call_history_pk(tenant_id, call_id), keys.CALL_HISTORY_SK)
+        if item is None or not call_is_live(int(item["expires_at"]["N"]), self._clock()):
+            raise NotFound(f"call {call_id} not found")
+        return CallSummary.model_validate_json(item["summary"]["S"])
+
+    def save_call(
+        self, tenant_id: str, call: CallRecord, expected_seq: int, counters: CallCounters | None = None
+    ) -> CallRecord:
         check_call_owner(tenant_id, call)
         stored = bounded_call(call)
         call_id = call.state.call.call_id
         try:
-            self._conditional(
-                "put_item",
-                Item=self._call_item(tenant_id, stored),
-                ConditionExpression="seq = :expected AND expires_at > :now",
-                ExpressionAttributeValues={":expected": attr_n(expected_seq), ":now": self._now_epoch()},
+            self._write_call(
+                tenant_id,
+                stored,
+                "seq = :expected AND expires_at > :now",
+                {":expected": attr_n(expected_seq), ":now": self._now_epoch()},
+                counters,
             )
         except ConditionFailed as failed:
             current = failed.item
+            if current is None and stored.history_expires_at is not None:
+                current = self._get_item(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
             if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
                 raise NotFound(f"call {call_id} not found") from None
             raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
@@ -100,14 +187,17 @@ class DynamoCallStore(DynamoTable, CallStore):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        where: CallFilter | None = None,
     ) -> Page[CallSummary]:
-        """Newest first (GSI1: the calls' CALL_LISTING_ATTRIBUTES, not whole calls); `number` is the dialed number;
-        since <= started_at < until."""
-        scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
-        conditions, values = ["expires_at > :now"], {":now": self._now_epoch()}
-        if number is not None:
-            conditions.append("dialed = :dialed")
-            values[":dialed"] = attr_s(number)
+        """Newest first from GSI1 or one filter's index (summaries, not whole calls); since <= started_at < until.
+        The only filter on read is the expiry (items TTL has not swept yet), so pages are never empty forever."""
+        chosen = calls_filter(number, where)
+        if chosen is None:
+            scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
+        else:
+            index, attribute = keys.CALL_INDEXES[chosen.kind]
+            partition = keys.calls_index_pk(tenant_id, chosen.kind, chosen.value)
+            scope = ListScope(partition, "", index=index, index_partition_attr=attribute)
         items, next_cursor = self._query_page(
             tenant_id,
             scope,
@@ -115,8 +205,31 @@ class DynamoCallStore(DynamoTable, CallStore):
             cursor,
             descending=True,
             sort_range=calls_time_range(since, until),
-            filter_expression=" AND ".join(conditions),
-            filter_values=values,
+            filter_expression="expires_at > :now",
+            filter_values={":now": self._now_epoch()},
         )
         summaries = [CallSummary.model_validate_json(item["summary"]["S"]) for item in items]
         return Page[CallSummary](items=summaries, next_cursor=next_cursor)
+
+    def read_call_counters(self, tenant_id: str, scenario_id: str, first: date, last: date) -> list[DayCounters]:
+        params: dict[str, object] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :p AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":p": attr_s(keys.call_stats_pk(tenant_id, scenario_id)),
+                ":low": attr_s(first.isoformat()),
+                ":high": attr_s(last.isoformat() + "#~"),
+            },
+        }
+        days: dict[date, dict[str, int]] = {}
+        while True:
+            response = self._request("query", **params)
+            for item in response.get("Items", []):
+                day = days.setdefault(date.fromisoformat(item["SK"]["S"].split("#")[0]), {})
+                for name, value in item.items():
+                    if "N" in value:
+                        day[name] = day.get(name, 0) + int(value["N"])
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [DayCounters(day=day, values=values) for day, values in sorted(days.items())]

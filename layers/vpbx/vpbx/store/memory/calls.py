@@ -3,20 +3,24 @@
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 from vpbx.domain.errors import AlreadyExists, Conflict, NotFound
 from vpbx.store import keys
 from vpbx.store.codec import bounded_call
 from vpbx.store.common import (
     call_is_live,
+    calls_filter,
     calls_time_range,
     check_call_owner,
 )
 from vpbx.store.memory.table import MemoryTable, Row
 from vpbx.store.models import (
+    CallCounters,
+    CallFilter,
     CallRecord,
     CallSummary,
+    DayCounters,
     Page,
 )
 from vpbx.store.paging import ListScope
@@ -28,18 +32,29 @@ class MemoryCallStore(MemoryTable, CallStore):
         stored: CallRecord | None = self._get(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
         return stored if stored is not None and call_is_live(stored.expires_at, self._clock()) else None
 
-    def _store_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+    def _store_call(self, tenant_id: str, call: CallRecord, counters: CallCounters | None = None) -> CallRecord:
+        """The call, and once routing is over its history and counters, under one lock: all or nothing."""
         stored = bounded_call(call)
-        self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call.state.call.call_id, stored)
+        call_id = call.state.call.call_id
+        self._put(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id, stored)
+        if stored.history_expires_at is not None:
+            self._put(keys.call_history_pk(tenant_id, call_id), keys.CALL_HISTORY_SK, CallSummary.of(stored))
+            if counters is not None:
+                sk = keys.call_stats_sk(counters.day, counters.shard)
+                pk = keys.call_stats_pk(tenant_id, counters.scenario_id)
+                totals: dict[str, int] = dict(self._get(pk, sk) or {})
+                for name, value in counters.values.items():
+                    totals[name] = totals.get(name, 0) + value
+                self._put(pk, sk, totals)
         return stored
 
-    def create_call(self, tenant_id: str, call: CallRecord) -> CallRecord:
+    def create_call(self, tenant_id: str, call: CallRecord, counters: CallCounters | None = None) -> CallRecord:
         check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
             if self._live_call(tenant_id, call_id) is not None:
                 raise AlreadyExists(f"call {call_id} already exists")
-            return self._store_call(tenant_id, call)
+            return self._store_call(tenant_id, call, counters)
 
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
         with self._lock:
@@ -48,14 +63,23 @@ class MemoryCallStore(MemoryTable, CallStore):
                 raise NotFound(f"call {call_id} not found")
             return stored
 
-    def save_call(self, tenant_id: str, call: CallRecord, expected_seq: int) -> CallRecord:
+    def get_call_history(self, tenant_id: str, call_id: str) -> CallSummary:
+        with self._lock:
+            summary: CallSummary | None = self._get(keys.call_history_pk(tenant_id, call_id), keys.CALL_HISTORY_SK)
+        if summary is None or not call_is_live(summary.expires_at, self._clock()):
+            raise NotFound(f"call {call_id} not found")
+        return summary
+
+    def save_call(
+        self, tenant_id: str, call: CallRecord, expected_seq: int, counters: CallCounters | None = None
+    ) -> CallRecord:
         check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
             current = self.get_call(tenant_id, call_id)
             if current.state.seq != expected_seq:
                 raise Conflict(f"call {call_id} is at sequence {current.state.seq}, not {expected_seq}")
-            return self._store_call(tenant_id, call)
+            return self._store_call(tenant_id, call, counters)
 
     def list_calls(
         self,
@@ -65,23 +89,60 @@ class MemoryCallStore(MemoryTable, CallStore):
         number: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        where: CallFilter | None = None,
     ) -> Page[CallSummary]:
-        """Newest first; `number` is the dialed number; since <= started_at < until."""
-        pk = keys.tenant_pk(tenant_id)
-        scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
+        """Newest first; one filter at most; since <= started_at < until; listed as DynamoDB lists them: a routed
+        call by its call item, a call whose routing is over by its history item."""
+        chosen = calls_filter(number, where)
+        if chosen is None:
+            scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
+        else:
+            index, attribute = keys.CALL_INDEXES[chosen.kind]
+            partition = keys.calls_index_pk(tenant_id, chosen.kind, chosen.value)
+            scope = ListScope(partition, "", index=index, index_partition_attr=attribute)
         low, high = calls_time_range(since, until)
         now = self._clock()
 
-        def rows() -> Iterator[Row]:
-            for row_key, call in self._rows(pk, keys.CALL_PREFIX):
-                info = call.state.call
-                gsi_sk = keys.calls_gsi_sk(info.started_at, info.call_id)
-                if (low is None or gsi_sk >= low) and (high is None or gsi_sk < high):
-                    yield {**row_key, "GSI1PK": scope.partition, "GSI1SK": gsi_sk}, call
+        def listed(summary: CallSummary) -> bool:
+            if chosen is None:
+                return True
+            values = {
+                "result": summary.result,
+                "scenario_id": summary.scenario_id,
+                "extension": summary.answered_extension,
+                "number": summary.dialed,
+                "caller": summary.caller,
+            }
+            return values[chosen.kind] == chosen.value
 
-        def wanted(call: CallRecord) -> bool:
-            return call_is_live(call.expires_at, now) and (number is None or call.state.call.dialed == number)
+        def rows() -> Iterator[Row]:
+            entries = [
+                (row_key, CallSummary.of(call))
+                for row_key, call in self._rows(keys.tenant_pk(tenant_id), keys.CALL_PREFIX)
+                if call.history_expires_at is None
+            ]
+            for history_pk, rows_of_call in self._items.items():
+                if history_pk.startswith(keys.call_history_pk(tenant_id, "")) and keys.CALL_HISTORY_SK in rows_of_call:
+                    entries.append(({"PK": history_pk, "SK": keys.CALL_HISTORY_SK}, rows_of_call[keys.CALL_HISTORY_SK]))
+            for row_key, summary in entries:
+                gsi_sk = keys.calls_gsi_sk(summary.started_at, summary.call_id)
+                in_range = (low is None or gsi_sk >= low) and (high is None or gsi_sk < high)
+                if in_range and listed(summary):
+                    yield {**row_key, scope.partition_attr: scope.partition, "GSI1SK": gsi_sk}, summary
+
+        def wanted(summary: CallSummary) -> bool:
+            return call_is_live(summary.expires_at, now)
 
         with self._lock:
-            page = self._page(tenant_id, scope, rows(), limit, cursor, descending=True, where=wanted)
-        return Page[CallSummary](items=[CallSummary.of(call) for call in page.items], next_cursor=page.next_cursor)
+            return self._page(tenant_id, scope, list(rows()), limit, cursor, descending=True, where=wanted)
+
+    def read_call_counters(self, tenant_id: str, scenario_id: str, first: date, last: date) -> list[DayCounters]:
+        days: dict[date, dict[str, int]] = {}
+        with self._lock:
+            for sk, values in self._rows(keys.call_stats_pk(tenant_id, scenario_id), ""):
+                day = date.fromisoformat(sk["SK"].split("#")[0])
+                if first <= day <= last:
+                    totals = days.setdefault(day, {})
+                    for name, value in values.items():
+                        totals[name] = totals.get(name, 0) + value
+        return [DayCounters(day=day, values=values) for day, values in sorted(days.items())]

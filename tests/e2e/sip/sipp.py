@@ -27,6 +27,11 @@ class SippMessage:
     text: str
 
     @property
+    def call_id(self) -> str:
+        found = re.search(r"^(?:Call-ID|i):\s*(\S+)", self.text, re.M | re.I)
+        return found.group(1) if found else ""
+
+    @property
     def label(self) -> str:
         """`INVITE`, `CANCEL`… for requests; `200 INVITE`, `487 INVITE`… for responses."""
         if not self.first_line.startswith("SIP/2.0"):
@@ -102,6 +107,14 @@ class Sipp:
             at = datetime.strptime(stamp.group(1)[:26], "%Y-%m-%d %H:%M:%S.%f").timestamp()
             found.append(SippMessage(at, "received" in header, message.split("\n", 1)[0].strip(), message))
         return found
+
+    def by_call(self, label: str, received: bool = True) -> dict[str, float]:
+        """Call-ID -> time of the first `label` message of that call."""
+        times: dict[str, float] = {}
+        for message in self.messages():
+            if message.label == label and message.received == received:
+                times.setdefault(message.call_id, message.at)
+        return times
 
     def first(self, label: str, received: bool = True) -> SippMessage:
         for message in self.messages():

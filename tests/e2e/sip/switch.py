@@ -131,8 +131,10 @@ class Kamailio:
         phones: dict[str, str] | None = None,
         peers: tuple[str, ...] = (LOOPBACK,),
         tls: bool = False,
+        cfg: Path = KAMAILIO_CFG,
         **defines: str | int,
     ) -> None:
+        self.cfg = cfg
         self.port = free_sip_port()
         self.tls_port = free_sip_port() if tls else 0
         self.work_dir = work_dir
@@ -162,7 +164,7 @@ class Kamailio:
 
     def command(self) -> list[str]:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
-        command = [binary, "-f", str(KAMAILIO_CFG), "-DD", "-E", "-Y", str(self.work_dir), "-m", "32", "-M", "8"]
+        command = [binary, "-f", str(self.cfg), "-DD", "-E", "-Y", str(self.work_dir), "-m", "32", "-M", "8"]
         for name, value in self.defines.items():
             command += ["-A", f"{name}={value}"]
         return command

@@ -13,6 +13,7 @@ Needs kamailio and sipp (scripts/install-kamailio.sh). Not part of `make bench`:
 """
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -132,18 +133,19 @@ def measure(label: str, cfg: Path, world: World, calls: int, rate: float) -> dic
         cfg=cfg,
         API_KEY=f'"{world.telephony}"',  # main's config reads the key from the command line
         WORKERS=4,
-        LOG_LEVEL=1,
+        LOG_LEVEL=2,
     )
     switch.start()
     try:
         errors = switch_over(world, switch, calls, rate)
+        api_ms = [int(ms) for ms in re.findall(r"/events .*?-> 200 in (\d+) ms", switch.log())]
         latency = {}
         for setup_rate, setup_calls in ((1, 5), (10, 20), (25, 50)):
             values, answered = setup_latency(world, switch, setup_calls, setup_rate)
             latency[setup_rate] = (values, answered, setup_calls)
     finally:
         switch.stop()
-    return {"label": label, "errors": errors, "calls": calls, "latency": latency}
+    return {"label": label, "errors": errors, "calls": calls, "latency": latency, "api_ms": api_ms}
 
 
 def report(result: dict[str, Any]) -> None:
@@ -159,6 +161,12 @@ def report(result: dict[str, Any]) -> None:
         )
     else:
         print("  no call switched over")
+    if result["api_ms"]:
+        api = result["api_ms"]
+        print(
+            f"  API time per accepted event during that run (the switch's log): median {statistics.median(api):.0f} ms,"
+            f" p90 {percentile(api, 0.9):.0f} ms, max {max(api)} ms (n={len(api)}) — part of every switch-over"
+        )
     for rate, (values, answered, calls) in result["latency"].items():
         ms = [v * 1000 for v in values]
         figures = f"median {statistics.median(ms):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms" if ms else "no call set up"

@@ -49,7 +49,11 @@ printf 'id(int,auto) table_name(string) table_version(int) \n0:api_keys:2\n0:sub
     printf 'id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n'
     n=1
     for entry in "${PHONES[@]}"; do
-        printf '%d:%s:%s:%s::\n' "$n" "$(escape "${entry%%:*}")" "$DOMAIN" "$(escape "${entry#*:}")"
+        user="${entry%%:*}"
+        password="${entry#*:}"
+        ha1=$(printf '%s' "$user:$DOMAIN:$password" | md5sum | cut -d' ' -f1)
+        ha1b=$(printf '%s' "$user@$DOMAIN:$DOMAIN:$password" | md5sum | cut -d' ' -f1)
+        printf '%d:%s:%s:%s:%s:%s\n' "$n" "$(escape "$user")" "$DOMAIN" "$(escape "$password")" "$ha1" "$ha1b"
         n=$((n + 1))
     done
 } >"$DIR/subscriber"

@@ -5,8 +5,11 @@ the API slow or hung on demand. Timing assertions use SIPp's own message traces.
 cannot be installed on this machine (scripts/install-kamailio.sh says why).
 """
 
+import hashlib
 import json
+import re
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -20,7 +23,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.sip.sipp import Sipp, sipp_binary
-from tests.e2e.sip.switch import LOOPBACK, Kamailio, VpbxServer
+from tests.e2e.sip.switch import LOOPBACK, SIP_DOMAIN, Kamailio, VpbxServer
+from tests.e2e.sip.ua import Caller, Phone
 from tests.e2e.test_kamailio import (  # noqa: F401  (fixtures)
     SEED_WAIT,
     START,
@@ -36,6 +40,7 @@ from tests.e2e.test_kamailio import (  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e]
 HUNG_NUMBER = "+74955559990"
+PHONES = {"201": "secret-201", "202": "secret-202"}
 
 
 class SlowApi:
@@ -45,6 +50,7 @@ class SlowApi:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.events_delay = 0.0
+        self.events: list[tuple[str, dict[str, Any], int]] = []  # (path, body, API status) of every /events POST
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +70,8 @@ class SlowApi:
                         status, payload = response.status, response.read()
                 except urllib.error.HTTPError as error:
                     status, payload = error.code, error.read()
+                if self.path.endswith("/events"):
+                    proxy.events.append((self.path, json.loads(body), status))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -77,6 +85,19 @@ class SlowApi:
         self.httpd.daemon_threads = True
         self.url = f"http://{LOOPBACK}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def reports(self, call_id: str, outcome: str, timeout: float = 5.0) -> list[tuple[dict[str, Any], int]]:
+        """The bodies (and API statuses) of `outcome` events the switch posted for `call_id`, waiting for one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                (body, status)
+                for path, body, status in self.events
+                if f"/v1/calls/{call_id}/" in path and body.get("outcome") == outcome
+            ]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -98,9 +119,7 @@ def slow_api(server: VpbxServer) -> Iterator[SlowApi]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def switch(sipp_ready: None, slow_api: SlowApi, tenant: Tenant, work_dir: Path) -> Iterator[Kamailio]:  # noqa: F811
-    kamailio = Kamailio(
-        slow_api.url, tenant.telephony_key, work_dir, phones={"201": "secret-201"}, API_TIMEOUT_S=2, WORKERS=4
-    )
+    kamailio = Kamailio(slow_api.url, tenant.telephony_key, work_dir, phones=PHONES, API_TIMEOUT_S=2, WORKERS=4)
     try:
         kamailio.start()
         yield kamailio
@@ -380,3 +399,156 @@ def test_a_hung_api_never_delays_other_calls_sip(switch: Kamailio, tenant: Tenan
         f"{min(f[0] - sent[n] for n, f in finals.items()):.2f}-{max(f[0] - sent[n] for n, f in finals.items()):.2f} s;"
         f" OPTIONS max {max(options_rtts) * 1000:.1f} ms"
     )
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+
+def find_values(record: Any, key: str) -> list[Any]:
+    """Every value of `key` anywhere in a JSON document."""
+    if isinstance(record, dict):
+        return [v for k, v in record.items() if k == key] + [x for v in record.values() for x in find_values(v, key)]
+    if isinstance(record, list):
+        return [x for item in record for x in find_values(item, key)]
+    return []
+
+
+def test_answered_and_completed_are_reported_with_extension_and_duration(
+    tenant: Tenant,  # noqa: F811
+    switch: Kamailio,
+    fast_api: SlowApi,
+    work_dir: Path,  # noqa: F811
+) -> None:
+    """The caller talks ~1 s and hangs up: the switch posts `answered` (+ extension) after relaying the 200 and
+    `completed` (duration, ended_by caller) on the BYE. The call record shows the end once the API accepts
+    `completed` (the events change of the API; until it is merged the API answers 422 and this test xfails)."""
+    phone = Sipp("701", "phone_answer", work_dir)
+    tenant.subscriber("701", phone)  # type: ignore[arg-type]
+    number = tenant.publish([START, ring("a", "701", 20)], [arrow("start", "a")])
+    caller = Sipp("caller", "caller", work_dir, remote=switch.address, service=number)
+
+    run(phone, caller)
+
+    call_id = caller_call_id(caller)
+    answered = fast_api.reports(call_id, "answered")
+    assert answered, fast_api.events
+    assert answered[0][0]["extension"] == "701"
+    assert answered[0][0]["seq"] == 1
+    assert answered[0][0]["outcome"] == "answered"
+    completed = fast_api.reports(call_id, "completed")
+    assert len(completed) == 1, fast_api.events
+    body, status = completed[0]
+    assert body["seq"] == 2
+    assert body["ended_by"] == "caller"
+    talk = caller.first("BYE", received=False).at - caller.first("200 INVITE").at
+    assert abs(body["duration_seconds"] - talk) <= 1, (body, talk)
+    if status == 422:
+        pytest.xfail("waits for the events merge: this API answers 422 to `completed` (the switch's side passed)")
+    assert status == 200
+    record = tenant.api.ok("GET", f"/v1/calls/{call_id}", tenant.admin_key)
+    assert body["duration_seconds"] in find_values(record, "duration_seconds"), record
+
+
+# ------------------------------------------------------------------------------------------------ registration
+
+
+def digest_register(sock: socket.socket, switch: Kamailio, user: str, password: str, contact_port: int) -> list[str]:
+    """REGISTER `user` with Contact at 127.0.0.1:contact_port, answering the digest challenge."""
+    port = sock.getsockname()[1]
+    call_id = uuid.uuid4().hex
+
+    def register(cseq: int, authorization: str = "") -> str:
+        return (
+            f"REGISTER sip:{SIP_DOMAIN} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {LOOPBACK}:{port};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
+            f"From: <sip:{user}@{SIP_DOMAIN}>;tag=reg{user}\r\nTo: <sip:{user}@{SIP_DOMAIN}>\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{LOOPBACK}:{contact_port}>\r\n"
+            f"Expires: 300\r\nMax-Forwards: 70\r\n{authorization}Content-Length: 0\r\n\r\n"
+        )
+
+    challenge = send_and_collect(sock, register(1), switch.address)
+    assert challenge
+    assert challenge[0].startswith("SIP/2.0 401"), challenge
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge[0].split("WWW-Authenticate:", 1)[1].split("\r\n", 1)[0]))
+    md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731, S324 (SIP digest is MD5)
+    uri = f"sip:{SIP_DOMAIN}"
+    ha1, ha2 = md5(f"{user}:{fields['realm']}:{password}"), md5(f"REGISTER:{uri}")
+    if "qop" in fields:
+        response = md5(f"{ha1}:{fields['nonce']}:00000001:c0ffee:auth:{ha2}")
+        extra = ', qop=auth, nc=00000001, cnonce="c0ffee"'
+    else:
+        response, extra = md5(f"{ha1}:{fields['nonce']}:{ha2}"), ""
+    authorization = (
+        f'Authorization: Digest username="{user}", realm="{fields["realm"]}", nonce="{fields["nonce"]}", '
+        f'uri="{uri}", response="{response}", algorithm=MD5{extra}\r\n'
+    )
+    return send_and_collect(sock, register(2, authorization), switch.address)
+
+
+def test_a_registered_phone_is_rung_at_its_registration_and_an_unregistered_one_is_skipped(
+    tenant: Tenant,  # noqa: F811
+    switch: Kamailio,
+    fast_api: SlowApi,
+) -> None:
+    """Subscribers without sip_uri ring at sip:<ext>@<tenant sip_domain> = SIP_DOMAIN: the registrar decides."""
+    desk = Phone("201", mode="answer", answer_after=0.1)
+    caller = Caller("carrier", switch.address)
+    try:
+        for extension in ("202", "201"):
+            tenant.api.ok("POST", "/v1/subscribers", tenant.admin_key, {"extension": extension, "name": extension})
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            accepted = digest_register(sock, switch, "201", PHONES["201"], desk.port)
+        assert accepted
+        assert accepted[0].startswith("SIP/2.0 200"), accepted
+        number = tenant.publish(
+            [START, ring("away", "202", 10), ring("desk", "201", None)],
+            [arrow("start", "away"), arrow("away", "desk", "no_answer")],
+        )
+        call_id = f"{uuid.uuid4().hex}@{LOOPBACK}"
+
+        result = caller.call(number, call_id, timeout=10)
+
+        assert result.final_status == 200, result
+        assert desk.first("INVITE", call_id) is not None
+        steps = [(s["element_id"], s.get("outcome")) for s in tenant.trace(call_id)["trace"]]
+        assert ("away", "unavailable") in steps  # 202 never registered: skipped, not rung
+        assert ("desk", "answered") in steps
+    finally:
+        caller.close()
+        desk.close()
+
+
+def test_tcp_and_tls_listeners_answer(
+    switch: Kamailio,
+    tenant: Tenant,  # noqa: F811
+    work_dir: Path,  # noqa: F811
+) -> None:
+    secure = Kamailio("http://127.0.0.1:9", tenant.telephony_key, work_dir, tls=True)
+
+    def options(stream: socket.socket, transport: str, port: int) -> str:
+        local = stream.getsockname()[1]
+        stream.sendall(
+            (
+                f"OPTIONS sip:{LOOPBACK}:{port};transport={transport.lower()} SIP/2.0\r\n"
+                f"Via: SIP/2.0/{transport} {LOOPBACK}:{local};branch=z9hG4bK{uuid.uuid4().hex[:12]}\r\n"
+                f"From: <sip:probe@{LOOPBACK}>;tag=p\r\nTo: <sip:{LOOPBACK}>\r\nCall-ID: {uuid.uuid4().hex}\r\n"
+                "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        )
+        stream.settimeout(3)
+        return stream.recv(65535).decode(errors="replace")
+
+    with socket.create_connection(switch.address, timeout=3) as tcp:
+        assert options(tcp, "TCP", switch.port).startswith("SIP/2.0 200")
+    try:
+        secure.start()
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the test's self-signed certificate
+        raw = socket.create_connection((LOOPBACK, secure.tls_port), timeout=3)
+        with context.wrap_socket(raw, server_hostname=SIP_DOMAIN) as tls:
+            assert options(tls, "TLS", secure.tls_port).startswith("SIP/2.0 200")
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    finally:
+        secure.stop()

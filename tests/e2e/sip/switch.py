@@ -2,6 +2,7 @@
 JSON client for the API. Everything binds to 127.0.0.1 and every process is stopped by its owner's `stop()`.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -215,7 +216,8 @@ def write_data_dir(data_dir: Path, api_key: str, phones: dict[str, str], peers: 
         f"1:*:0:0:{_dbtext(api_key)}:0\n",
         "subscriber": "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n"
         + "".join(
-            f"{n}:{_dbtext(user)}:{SIP_DOMAIN}:{_dbtext(password)}::\n"
+            f"{n}:{_dbtext(user)}:{SIP_DOMAIN}:{_dbtext(password)}:{_ha1(user, password)}:"
+            f"{_ha1(f'{user}@{SIP_DOMAIN}', password)}\n"
             for n, (user, password) in enumerate(phones.items(), 1)
         ),
         "peers.list": "".join(f"1 {address} 32\n" for address in peers),
@@ -257,6 +259,10 @@ def make_certificate(data_dir: Path) -> None:
         timeout=60,
     )
     (data_dir / "key.pem").chmod(0o600)
+
+
+def _ha1(user: str, password: str) -> str:
+    return hashlib.md5(f"{user}:{SIP_DOMAIN}:{password}".encode()).hexdigest()  # noqa: S324 (SIP digest is MD5)
 
 
 def _dbtext(value: str) -> str:

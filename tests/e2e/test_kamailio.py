@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -35,6 +35,13 @@ FIGURES: dict[str, Any] = {}
 # ------------------------------------------------------------------------------------------------ world
 
 
+class Reachable(Protocol):
+    """A phone of either kind (Python `Phone` or a SIPp phone): what a subscriber's sip_uri points at."""
+
+    @property
+    def uri(self) -> str: ...
+
+
 @dataclass
 class Tenant:
     api: Api
@@ -43,7 +50,7 @@ class Tenant:
     telephony_key: str
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(10))
 
-    def subscriber(self, extension: str, phone: Phone) -> None:
+    def subscriber(self, extension: str, phone: "Reachable") -> None:
         body = {"extension": extension, "name": f"Phone {extension}", "sip_uri": phone.uri}
         self.api.ok("POST", "/v1/subscribers", self.admin_key, body)
 

@@ -161,8 +161,8 @@ def test_sipp_seed_101_rings_for_the_decided_seconds_then_102_answers(
     work_dir: Path,  # noqa: F811
 ) -> None:
     manager, deputy = Sipp("101", "phone_ring", work_dir), Sipp("102", "phone_answer", work_dir)
-    tenant.subscriber("101", manager)  # type: ignore[arg-type]
-    tenant.subscriber("102", deputy)  # type: ignore[arg-type]
+    tenant.subscriber("101", manager)
+    tenant.subscriber("102", deputy)
     number = tenant.publish(
         [START, ring("mgr", "101", SEED_WAIT), ring("deputy", "102", None)],
         [arrow("start", "mgr"), arrow("mgr", "deputy", "no_answer")],
@@ -187,8 +187,8 @@ def test_sipp_busy_phone_moves_on_at_once(
     work_dir: Path,  # noqa: F811
 ) -> None:
     busy, other = Sipp("301", "phone_busy", work_dir), Sipp("302", "phone_answer", work_dir)
-    tenant.subscriber("301", busy)  # type: ignore[arg-type]
-    tenant.subscriber("302", other)  # type: ignore[arg-type]
+    tenant.subscriber("301", busy)
+    tenant.subscriber("302", other)
     number = tenant.publish(
         [START, ring("first", "301", 20), ring("second", "302", None)],
         [arrow("start", "first"), arrow("first", "second", "no_answer")],
@@ -211,8 +211,8 @@ def test_sipp_slow_api_late_answer_on_the_old_branch_is_never_relayed(
     """101 answers just as its time runs out (its 200 crosses the CANCEL) while the API takes 1.5 s to say `ring
     102`: the caller gets exactly one 200 (102's); 101 gets ACK + BYE from the switch."""
     late, deputy = Sipp("401", "phone_late", work_dir), Sipp("402", "phone_answer", work_dir)
-    tenant.subscriber("401", late)  # type: ignore[arg-type]
-    tenant.subscriber("402", deputy)  # type: ignore[arg-type]
+    tenant.subscriber("401", late)
+    tenant.subscriber("402", deputy)
     number = tenant.publish(
         [START, ring("mgr", "401", SEED_WAIT), ring("deputy", "402", None)],
         [arrow("start", "mgr"), arrow("mgr", "deputy", "no_answer")],
@@ -242,8 +242,8 @@ def test_sipp_caller_cancels_while_the_switch_asks_the_api(
     work_dir: Path,  # noqa: F811
 ) -> None:
     manager, deputy = Sipp("501", "phone_ring", work_dir), Sipp("502", "phone_ring", work_dir, calls=0)
-    tenant.subscriber("501", manager)  # type: ignore[arg-type]
-    tenant.subscriber("502", deputy)  # type: ignore[arg-type]
+    tenant.subscriber("501", manager)
+    tenant.subscriber("502", deputy)
     number = tenant.publish(
         [START, ring("mgr", "501", SEED_WAIT), ring("deputy", "502", None)],
         [arrow("start", "mgr"), arrow("mgr", "deputy", "no_answer")],
@@ -423,7 +423,7 @@ def test_answered_and_completed_are_reported_with_extension_and_duration(
     `completed` (duration, ended_by caller) on the BYE. The call record shows the end once the API accepts
     `completed` (the events change of the API; until it is merged the API answers 422 and this test xfails)."""
     phone = Sipp("701", "phone_answer", work_dir)
-    tenant.subscriber("701", phone)  # type: ignore[arg-type]
+    tenant.subscriber("701", phone)
     number = tenant.publish([START, ring("a", "701", 20)], [arrow("start", "a")])
     caller = Sipp("caller", "caller", work_dir, remote=switch.address, service=number)
 

@@ -63,6 +63,9 @@ class Tenant:
         self.api.ok("POST", published, self.admin_key, headers={"If-Match": draft["_etag"]})
         number = f"+74955550{next(self.numbers):03d}"
         self.api.ok("POST", "/v1/numbers", self.admin_key, {"number": number, "scenario_id": scenario_id})
+        # One decision straight at the API warms the local server's cold paths for this number (its first request
+        # can take seconds on a loaded host, beyond the switch's API_TIMEOUT_S); the warm call never rings anyone.
+        self.api.ok("POST", "/v1/calls", self.telephony_key, {"call_id": f"warm-{uuid.uuid4().hex}", "to": number})
         return number
 
     def trace(self, call_id: str, timeout: float = 5.0) -> dict[str, Any]:

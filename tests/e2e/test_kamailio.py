@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -35,6 +35,13 @@ FIGURES: dict[str, Any] = {}
 # ------------------------------------------------------------------------------------------------ world
 
 
+class Reachable(Protocol):
+    """A phone of either kind (Python `Phone` or a SIPp phone): what a subscriber's sip_uri points at."""
+
+    @property
+    def uri(self) -> str: ...
+
+
 @dataclass
 class Tenant:
     api: Api
@@ -43,7 +50,7 @@ class Tenant:
     telephony_key: str
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(10))
 
-    def subscriber(self, extension: str, phone: Phone) -> None:
+    def subscriber(self, extension: str, phone: "Reachable") -> None:
         body = {"extension": extension, "name": f"Phone {extension}", "sip_uri": phone.uri}
         self.api.ok("POST", "/v1/subscribers", self.admin_key, body)
 
@@ -56,10 +63,20 @@ class Tenant:
         self.api.ok("POST", published, self.admin_key, headers={"If-Match": draft["_etag"]})
         number = f"+74955550{next(self.numbers):03d}"
         self.api.ok("POST", "/v1/numbers", self.admin_key, {"number": number, "scenario_id": scenario_id})
+        # One decision straight at the API warms the local server's cold paths for this number (its first request
+        # can take seconds on a loaded host, beyond the switch's API_TIMEOUT_S); the warm call never rings anyone.
+        self.api.ok("POST", "/v1/calls", self.telephony_key, {"call_id": f"warm-{uuid.uuid4().hex}", "to": number})
         return number
 
-    def trace(self, call_id: str) -> dict[str, Any]:
-        return self.api.ok("GET", f"/v1/calls/{call_id}", self.admin_key)
+    def trace(self, call_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The call record once routing settled: `answered` and `caller_hangup` are reported asynchronously, after
+        the SIP answer went out, so the record may trail the phones by a few milliseconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record: dict[str, Any] = self.api.ok("GET", f"/v1/calls/{call_id}", self.admin_key)
+            if record["status"] != "in_progress" or time.monotonic() > deadline:
+                return record
+            time.sleep(0.05)
 
 
 def ring(element_id: str, extension: str, wait: int | None) -> dict[str, Any]:
@@ -229,7 +246,7 @@ def test_seed_manager_unanswered_for_5_s_then_deputy_answers(
             first_decisions.append(at(manager, "INVITE", call_id) - result.invite_at - baseline)
 
             trace = tenant.trace(call_id)
-            assert trace["status"] == "connected"
+            assert trace["status"] in ("connected", "ended")  # ended once `completed` is accepted
             assert trace["result"] == "connected"
             visits = [(s["element_id"], s.get("outcome"), s.get("exit")) for s in trace["trace"]]
             assert ("mgr", "no_answer", "no_answer") in visits

@@ -2,6 +2,7 @@
 JSON client for the API. Everything binds to 127.0.0.1 and every process is stopped by its owner's `stop()`.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 KAMAILIO_CFG = REPO / "integrations" / "kamailio" / "kamailio.cfg"
 INSTALL_SCRIPT = REPO / "scripts" / "install-kamailio.sh"
 LOOPBACK = "127.0.0.1"
+SIP_DOMAIN = "pbx.test"
 CANNOT_INSTALL = 2  # install-kamailio.sh: no apt-get, or neither root nor password-less sudo
 
 
@@ -26,6 +28,19 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def free_sip_port() -> int:
+    """A loopback port free for both UDP and TCP (Kamailio listens on both)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no loopback port free for UDP and TCP")
 
 
 def closed_tcp_port() -> int:
@@ -103,21 +118,45 @@ class VpbxServer:
 
 
 class Kamailio:
-    """Kamailio in the foreground (`-DD -E`) with integrations/kamailio/kamailio.cfg and loopback defines."""
+    """Kamailio in the foreground (`-DD -E`) with integrations/kamailio/kamailio.cfg and loopback defines.
 
-    def __init__(self, api_url: str, api_key: str, work_dir: Path, **defines: str | int) -> None:
-        self.port = free_port(socket.SOCK_DGRAM)
+    Its secrets live in a data directory of its own (mode 0750, files 0640), as in production: the telephony key
+    (`api_keys`), the phones' credentials (`subscriber`) and the trusted peers (`peers.list`).
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        work_dir: Path,
+        phones: dict[str, str] | None = None,
+        peers: tuple[str, ...] = (LOOPBACK,),
+        tls: bool = False,
+        cfg: Path = KAMAILIO_CFG,
+        **defines: str | int,
+    ) -> None:
+        self.cfg = cfg
+        self.port = free_sip_port()
+        self.tls_port = free_sip_port() if tls else 0
         self.work_dir = work_dir
         self.log_path = work_dir / f"kamailio-{self.port}.log"
+        self.data_dir = work_dir / f"data-{self.port}"
+        write_data_dir(self.data_dir, api_key, phones or {}, peers, tls)
         self.defines: dict[str, str | int] = {
             "SIP_IP": LOOPBACK,
             "SIP_PORT": self.port,
             "API_URL": f'"{api_url}"',
-            "API_KEY": f'"{api_key}"',
+            "DATA_DIR": f'"{self.data_dir}"',
+            "DATA_URL": f'"text://{self.data_dir}"',
+            "PEERS_FILE": f'"{self.data_dir / "peers.list"}"',
+            "TLS_CFG": f'"{self.data_dir / "tls.cfg"}"',
+            "SIP_DOMAIN": f'"{SIP_DOMAIN}"',
             "WORKERS": 2,
             "LOG_LEVEL": 2,
             **defines,
         }
+        if tls:
+            self.defines.update({"WITH_TLS": 1, "TLS_PORT": self.tls_port})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -126,7 +165,7 @@ class Kamailio:
 
     def command(self) -> list[str]:
         binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
-        command = [binary, "-f", str(KAMAILIO_CFG), "-DD", "-E", "-Y", str(self.work_dir), "-m", "32", "-M", "8"]
+        command = [binary, "-f", str(self.cfg), "-DD", "-E", "-Y", str(self.work_dir), "-m", "32", "-M", "8"]
         for name, value in self.defines.items():
             command += ["-A", f"{name}={value}"]
         return command
@@ -166,6 +205,68 @@ class Kamailio:
             except OSError:
                 return False
             return data.startswith(b"SIP/2.0 200")
+
+
+def write_data_dir(data_dir: Path, api_key: str, phones: dict[str, str], peers: tuple[str, ...], tls: bool) -> None:
+    """The files kamailio.cfg reads from DATA_DIR (db_text tables and the permissions address file)."""
+    data_dir.mkdir(mode=0o750, exist_ok=True)
+    files = {
+        "version": "id(int,auto) table_name(string) table_version(int) \n0:api_keys:2\n0:subscriber:7\n",
+        "api_keys": "id(int,auto) key_name(string) key_type(int) value_type(int) key_value(string) expires(int) \n"
+        f"1:*:0:0:{_dbtext(api_key)}:0\n",
+        "subscriber": "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n"
+        + "".join(
+            f"{n}:{_dbtext(user)}:{SIP_DOMAIN}:{_dbtext(password)}:{_ha1(user, password)}:"
+            f"{_ha1(f'{user}@{SIP_DOMAIN}', password)}\n"
+            for n, (user, password) in enumerate(phones.items(), 1)
+        ),
+        "peers.list": "".join(f"1 {address} 32\n" for address in peers),
+    }
+    if tls:
+        make_certificate(data_dir)
+        files["tls.cfg"] = (
+            f"[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+            f"private_key = {data_dir / 'key.pem'}\ncertificate = {data_dir / 'cert.pem'}\n"
+            f"[client:default]\nverify_certificate = no\nrequire_certificate = no\n"
+        )
+    for name, text in files.items():
+        path = data_dir / name
+        path.write_text(text)
+        path.chmod(0o640)
+
+
+def make_certificate(data_dir: Path) -> None:
+    """A self-signed certificate for the TLS listener (what scripts/install-kamailio.sh makes in production)."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={SIP_DOMAIN}",
+            "-keyout",
+            str(data_dir / "key.pem"),
+            "-out",
+            str(data_dir / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (data_dir / "key.pem").chmod(0o600)
+
+
+def _ha1(user: str, password: str) -> str:
+    return hashlib.md5(f"{user}:{SIP_DOMAIN}:{password}".encode()).hexdigest()  # noqa: S324 (SIP digest is MD5)
+
+
+def _dbtext(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
 def _stop(process: "subprocess.Popen[bytes] | None", grace: float = 5.0) -> None:

@@ -246,8 +246,8 @@ def test_seed_manager_unanswered_for_5_s_then_deputy_answers(
             first_decisions.append(at(manager, "INVITE", call_id) - result.invite_at - baseline)
 
             trace = tenant.trace(call_id)
-            assert trace["status"] in ("connected", "ended")  # ended once `completed` is accepted
-            assert trace["result"] == "connected"
+            # connected while they talk; the BYE's `completed` may already have ended it
+            assert (trace["status"], trace["result"]) in (("connected", "connected"), ("ended", "completed"))
             visits = [(s["element_id"], s.get("outcome"), s.get("exit")) for s in trace["trace"]]
             assert ("mgr", "no_answer", "no_answer") in visits
             assert ("deputy", "answered", None) in visits
@@ -312,7 +312,7 @@ def test_simultaneous_group_first_answer_wins_and_the_other_is_cancelled(
     assert slow.first("487 INVITE", call_id, direction="out") is not None
     assert quick.first("CANCEL", call_id) is None
     trace = tenant.trace(call_id)
-    assert trace["result"] == "connected"
+    assert trace["result"] in ("connected", "completed")  # completed once the BYE's report is in
     assert [s.get("outcome") for s in trace["trace"]].count("answered") == 1
 
 

@@ -97,7 +97,7 @@ def running_receiver(folder: Path) -> Iterator[Receiver]:
     state = Receiver(port=0, cert_file=cert_file)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
                 state.received.append(Received(self.path, dict(self.headers.items()), body, time.monotonic()))

@@ -12,10 +12,11 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import StrictModel
 from vpbx.domain.errors import NotFound
-from vpbx.domain.webhooks import EventType, SigningSecrets, Webhook, new_secret
+from vpbx.domain.webhooks import DeliveryState, EventType, SigningSecrets, Webhook, new_secret
 from vpbx.service.crm import refusal_reason
 from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.service.webhook_delivery import WebhookSettings
@@ -27,8 +28,14 @@ _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain"
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL as given, or ValueError saying why it may not receive webhooks."""
-    allow_insecure = WebhookSettings.from_env().allow_insecure
+    """The URL as given, or a `webhook_url` validation error saying why it may not receive webhooks."""
+    try:
+        return _checked_webhook_url(url, WebhookSettings.from_env().allow_insecure)
+    except ValueError as refusal:
+        raise PydanticCustomError("webhook_url", "{reason}", {"reason": str(refusal)}) from None
+
+
+def _checked_webhook_url(url: str, allow_insecure: bool) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -106,7 +113,7 @@ class WebhookCreatedOut(WebhookOut):
 class DeliveryOut(StrictModel):
     event_id: str
     event_type: EventType
-    state: str = Field(description="pending | retrying | delivered | dead")
+    state: DeliveryState = Field(description="pending: queued; retrying: see next_attempt_at; delivered; dead")
     attempts: int
     created_at: datetime = Field(description="When the event happened")
     last_attempt_at: datetime | None = None

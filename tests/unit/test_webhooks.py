@@ -1,13 +1,19 @@
 """Webhooks without the network: signatures, the backoff schedule, the event mapping table, the dispatcher's state
-machine on the in-memory store, and the sender's refusals."""
+machine on the in-memory store, and the sender's refusals and deadline (a TLS server on 127.0.0.1 only)."""
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import socket
+import ssl
+import threading
+import time
 import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +42,8 @@ from vpbx.service.webhook_delivery import (
     handle_stream_batch,
 )
 from vpbx.store.memory import InMemoryRepository
+
+from tests.helpers.webhook_receiver import write_certificate
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 SECRET = "whsec_test"
@@ -430,3 +438,34 @@ def test_a_public_address_is_contacted_at_the_pinned_address() -> None:
     result = sender.post("https://hooks.example.com:8443/x", b"{}", {})
     assert connections.attempts == [("93.184.216.34", 8443)]
     assert result.status_code is None
+
+
+def test_a_receiver_dripping_its_answer_is_cut_at_the_deadline(tmp_path: Path) -> None:
+    """Each byte arrives within the socket timeout, so only the whole-attempt deadline can end it."""
+    cert_file, key_file = write_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(65536)
+            with contextlib.suppress(OSError):
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                    tls.sendall(bytes([byte]))
+                    time.sleep(0.2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    sender = WebhookSender(
+        allow_insecure=True,
+        ssl_context=ssl.create_default_context(cafile=str(cert_file)),
+        timeout_seconds=1.0,
+    )
+    started = time.monotonic()
+    result = sender.post(f"https://127.0.0.1:{port}/hook", b"{}", {})
+    listener.close()
+    assert result.status_code is None
+    assert result.error is not None
+    assert time.monotonic() - started < 2.5

@@ -23,6 +23,7 @@ private, link-local… targets) and the connection pinned to the checked address
 import logging
 import os
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -146,6 +147,9 @@ class WebhookSender(CrmClient):
         address = self._checked_address(host, port, deadline)
         exchange = _Exchange(deadline)
         connection = self._connection(url.scheme, host, port, address, exchange)
+        watchdog = threading.Timer(_remaining(deadline), exchange.abort)  # a dripping receiver stops at the deadline
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.connect()
             exchange.opened(connection.sock)
@@ -157,6 +161,7 @@ class WebhookSender(CrmClient):
             _remaining(deadline)
             return int(response.status)
         finally:
+            watchdog.cancel()
             connection.close()
             exchange.close()
 

@@ -27,7 +27,7 @@ from vpbx.store.ports import WebhookStore
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5  # an idle stream is polled twice a second: each poll takes the embedded moto's one lock
 REDELIVERY_SECONDS = 1.0  # after a failed batch or message, as Lambda and SQS would retry
 MAX_RECEIVES = 5  # then the message is dead-lettered (logged), like the queue's redrive policy
 

@@ -206,6 +206,7 @@ IDEMPOTENT_OPERATIONS = {
     "publishScenario",
     "createTenant",
     "createKey",
+    "createWebhook",
 }
 
 

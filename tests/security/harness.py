@@ -171,6 +171,7 @@ class World:
     caller_lists: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    webhooks: list[str] = field(default_factory=list)
 
     def own_ids(self) -> set[str]:
         return {
@@ -182,6 +183,7 @@ class World:
             *self.caller_lists,
             *self.scenarios,
             *self.calls,
+            *self.webhooks,
         }
 
 
@@ -243,4 +245,6 @@ def build_world(api: Api, index: int, tenant_id: str | None = None) -> World:
         start = {"call_id": call_id, "from": "+79161234567", "to": number}
         ok(api.request("POST", "/v1/calls", world.keys["telephony"], start))
         world.calls.append(call_id)
+        hook = {"url": f"https://hooks.invalid/{tenant_id}/{n}", "events": ["call.started"]}
+        world.webhooks.append(ok(api.request("POST", "/v1/webhooks", admin_key, hook)).json()["id"])
     return world

@@ -68,6 +68,10 @@ def _event(world: World, n: int) -> dict[str, Any]:
     return {"seq": 1, "outcome": "no_answer"}
 
 
+def _webhook(world: World, n: int) -> dict[str, Any]:
+    return {"url": "https://hijacked.invalid/hook", "events": ["call.answered"]}
+
+
 def _empty(world: World, n: int) -> dict[str, Any]:
     return {}
 
@@ -124,6 +128,15 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/calls"): RouteClass("list", "viewer"),
     ("GET", "/v1/calls/{call_id}"): RouteClass("object", "viewer"),
     ("GET", "/v1/scenarios/{scenario_id}/stats"): RouteClass("object", "viewer"),
+    # webhooks: tenant admins only
+    ("GET", "/v1/webhooks"): RouteClass("list", "admin"),
+    ("POST", "/v1/webhooks"): RouteClass("create", "admin"),
+    ("GET", "/v1/webhooks/{webhook_id}"): RouteClass("object", "admin"),
+    ("PUT", "/v1/webhooks/{webhook_id}"): RouteClass("object", "admin", _webhook, if_match=True),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): RouteClass("object", "admin", if_match=True),
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): RouteClass("object", "admin", if_match=True),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): RouteClass("object", "admin"),
+    ("POST", "/v1/webhooks/{webhook_id}/test"): RouteClass("object", "admin"),
 }
 
 # Path parameter → the victim's object it names (n: which of its OBJECTS_PER_KIND objects).
@@ -137,6 +150,7 @@ PATH_PARAMETERS: dict[str, Callable[[World, int], str]] = {
     "scenario_id": lambda world, n: world.scenarios[n],
     "call_id": lambda world, n: world.calls[n],
     "version": lambda world, n: "1",
+    "webhook_id": lambda world, n: world.webhooks[n],
 }
 
 

@@ -72,6 +72,7 @@ def concrete(resource: str, world: World) -> str:
         "scenario_id": world.scenarios[-1],
         "call_id": world.calls[-1],
         "version": "1",
+        "webhook_id": world.webhooks[-1],
     }
     return re.sub(r"{(\w+)}", lambda found: values[found.group(1)], resource)
 

@@ -35,6 +35,8 @@ def policy_allows(role: str, method: str, resource: str) -> bool:
         return role in {"operator", "admin"}
     if role == "operator":
         return False
+    if resource.startswith("/v1/webhooks"):  # a signing secret and call data leaving the platform: admins only
+        return role == "admin"
     if role == "viewer":
         return method == "GET" or resource.endswith(READ_ONLY_POSTS)
     return role in {"admin", "editor"}
@@ -67,6 +69,8 @@ def fresh_body(method: str, resource: str, world: World) -> Any:
         ("PUT", "/v1/schedules/{schedule_id}"): {"name": "S", "timezone": "UTC"},
         ("PUT", "/v1/caller-lists/{list_id}"): {"name": "L"},
         ("PUT", "/v1/scenarios/{scenario_id}"): seed_scenario(world.extensions[0], world.extensions[1]),
+        ("POST", "/v1/webhooks"): {"url": f"https://{unique}.invalid/hook", "events": ["call.started"]},
+        ("PUT", "/v1/webhooks/{webhook_id}"): {"url": "https://renamed.invalid/hook", "events": ["call.started"]},
     }
     return creates.get((method, resource))
 

@@ -58,6 +58,9 @@ ACCEPTED_RULES = {
     "idempotency": "an Idempotency-Key the run generated once is reused with another body (422: state — the key "
     "names the first request)",
     "role": "a key's role must fit its tenant: `operator` only for the operator's own tenant (depends on the path)",
+    "webhook_url": "a webhook URL must name a public https host: no literal loopback/private/link-local address, no "
+    "localhost or .local/.internal name, no credentials, a valid port (checks a pattern cannot state)",
+    "limit_exceeded": "a tenant has at most 10 webhooks; the run creates more (409: state)",
     "integer_range": "integer literals beyond 64 bits are refused in any body, also where the schema says `number` "
     "(a schema cannot tell the literal 1e20 from 100000000000000000000)",
 }

@@ -317,9 +317,11 @@ class FakeServer:
         instances: int | None = None,
         cors_origins: list[str] | None = None,
         allow_insecure_crm: bool = False,
+        allow_insecure_webhooks: bool = False,
     ) -> None:
         call: dict[str, Any] = {"port": port, "dynamodb_endpoint": dynamodb_endpoint, "host": host}
         call |= {"instances": instances} | ({"cors_origins": cors_origins} if cors_origins else {})
+        call |= {"allow_insecure_webhooks": True} if allow_insecure_webhooks else {}
         self.calls.append(call | ({"allow_insecure_crm": True} if allow_insecure_crm else {}))
 
 
@@ -345,6 +347,11 @@ def test_serve_passes_its_options_to_the_server(fake_server: FakeServer, capsys:
 def test_serve_passes_allow_insecure_crm(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["serve", "--allow-insecure-crm"], capsys)[0] == 0
     assert fake_server.calls[0]["allow_insecure_crm"] is True
+
+
+def test_serve_passes_allow_insecure_webhooks(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["serve", "--allow-insecure-webhooks"], capsys)[0] == 0
+    assert fake_server.calls[0]["allow_insecure_webhooks"] is True
 
 
 def test_serve_passes_cors_origins(fake_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let external_routing call http:// and loopback CRMs (development only; default VPBX_ALLOW_INSECURE_CRM)",
     )
+    serve.add_argument(
+        "--allow-insecure-webhooks",
+        action="store_true",
+        help="let webhooks target loopback https receivers, trusting VPBX_WEBHOOK_CA_FILE (tests only; default "
+        "VPBX_ALLOW_INSECURE_WEBHOOKS)",
+    )
     serve.set_defaults(handler=_serve_command)
     return parser
 
@@ -218,6 +224,7 @@ def _serve_command(args: argparse.Namespace) -> int:
             instances=args.instances,
             cors_origins=args.cors_origin,
             allow_insecure_crm=args.allow_insecure_crm,
+            allow_insecure_webhooks=args.allow_insecure_webhooks,
         )
     return EXIT_OK
 

@@ -18,6 +18,7 @@ TENANT_ADMINISTRATION: frozenset[Role] = frozenset({"operator", "admin"})
 READERS: frozenset[Role] = frozenset({"admin", "editor", "viewer"})
 WRITERS: frozenset[Role] = frozenset({"admin", "editor"})
 TELEPHONY: frozenset[Role] = frozenset({"telephony"})
+ADMINS: frozenset[Role] = frozenset({"admin"})
 
 _DIRECTORY_COLLECTIONS = {
     "/v1/subscribers": "/v1/subscribers/{extension}",
@@ -70,6 +71,11 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/calls"): READERS,
     ("GET", "/v1/calls/{call_id}"): READERS,
     ("GET", "/v1/scenarios/{scenario_id}/stats"): READERS,
+    # webhooks: they carry a signing secret and send call data out, so tenant admins only
+    **dict.fromkeys(_crud("/v1/webhooks", "/v1/webhooks/{webhook_id}"), ADMINS),
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): ADMINS,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ADMINS,
+    ("POST", "/v1/webhooks/{webhook_id}/test"): ADMINS,
 }
 
 

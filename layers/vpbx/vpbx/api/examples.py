@@ -711,6 +711,32 @@ KEY_CREATE = {
 
 # ------------------------------------------------------------------------------------------------ by operation
 
+WEBHOOK_BODY: dict[str, Any] = {
+    "url": "https://crm.example.com/vpbx/events",
+    "events": ["call.answered", "call.completed", "call.missed"],
+    "enabled": True,
+    "description": "CRM call cards",
+}
+WEBHOOK: dict[str, Any] = {
+    "version": 1,
+    "created_at": "2026-11-23T09:20:00Z",
+    "updated_at": "2026-11-23T09:20:00Z",
+    "id": "wh-3f9c2a7b1d04",
+    **WEBHOOK_BODY,
+}
+WEBHOOK_CREATED: dict[str, Any] = {**WEBHOOK, "secret": "whsec_<shown once: store it in your receiver>"}
+DELIVERY: dict[str, Any] = {
+    "event_id": "evt_5c1f0e8a9b2d4c6e8f0a1b2c3d4e5f60",
+    "event_type": "call.answered",
+    "state": "retrying",
+    "attempts": 2,
+    "created_at": "2026-11-23T09:31:05Z",
+    "last_attempt_at": "2026-11-23T09:32:06Z",
+    "last_status_code": 503,
+    "last_error": "HTTP 503",
+    "next_attempt_at": "2026-11-23T09:35:06Z",
+}
+
 REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "createTenant": TENANT_CREATE,
     "replaceTenant": TENANT_SETTINGS,
@@ -729,6 +755,8 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "simulateScenario": SIMULATE,
     "startCall": CALL_START,
     "reportCallEvent": CALL_EVENT,
+    "createWebhook": {"crm": example("Answered, completed and missed calls to the CRM", WEBHOOK_BODY)},
+    "replaceWebhook": {"pause": example("Pause deliveries", {**WEBHOOK_BODY, "enabled": False})},
 }
 """Request body examples of each operation (Swagger UI fills the body with the first)."""
 
@@ -780,5 +808,20 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "listCalls": CALL_PAGE,
     "getCall": CALL,
     "getScenarioStats": SCENARIO_STATS,
+    "listWebhooks": {"items": [WEBHOOK], "next_cursor": None},
+    "createWebhook": WEBHOOK_CREATED,
+    "getWebhook": WEBHOOK,
+    "replaceWebhook": {**WEBHOOK, "enabled": False, "version": 2},
+    "rotateWebhookSecret": {**WEBHOOK_CREATED, "version": 2},
+    "listWebhookDeliveries": {"items": [DELIVERY], "next_cursor": None},
+    "testWebhook": {
+        **DELIVERY,
+        "event_type": "webhook.ping",
+        "state": "delivered",
+        "attempts": 1,
+        "last_status_code": 200,
+        "last_error": None,
+        "next_attempt_at": None,
+    },
 }
 """The success body of each operation, as the walk-through got it."""

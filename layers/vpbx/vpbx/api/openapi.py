@@ -16,7 +16,7 @@ from vpbx import __version__
 from vpbx.api.context import ROUTE_ROLES, route_key
 from vpbx.api.models import ErrorBody
 
-ROUTE_FAMILIES = ("admin", "directory", "scenarios", "calls", "docs")
+ROUTE_FAMILIES = ("admin", "directory", "scenarios", "calls", "webhooks", "docs")
 TITLE = "vpbx — virtual PBX API"
 VERSION = __version__  # the package's version: one number for the code and its contract
 LICENSE = {"name": "Proprietary", "identifier": "LicenseRef-vpbx-proprietary"}
@@ -32,6 +32,11 @@ TAGS = [
         "description": "Call scenarios: drafts, validation, publishing, versions, rollback, simulation, diagrams.",
     },
     {"name": "Calls", "description": "Live call routing for telephony, and the call history for the tenant."},
+    {
+        "name": "Webhooks",
+        "description": "Signed call and scenario events POSTed to the tenant's https endpoints, with retries "
+        "(docs/WEBHOOKS.md). Admin keys only.",
+    },
 ]
 DESCRIPTION = (
     "Multi-tenant virtual PBX: directory, call scenarios and live call routing. Authenticate with the `X-Api-Key` "

@@ -171,15 +171,22 @@ def serve(
     instances: int | None = None,
     cors_origins: list[str] | None = None,
     allow_insecure_crm: bool = False,
+    allow_insecure_webhooks: bool = False,
 ) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM). `instances`: concurrent instances per function (default
     VPBX_LOCAL_INSTANCES or 4), each its own process, as Lambda scales out. `cors_origins`: browser origins allowed
     to call the API (default VPBX_CORS_ORIGINS; `*` for any). `allow_insecure_crm`: external_routing may call
-    http:// and loopback CRMs (default VPBX_ALLOW_INSECURE_CRM; the deployed template never allows them)."""
+    http:// and loopback CRMs (default VPBX_ALLOW_INSECURE_CRM; the deployed template never allows them).
+    `allow_insecure_webhooks`: webhooks may target loopback https receivers, trusting VPBX_WEBHOOK_CA_FILE (default
+    VPBX_ALLOW_INSECURE_WEBHOOKS; tests only, never in the template)."""
     if cors_origins:
         os.environ[ORIGINS_ENV] = ",".join(cors_origins)
     if allow_insecure_crm:
         os.environ[INSECURE_CRM_ENV] = "true"
+    if allow_insecure_webhooks:
+        from vpbx.service.webhook_delivery import INSECURE_WEBHOOKS_ENV
+
+        os.environ[INSECURE_WEBHOOKS_ENV] = "true"
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -188,12 +195,14 @@ def serve(
         moto, dynamodb_endpoint = _start_moto()
     try:
         gateway = _prepare(dynamodb_endpoint, instances or int(os.environ.get(INSTANCES_ENV) or DEFAULT_MAX_INSTANCES))
+        webhooks = _start_webhooks(dynamodb_endpoint)
         try:
             with _Server((host, port), gateway) as server:
                 url = f"http://{host}:{server.server_address[1]}"
                 _announce(url, dynamodb_endpoint, embedded=moto is not None)
                 server.serve_forever()
         finally:
+            webhooks.stop()
             gateway.close()
     finally:
         if moto is not None:
@@ -260,6 +269,16 @@ def _prepare(endpoint: str, instances: int) -> LocalGateway:
 _announcement: list[str] = []
 
 
+def _start_webhooks(endpoint: str) -> Any:
+    """The same dispatcher as the template's stream function, fed from the embedded table's stream (local/webhooks)."""
+    from vpbx.api import deps
+    from vpbx.local.webhooks import LocalWebhooks
+
+    webhooks = LocalWebhooks(endpoint, os.environ["TABLE_NAME"], deps.get_repository())
+    _announcement.append(webhooks.describe())
+    return webhooks
+
+
 def _bootstrap(repository: Any) -> None:
     from vpbx.api.keys import generate_secret, issue_key
     from vpbx.domain.errors import AlreadyExists
@@ -285,7 +304,7 @@ def _crm_policy() -> str:
 
 
 def _announce(url: str, endpoint: str, embedded: bool) -> None:
-    operator_secret, demo_secret = _announcement
+    operator_secret, demo_secret, webhooks = _announcement
     where = "embedded moto server" if embedded else "external"
     lines = [
         f"vpbx local API listening on {url}",
@@ -296,6 +315,7 @@ def _announce(url: str, endpoint: str, embedded: bool) -> None:
         f"docs: {url}/v1/docs",
         f"CORS origins: {os.environ.get(ORIGINS_ENV) or 'none (--cors-origin URL to allow a browser app)'}",
         f"CRM lookups: {_crm_policy()}",
+        f"webhooks: {webhooks}",
         f"try: curl -s {url}/v1/tenants/{DEMO_TENANT} -H 'X-Api-Key: {demo_secret}'",
     ]
     print("\n".join(lines), flush=True)

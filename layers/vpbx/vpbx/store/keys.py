@@ -114,3 +114,19 @@ def sortable_time(at: datetime) -> str:
 
 def calls_gsi_sk(started_at: datetime, call_id: str) -> str:
     return f"{sortable_time(started_at)}#{call_id}"
+
+
+# Webhooks (store/dynamodb/webhooks.py): WEBHOOK#<id> (versioned, its signing secrets in their own attribute), the
+# tenant's webhook count WEBHOOKS (the limit, kept in the same transaction as each create and delete), and one
+# delivery per (webhook, event) WHDLV#<webhook id>#<event time>#<event id> with a TTL (newest first by time).
+WEBHOOK_PREFIX = "WEBHOOK#"
+WEBHOOK_COUNT_SK = "WEBHOOKS"
+DELIVERY_PREFIX = "WHDLV#"
+
+
+def deliveries_prefix(webhook_id: str) -> str:
+    return f"{DELIVERY_PREFIX}{webhook_id}#"
+
+
+def delivery_sk(webhook_id: str, created: datetime, event_id: str) -> str:
+    return f"{deliveries_prefix(webhook_id)}{sortable_time(created)}#{event_id}"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from vpbx.domain.directory import CallerList, Schedule, Subscriber
     from vpbx.domain.scenario import References, Scenario
+    from vpbx.domain.webhooks import Delivery, SigningSecrets, Webhook, WebhookEvent
     from vpbx.store.models import (
         ApiKey,
         CallCounters,
@@ -323,6 +324,54 @@ class CallStore(Protocol):
         """The scenario's statistics counters of the days first..last (inclusive), summed over shards, by day."""
 
 
+# ---------------------------------------------------------------------------------------------- webhooks
+class WebhookStore(Protocol):
+    """Webhooks (versioned, at most MAX_WEBHOOKS_PER_TENANT per tenant: LimitExceeded, atomically) with their
+    signing secrets kept apart from what the API returns, and their deliveries (one per webhook and event, kept for
+    DELIVERY_RETENTION by TTL)."""
+
+    @abstractmethod
+    def create_webhook(self, tenant_id: str, webhook: Webhook, secrets: SigningSecrets) -> Versioned[Webhook]: ...
+
+    @abstractmethod
+    def get_webhook(self, tenant_id: str, webhook_id: str) -> Versioned[Webhook]: ...
+
+    @abstractmethod
+    def list_webhooks(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Webhook]]: ...
+
+    @abstractmethod
+    def update_webhook(self, tenant_id: str, webhook: Webhook, expected_version: int) -> Versioned[Webhook]: ...
+
+    @abstractmethod
+    def rotate_webhook_secret(
+        self, tenant_id: str, webhook_id: str, secrets: SigningSecrets, expected_version: int
+    ) -> Versioned[Webhook]: ...
+
+    @abstractmethod
+    def delete_webhook(self, tenant_id: str, webhook_id: str, expected_version: int) -> None: ...
+
+    @abstractmethod
+    def webhook_targets(self, tenant_id: str) -> list[tuple[Webhook, SigningSecrets]]:
+        """Every webhook of the tenant with its secrets (the dispatcher's one Query per event)."""
+
+    @abstractmethod
+    def create_delivery(self, tenant_id: str, delivery: Delivery, event: WebhookEvent) -> bool:
+        """Record a new delivery with its event; False (and nothing written) when it exists already."""
+
+    @abstractmethod
+    def get_delivery(
+        self, tenant_id: str, webhook_id: str, created: datetime, event_id: str
+    ) -> tuple[Delivery, WebhookEvent] | None: ...
+
+    @abstractmethod
+    def save_delivery(self, tenant_id: str, delivery: Delivery) -> None:
+        """Overwrite the delivery's attempt fields (its event stays)."""
+
+    @abstractmethod
+    def list_deliveries(self, tenant_id: str, webhook_id: str, limit: int, cursor: str | None) -> Page[Delivery]:
+        """Newest first."""
+
+
 # ---------------------------------------------------------------------------------------------- wiring
-class Repository(TenantStore, DirectoryStore, NumberStore, ScenarioStore, CallStore, Protocol):
+class Repository(TenantStore, DirectoryStore, NumberStore, ScenarioStore, CallStore, WebhookStore, Protocol):
     """Every port at once, over one table: what api/deps.py builds and hands to each service as its narrow port."""

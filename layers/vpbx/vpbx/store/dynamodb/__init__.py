@@ -7,6 +7,7 @@ from vpbx.store.dynamodb.numbers import DynamoNumberStore
 from vpbx.store.dynamodb.scenarios import DynamoScenarioStore
 from vpbx.store.dynamodb.table import CALL_LISTING_ATTRIBUTES, RETRY_CONFIG, DynamoTable
 from vpbx.store.dynamodb.tenants import DynamoTenantStore
+from vpbx.store.dynamodb.webhooks import DynamoWebhookStore
 from vpbx.store.ports import Repository
 
 __all__ = [
@@ -19,10 +20,17 @@ __all__ = [
     "DynamoScenarioStore",
     "DynamoTable",
     "DynamoTenantStore",
+    "DynamoWebhookStore",
 ]
 
 
 class DynamoRepository(
-    DynamoTenantStore, DynamoDirectoryStore, DynamoNumberStore, DynamoScenarioStore, DynamoCallStore, Repository
+    DynamoTenantStore,
+    DynamoDirectoryStore,
+    DynamoNumberStore,
+    DynamoScenarioStore,
+    DynamoCallStore,
+    DynamoWebhookStore,
+    Repository,
 ):
     """Every port on one table and one client."""

@@ -8,6 +8,7 @@ from vpbx.store.memory.numbers import MemoryNumberStore
 from vpbx.store.memory.scenarios import MemoryScenarioStore
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.memory.tenants import MemoryTenantStore
+from vpbx.store.memory.webhooks import MemoryWebhookStore
 from vpbx.store.ports import Repository
 
 __all__ = [
@@ -18,10 +19,17 @@ __all__ = [
     "MemoryScenarioStore",
     "MemoryTable",
     "MemoryTenantStore",
+    "MemoryWebhookStore",
 ]
 
 
 class InMemoryRepository(
-    MemoryTenantStore, MemoryDirectoryStore, MemoryNumberStore, MemoryScenarioStore, MemoryCallStore, Repository
+    MemoryTenantStore,
+    MemoryDirectoryStore,
+    MemoryNumberStore,
+    MemoryScenarioStore,
+    MemoryCallStore,
+    MemoryWebhookStore,
+    Repository,
 ):
     """Every port over one item map and one lock."""

@@ -324,7 +324,8 @@ def test_dynamodb_requests_per_start_and_per_event(api: Call, repository: Dynamo
         assert operations == ["GetItem", "BatchGetItem", "BatchGetItem", "GetItem", "PutItem"]
         operations.clear()
         api("POST", "/v1/calls/measured/events", {"seq": 2, "outcome": "no_answer"})  # keeps its own revision
-        assert operations == ["GetItem", "PutItem"]
+        # the route ends: the call, its history and its counters in one transaction, still 2 requests
+        assert operations == ["GetItem", "TransactWriteItems"]
         operations.clear()
         api("POST", "/v1/calls", start_body("warm-again"))
         assert operations == ["GetItem", "BatchGetItem", "PutItem"]
@@ -388,7 +389,7 @@ def test_dynamodb_requests_of_a_whole_call_to_completed(api: Call, repository: D
             measured.append(list(operations))
             operations.clear()
         assert measured == [
-            ["GetItem", "GetItem", "PutItem"],
+            ["GetItem", "BatchGetItem", "PutItem"],
             ["GetItem", "PutItem"],
             ["GetItem", "TransactWriteItems"],
             ["GetItem", "TransactWriteItems"],

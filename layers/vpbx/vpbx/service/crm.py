@@ -358,6 +358,8 @@ def _host_of(url: str) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
+    if isinstance(exc, CrmRefused):
+        return f"refused: {exc}"
     return str(exc) or type(exc).__name__
 
 

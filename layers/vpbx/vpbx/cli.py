@@ -1,7 +1,8 @@
-"""`vpbx`: scenario tools on workspace files (validate, simulate, diagram, analyze) and the local API server.
+"""`vpbx`: scenario tools on workspace files (validate, simulate, diagram, analyze, diff) and the local API server.
 
-Exit codes: 0 success (warnings allowed), 1 the scenario is invalid, 2 bad input (unreadable file, bad option),
-3 an internal error. Imports are lazy so the pure commands start fast and never load boto3 or moto.
+Exit codes: 0 success (warnings allowed), 1 the scenario is invalid (for `diff`: the scenarios behave differently),
+2 bad input (unreadable file, bad option; for `diff` also an invalid scenario), 3 an internal error. Imports are
+lazy so the pure commands start fast and never load boto3 or moto.
 """
 
 import argparse
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_INVALID = 1
+EXIT_CHANGED = 1  # `vpbx diff`: the scenarios behave differently (a CI gate fails on it)
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 DEBUG_ENV = "VPBX_DEBUG"
@@ -96,6 +98,22 @@ def _parser() -> argparse.ArgumentParser:
     _add_file(analyze)
     _add_json(analyze)
     analyze.set_defaults(handler=_analyze_command)
+
+    diff = commands.add_parser(
+        "diff",
+        help="what changes for callers between two workspaces (exit 0 no change, 1 changes, 2 bad input)",
+        description="Run both scenarios through the same calls (schedule boundaries, caller lists, CRM answers, "
+        "outcomes) over the NEW workspace's directory and print the calls that behave differently.",
+    )
+    diff.add_argument("old", metavar="OLD", help="workspace JSON file of the current scenario")
+    diff.add_argument("new", metavar="NEW", help="workspace JSON file of the changed scenario")
+    diff.add_argument("--days", type=int, default=14, help="days of schedules to explore (default 14, at most 62)")
+    diff.add_argument("--at", metavar="ISO-8601", help="first day explored (default today)")
+    diff.add_argument(
+        "--mermaid", action="store_true", help="print the new scenario as a Mermaid diagram of the change"
+    )
+    _add_json(diff)
+    diff.set_defaults(handler=_diff_command)
 
     serve = commands.add_parser("serve", help="run the local API on an embedded DynamoDB")
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default 3000)")
@@ -203,6 +221,34 @@ def _analyze_command(args: argparse.Namespace) -> int:
         for line in analysis.lines():
             print(line)
     return EXIT_OK
+
+
+def _diff_command(args: argparse.Namespace) -> int:
+    from vpbx.domain.diff import MAX_DAYS, diff
+
+    if not 1 <= args.days <= MAX_DAYS:
+        raise BadInput(f"--days must be between 1 and {MAX_DAYS}, got {args.days}")
+    old_workspace, new_workspace = _load(args.old), _load(args.new)
+    old = _valid_scenario(args.old, old_workspace)
+    new = _valid_scenario(args.new, new_workspace)
+    try:
+        result = diff(old, new, new_workspace.directory, start=_moment(args.at), days=args.days)
+    except ScenarioInvalid:
+        raise
+    except Exception as exc:  # a scenario the executor cannot run is bad input, not a crash of the gate
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise BadInput(f"cannot compare the scenarios: {type(exc).__name__}: {exc}") from None
+    if args.mermaid:
+        from vpbx.domain.diagram import to_mermaid_diff
+
+        sys.stdout.write(to_mermaid_diff(old, new))
+    elif args.json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        for line in result.lines():
+            print(line)
+    return EXIT_CHANGED if result.changed else EXIT_OK
 
 
 def _serve_command(args: argparse.Namespace) -> int:

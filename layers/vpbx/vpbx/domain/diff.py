@@ -137,7 +137,7 @@ class DiffBounds(LazyModel):
 class ScenarioDiff(LazyModel):
     changed: bool = Field(description="Whether any explored call behaves differently, or a worst-case wait changed")
     statements: list[Statement]
-    situations: list[Situation] = Field(description=f"The differing situations (at most {MAX_SITUATIONS_LISTED})")
+    situations: list[Situation] = Field(description="The differing situations (the first ones, at most 200 by default)")
     situation_count: int
     wait_changes: list[WaitChange]
     bounds: DiffBounds
@@ -173,9 +173,11 @@ def diff(
     start: datetime,
     days: int = DEFAULT_DAYS,
     sip_domain: str | None = None,
+    max_situations: int = MAX_SITUATIONS_LISTED,
 ) -> ScenarioDiff:
     """The behavioural differences between `old` and `new` over `directory`, for calls in the `days` days from the
-    local midnight of `start` (in the first named schedule's time zone, else UTC)."""
+    local midnight of `start` (in the first named schedule's time zone, else UTC). `max_situations` bounds the
+    situations listed (all are counted and summarised in the statements)."""
     from vpbx.domain.executor import compile_scenario  # the executor loads on first use, as in simulate
 
     if not 1 <= days <= MAX_DAYS:
@@ -196,7 +198,7 @@ def diff(
     return ScenarioDiff(
         changed=bool(found) or bool(waits),
         statements=statements,
-        situations=[_situation(d, timeline, zone) for d in found[:MAX_SITUATIONS_LISTED]],
+        situations=[_situation(d, timeline, zone) for d in found[:max_situations]],
         situation_count=len(found),
         wait_changes=waits,
         bounds=DiffBounds(
@@ -618,23 +620,45 @@ def _statements(
     crm_answers: list[str | None],
     zone: ZoneInfo,
 ) -> list[Statement]:
+    """One statement per change of behaviour; the outcome variants of one change ("answered" after any ring) fold
+    into one when, for the same arrival times and callers, they tell one story."""
     groups: dict[tuple[str, str], list[_Difference]] = defaultdict(list)
     for difference in found:
         groups[(difference.was, difference.now)].append(difference)
-    statements = []
+    described = []
     for (was, now), members in groups.items():
         time_classes = sorted({m.time_class for m in members})
         windows = [w for index in time_classes for w in timeline.windows(index)]
-        everywhen = len(time_classes) == len(timeline.classes())
-        when = _ANY_TIME if everywhen else describe_windows(windows, zone)
+        when = _ANY_TIME if len(time_classes) == len(timeline.classes()) else describe_windows(windows, zone)
         caller_labels = [c.label for c in callers if any(m.caller == c for m in members)]
         who = _ANY_CALLER if len(caller_labels) == len(callers) else "; ".join(caller_labels)
-        crm_text = _crm_text(members, crm_answers)
-        text = f"{when}, {who}{crm_text}: was {was}, now {now}"
-        statements.append(
-            Statement(text=text, when=when, callers=caller_labels, was=was, now=now, situations=len(members))
-        )
+        described.append((when, who + _crm_text(members, crm_answers), caller_labels, was, now, len(members)))
+    by_audience: dict[tuple[str, str], list[tuple[str, str, int, list[str]]]] = defaultdict(list)
+    for when, who, labels, was, now, count in described:
+        by_audience[(when, who)].append((was, now, count, labels))
+    statements = []
+    for (when, who), changes in by_audience.items():
+        was_texts = _fold_answered({was for was, _, _, _ in changes})
+        now_texts = _fold_answered({now for _, now, _, _ in changes})
+        if len(was_texts) == 1 and len(now_texts) == 1:
+            changes = [(was_texts[0], now_texts[0], sum(c[2] for c in changes), changes[0][3])]
+        for was, now, count, labels in changes:
+            text = f"{when}, {who}: was {was}, now {now}"
+            statements.append(Statement(text=text, when=when, callers=labels, was=was, now=now, situations=count))
     return statements
+
+
+def _fold_answered(texts: set[str]) -> list[str]:
+    """Behaviours that differ only by a ring being answered, as one: "ring 101 (20 s) → voicemail 101 (unless
+    answered)"; the texts as they are when they are not such a family."""
+    answered = {text.removesuffix(f"{_STEP}answered") for text in texts if text.endswith(f"{_STEP}answered")}
+    others = sorted(texts - {f"{prefix}{_STEP}answered" for prefix in answered})
+    if len(others) == 1 and all(others[0].startswith(prefix + _STEP) for prefix in answered):
+        return [others[0] + (" (unless answered)" if answered else "")]
+    return sorted(texts)
+
+
+_STEP = " → "
 
 
 def _crm_text(members: list[_Difference], crm_answers: list[str | None]) -> str:

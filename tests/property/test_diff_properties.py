@@ -102,10 +102,12 @@ configs = st.fixed_dictionaries(
 
 @st.composite
 def pairs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    old : dict[str, Any] = draw(configs)
-    other : dict[str, Any] = draw(configs)
+    old: dict[str, Any] = draw(configs)
+    other: dict[str, Any] = draw(configs)
     keep = st.sampled_from([True, True, True, False])
-    new: dict[str, Any] = {key: old[key] if draw(keep) else other[key] for key in ("mgr_wait", "grp_strategy", "mailbox")}
+    new: dict[str, Any] = {
+        key: old[key] if draw(keep) else other[key] for key in ("mgr_wait", "grp_strategy", "mailbox")
+    }
     new["arrows"] = {key: old["arrows"][key] if draw(keep) else target for key, target in other["arrows"].items()}
     return old, new
 
@@ -234,7 +236,10 @@ FIXED_OLD: dict[str, Any] = {
                ("grp", "no_answer"): "vm"},
     "mgr_wait": 10, "grp_strategy": "simultaneous", "mailbox": "101",
 }  # fmt: skip
-FIXED_NEW: dict[str, Any] = {**FIXED_OLD, "arrows": {**FIXED_OLD["arrows"], ("vip", "match"): "menu", ("menu", "1"): "hours"}}
+FIXED_NEW: dict[str, Any] = {
+    **FIXED_OLD,
+    "arrows": {**FIXED_OLD["arrows"], ("vip", "match"): "menu", ("menu", "1"): "hours"},
+}
 
 
 def _full(arrows_: dict[tuple[str, str], Any]) -> dict[tuple[str, str], str | None]:

@@ -649,12 +649,12 @@ def _statements(
 
 
 def _fold_answered(texts: set[str]) -> list[str]:
-    """Behaviours that differ only by a ring being answered, as one: "ring 101 (20 s) → voicemail 101 (unless
-    answered)"; the texts as they are when they are not such a family."""
+    """Behaviours that differ only by a ring being answered, as one: "ring 101 (20 s) → voicemail 101 (or answered
+    at a ring)"; the texts as they are when they are not such a family."""
     answered = {text.removesuffix(f"{_STEP}answered") for text in texts if text.endswith(f"{_STEP}answered")}
     others = sorted(texts - {f"{prefix}{_STEP}answered" for prefix in answered})
     if len(others) == 1 and all(others[0].startswith(prefix + _STEP) for prefix in answered):
-        return [others[0] + (" (unless answered)" if answered else "")]
+        return [others[0] + (" (or answered at a ring)" if answered else "")]
     return sorted(texts)
 
 
@@ -780,7 +780,7 @@ def _ends(ends: list[RouteEnd]) -> dict[tuple[str, str | None], RouteEnd]:
 
 def _wait_text(end: RouteEnd | None) -> str:
     if end is None:
-        return "not a route end"
+        return "no route end"
     if end.worst_case_seconds is None:
         return "unbounded (loop)"
     return f"at most {end.worst_case_seconds:g} s"

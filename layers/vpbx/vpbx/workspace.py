@@ -4,6 +4,9 @@
 {"description": "...", "subscribers": [...], "schedules": [...], "caller_lists": [...], "scenario": {...}}
 ```
 Only `scenario` is required; it is kept raw so that validation can report its problems with their locations.
+`remote` is written by `vpbx pull` and `vpbx push`: the scenario id on the server and the version of every object
+(`{"scenario_id": "main", "versions": {"scenario": 3, "/v1/subscribers/101": 1}}`), so a push can tell a change
+made on the server since from its own.
 Directory entries that do not parse are reported as located problems (`subscribers[2].extension: ...`) and left out.
 """
 
@@ -20,7 +23,7 @@ from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 
 MAX_WORKSPACE_BYTES = 16 * 1024 * 1024
 STDIN_NAME = "-"
-OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists")
+OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists", "remote")
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -254,12 +254,13 @@ def _diff_command(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= MAX_DAYS:
         raise BadInput(f"--days must be between 1 and {MAX_DAYS}, got {args.days}")
     old_workspace, new_workspace = _load(args.old), _load(args.new)
-    old = _valid_scenario(args.old, old_workspace)
-    new = _valid_scenario(args.new, new_workspace)
+    try:
+        old = _valid_scenario(args.old, old_workspace)
+        new = _valid_scenario(args.new, new_workspace)
+    except ScenarioInvalid:
+        return EXIT_BAD_INPUT  # 1 means "behaviour changed" here; the problems are printed
     try:
         result = diff(old, new, new_workspace.directory, start=_moment(args.at), days=args.days)
-    except ScenarioInvalid:
-        raise
     except Exception as exc:  # a scenario the executor cannot run is bad input, not a crash of the gate
         if os.environ.get(DEBUG_ENV):
             raise

@@ -23,7 +23,8 @@ from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 
 MAX_WORKSPACE_BYTES = 16 * 1024 * 1024
 STDIN_NAME = "-"
-OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists", "remote")
+OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists")
+SYNC_KEYS = ("remote",)  # written by `vpbx pull` / `vpbx push`, not by hand
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -72,7 +73,7 @@ def workspace_from_data(data: object, source: str = "<workspace>") -> Workspace:
     problems = [
         WorkspaceProblem(str(key), f"unknown key; expected one of: scenario, {', '.join(OPTIONAL_KEYS)}")
         for key in data
-        if key != "scenario" and key not in OPTIONAL_KEYS
+        if key != "scenario" and key not in OPTIONAL_KEYS and key not in SYNC_KEYS
     ]
     subscribers = _parse_entries(data, "subscribers", Subscriber, lambda s: s.extension, "extension", problems)
     schedules = _parse_entries(data, "schedules", Schedule, lambda s: s.id, "id", problems)

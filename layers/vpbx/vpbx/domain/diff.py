@@ -15,14 +15,18 @@ The classes explored, and their bounds:
   repeats each week is explored once. At most MAX_DAYS days.
 - **caller**: for each caller list named by either version, a number that matches it (from its own patterns; a
   list none of whose patterns yields a number is reported in `unexplored`), and a withheld number (in no list).
-- **CRM**: when either version routes through a CRM, each extension of the directory it may answer, and "not found".
-  Every CRM of a call gives the same answer.
+- **CRM**: when either version routes through a CRM, "not found" and each extension it may answer: those the
+  versions name, then others of the directory, MAX_CRM_CLASSES in all (the rest are listed in `unexplored`; an
+  extension neither version names behaves like any other but for its own ring target). Every CRM of a call gives
+  the same answer.
 - **outcomes**: each ring is answered, not answered, busy or unavailable (the latter two only where a `busy` or
   `unavailable` arrow makes them differ); each menu gets each connected key, an entry that is no key, each enabled
   extension when it dials directly, or no entry. The first MAX_OUTCOMES_PER_ELEMENT outcomes of an element are
   explored; later ones repeat the last, as a simulation script does. At most MAX_DECISIONS decided outcomes per call
   (later ones take the simulator's defaults: no answer, no entry) and MAX_RUNS runs in all; `truncated` says when a
-  bound cut the exploration. A caller hanging up is not explored (it ends the call where it is in both versions).
+  bound cut the exploration. A caller may also give a time budget (the API does): past it the exploration stops and
+  says so, the one bound that depends on the machine. A caller hanging up is not explored (it ends the call where it
+  is in both versions).
 
 An element that is renamed counts as another element: scripts name elements. Positions, labels and element ids do not
 matter otherwise: only what telephony is asked to do does.
@@ -31,6 +35,7 @@ matter otherwise: only what telephony is asked to do does.
 from __future__ import annotations
 
 import json
+import time as time_module
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +73,8 @@ DEFAULT_DAYS = 14
 MAX_DAYS = 62
 MAX_DECISIONS = 12
 MAX_OUTCOMES_PER_ELEMENT = 3
-MAX_RUNS = 40_000
+MAX_RUNS = 20_000
+MAX_CRM_CLASSES = 12
 MAX_OFFSET_ROUNDS = 4
 MAX_SITUATIONS_LISTED = 200
 MAX_STEPS_PER_RUN = 200  # the executor's own loop guard ends looping calls well before this
@@ -130,6 +136,7 @@ class DiffBounds(LazyModel):
     crm_classes: int
     runs: int
     truncated: bool
+    truncated_by: list[str] = Field(default_factory=list, description="The bounds that cut the exploration")
     unexplored: list[str] = Field(default_factory=list)
     limits: dict[str, int]
 
@@ -156,7 +163,7 @@ class ScenarioDiff(LazyModel):
         lines.append(
             f"Explored {bounds.days} days from {bounds.start.date().isoformat()}: {bounds.time_classes} time "
             f"class(es) × {bounds.caller_classes} caller class(es) × {bounds.crm_classes} CRM answer(s), "
-            f"{bounds.runs} runs" + (" (truncated: a bound was reached)" if bounds.truncated else "")
+            f"{bounds.runs} runs" + (f" (truncated: {', '.join(bounds.truncated_by)})" if bounds.truncated else "")
         )
         lines += [f"Not explored: {item}" for item in bounds.unexplored]
         return lines
@@ -174,10 +181,12 @@ def diff(
     days: int = DEFAULT_DAYS,
     sip_domain: str | None = None,
     max_situations: int = MAX_SITUATIONS_LISTED,
+    time_budget_seconds: float | None = None,
 ) -> ScenarioDiff:
     """The behavioural differences between `old` and `new` over `directory`, for calls in the `days` days from the
     local midnight of `start` (in the first named schedule's time zone, else UTC). `max_situations` bounds the
-    situations listed (all are counted and summarised in the statements)."""
+    situations listed (all are counted and summarised in the statements); `time_budget_seconds` stops the exploration
+    (flagged `truncated`) when it runs out."""
     from vpbx.domain.executor import compile_scenario  # the executor loads on first use, as in simulate
 
     if not 1 <= days <= MAX_DAYS:
@@ -188,9 +197,11 @@ def diff(
     begin = datetime.combine(start.astimezone(zone).date(), time(), tzinfo=zone)
     end = begin + timedelta(days=days)
     compiled = tuple(compile_scenario(s, directory, sip_domain=sip_domain) for s in (old, new))
-    explorer = _Explorer((compiled[0], compiled[1]), _outcome_options(old, new, directory))
+    deadline = time_module.monotonic() + time_budget_seconds if time_budget_seconds is not None else None
+    explorer = _Explorer((compiled[0], compiled[1]), _outcome_options(old, new, directory), deadline)
     callers, unexplored = _caller_classes(old, new, directory)
-    crm_answers = _crm_classes(old, new, directory)
+    crm_answers, crm_unexplored = _crm_classes(old, new, directory)
+    unexplored += crm_unexplored
     timeline = _Timeline(schedules, begin, end)
     found = _explore(explorer, timeline, callers, crm_answers)
     statements = _statements(found, timeline, callers, crm_answers, zone)
@@ -208,13 +219,15 @@ def diff(
             caller_classes=len(callers),
             crm_classes=len(crm_answers),
             runs=explorer.runs,
-            truncated=explorer.truncated,
+            truncated=bool(explorer.truncated_by),
+            truncated_by=sorted(explorer.truncated_by),
             unexplored=unexplored,
             limits={
                 "max_days": MAX_DAYS,
                 "max_decisions_per_call": MAX_DECISIONS,
                 "max_outcomes_per_element": MAX_OUTCOMES_PER_ELEMENT,
                 "max_runs": MAX_RUNS,
+                "max_crm_answers": MAX_CRM_CLASSES,
             },
         ),
     )
@@ -229,12 +242,15 @@ class CallerClass:
     number: str | None
 
 
+Outcomes = tuple[tuple[str, tuple[str, ...]], ...]  # element id -> the outcomes it reported, in order
+
+
 @dataclass(frozen=True)
 class _Difference:
     time_class: int
     caller: CallerClass
     crm: str | None
-    outcomes: tuple[tuple[str, tuple[str, ...]], ...]
+    outcomes: Outcomes
     was: str
     now: str
 
@@ -242,22 +258,24 @@ class _Difference:
 def _explore(
     explorer: _Explorer, timeline: _Timeline, callers: list[CallerClass], crm_answers: list[str | None]
 ) -> list[_Difference]:
-    """Every differing situation. Time classes are refined until the schedule checks' offsets stop growing."""
-    found: dict[int, list[_Difference]] = {}
+    """Every differing situation. Time classes are refined until the schedule checks' offsets stop growing; an
+    arrival instant explored in an earlier round is not explored again."""
+    explored: dict[tuple[datetime, str | None, str | None], list[tuple[Outcomes, str, str]]] = {}
+    found: list[_Difference] = []
     for _ in range(MAX_OFFSET_ROUNDS):
         offsets_before = set(timeline.offsets)
-        found = {}
+        found = []
         for index, instant in enumerate(timeline.classes()):
-            found[index] = [
-                _Difference(index, caller, crm, outcomes, was, now)
-                for caller in callers
-                for crm in crm_answers
-                for outcomes, was, now in explorer.differences(instant, caller.number, crm, timeline.offsets)
-            ]
+            for caller in callers:
+                for crm in crm_answers:
+                    key = (instant, caller.number, crm)
+                    if key not in explored:
+                        explored[key] = explorer.differences(instant, caller.number, crm, timeline.offsets)
+                    found += [_Difference(index, caller, crm, *change) for change in explored[key]]
         if timeline.offsets == offsets_before:
             break
         timeline.refresh()
-    return [d for index in sorted(found) for d in found[index]]
+    return found
 
 
 def _caller_classes(old: Scenario, new: Scenario, directory: Directory) -> tuple[list[CallerClass], list[str]]:
@@ -307,11 +325,23 @@ def _candidates(caller_list: CallerList) -> Iterable[str]:
                         yield phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _crm_classes(old: Scenario, new: Scenario, directory: Directory) -> list[str | None]:
-    uses_crm = references_of(old).crm_urls or references_of(new).crm_urls
-    if not uses_crm:
-        return [None]
-    return [*sorted(directory.subscribers, key=lambda ext: (len(ext), ext)), None]
+def _crm_classes(old: Scenario, new: Scenario, directory: Directory) -> tuple[list[str | None], list[str]]:
+    """Extensions the CRM may answer (named ones first), capped, and "not found" (None)."""
+    if not (references_of(old).crm_urls or references_of(new).crm_urls):
+        return [None], []
+    named = references_of(old).extensions | references_of(new).extensions
+
+    def order(extension: str) -> tuple[bool, int, str]:
+        return extension not in named, len(extension), extension
+
+    extensions = sorted(directory.subscribers, key=order)
+    kept, left = extensions[: MAX_CRM_CLASSES - 1], extensions[MAX_CRM_CLASSES - 1 :]
+    unexplored = [f"CRM answers {_few(left)}: only {len(kept)} extensions are tried"] if left else []
+    return [*kept, None], unexplored
+
+
+def _few(items: list[str]) -> str:
+    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
 
 
 # ------------------------------------------------------------------------------------------------ outcomes
@@ -391,21 +421,27 @@ class _Run:
 class _Explorer:
     """Runs both versions on the same situations, branching on each undecided outcome (depth-first)."""
 
-    def __init__(self, compiled: tuple[CompiledScenario, CompiledScenario], options: _Options) -> None:
+    def __init__(
+        self, compiled: tuple[CompiledScenario, CompiledScenario], options: _Options, deadline: float | None = None
+    ) -> None:
         self.compiled = compiled
         self.options = options
         self.runs = 0
-        self.truncated = False
+        self.truncated_by: set[str] = set()
+        self.deadline = deadline
 
     def differences(
         self, at: datetime, caller: str | None, crm: str | None, offsets: set[int]
-    ) -> list[tuple[tuple[tuple[str, tuple[str, ...]], ...], str, str]]:
-        found: list[tuple[tuple[tuple[str, tuple[str, ...]], ...], str, str]] = []
+    ) -> list[tuple[Outcomes, str, str]]:
+        found: list[tuple[Outcomes, str, str]] = []
         pending: list[dict[tuple[str, int], str]] = [{}]
         while pending:
             script = pending.pop()
             if self.runs >= MAX_RUNS:
-                self.truncated = True
+                self.truncated_by.add(f"{MAX_RUNS} runs")
+                break
+            if self.deadline is not None and time_module.monotonic() > self.deadline:
+                self.truncated_by.add("time budget")
                 break
             runs = [self._run(compiled, at, caller, crm, script) for compiled in self.compiled]
             self.runs += 2
@@ -418,7 +454,11 @@ class _Explorer:
                 pending.extend({**script, (element_id, index): choice} for choice in reversed(choices))
                 continue
             if runs[0].behaviour != runs[1].behaviour:
-                used = {**runs[1].used, **runs[0].used}
+                # Both runs read the same script, so one element's outcomes in one run prefix those in the other.
+                used = {
+                    e: max(runs[0].used.get(e, []), runs[1].used.get(e, []), key=len)
+                    for e in {*runs[0].used, *runs[1].used}
+                }
                 found.append((tuple(sorted((k, tuple(v)) for k, v in used.items())), runs[0].text, runs[1].text))
         return found
 
@@ -475,7 +515,7 @@ class _Explorer:
         if chosen is not None:
             return (chosen if chosen in options else default), None
         if decided >= MAX_DECISIONS:
-            self.truncated = True
+            self.truncated_by.add(f"{MAX_DECISIONS} decisions per call")
             return default, None
         return default, (element_id, index, awaiting)
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 MAX_SCRIPTED_OUTCOMES = 1_000
 DIAL_DELAY_CODES = frozenset({"wait_below_dial_delay"})
+PREVIEW_BUDGET_SECONDS = 5.0  # of the scenarios function's 15 s; a scenario of ~1,000 elements can use it all
 
 # ------------------------------------------------------------------------------------------------ input models
 
@@ -280,7 +281,10 @@ class ScenarioService:
         directory = self.repository.resolve_directory(self.tenant_id, named).to_directory()
         start = at or datetime.now(UTC)
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
-        result = diff(old, new, directory, start=start, days=days, sip_domain=self._sip_domain())
+        result = diff(
+            old, new, directory, start=start, days=days, sip_domain=self._sip_domain(),
+            time_budget_seconds=PREVIEW_BUDGET_SECONDS,
+        )  # fmt: skip
         return PreviewOut(
             scenario_id=scenario_id,
             from_version=from_version,

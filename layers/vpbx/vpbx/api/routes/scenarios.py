@@ -245,8 +245,9 @@ def get_scenario_diagram(
     "opening and closing (holidays and short days included) in the next `days` days, a caller in each caller list and "
     "one in none, each CRM answer, and each outcome of each ring and menu (bounded: see `diff.bounds`). Answers the "
     "calls that behave differently, summarised in `text` and `diff.statements`, changes of worst-case wait per "
-    "route end, and a Mermaid diagram with added, removed and changed elements in colour. 422 `invalid_scenario` "
-    "when the draft does not validate.",
+    "route end, and a Mermaid diagram with added, removed and changed elements in colour. The exploration has a "
+    "5 s budget (`diff.bounds.truncated_by` says when it ran out, on scenarios of hundreds of elements). "
+    "422 `invalid_scenario` when the draft does not validate.",
     tags=TAGS,
     responses=documented(200, PreviewOut, "The behavioural differences", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
 )

@@ -28,6 +28,7 @@ The classes explored, and their bounds:
   says so, the one bound that depends on the machine. A caller hanging up is not explored (it ends the call where it
   is in both versions).
 
+Days when clocks change: a schedule edge inside the skipped or repeated hour may be explored at the wrong instant.
 An element that is renamed counts as another element: scripts name elements. Positions, labels and element ids do not
 matter otherwise: only what telephony is asked to do does.
 """
@@ -262,7 +263,7 @@ def _explore(
     arrival instant explored in an earlier round is not explored again."""
     explored: dict[tuple[datetime, str | None, str | None], list[tuple[Outcomes, str, str]]] = {}
     found: list[_Difference] = []
-    for _ in range(MAX_OFFSET_ROUNDS):
+    for round_number in range(1, MAX_OFFSET_ROUNDS + 1):
         offsets_before = set(timeline.offsets)
         found = []
         for index, instant in enumerate(timeline.classes()):
@@ -273,6 +274,9 @@ def _explore(
                         explored[key] = explorer.differences(instant, caller.number, crm, timeline.offsets)
                     found += [_Difference(index, caller, crm, *change) for change in explored[key]]
         if timeline.offsets == offsets_before:
+            break
+        if round_number == MAX_OFFSET_ROUNDS:  # keep the classes `found` refers to; say the refinement stopped
+            explorer.truncated_by.add(f"{MAX_OFFSET_ROUNDS} rounds of schedule-check offsets")
             break
         timeline.refresh()
     return found

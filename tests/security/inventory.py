@@ -122,6 +122,8 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/v1/scenarios/{scenario_id}/rollback"): RouteClass("object", "editor", _rollback, if_match=True),
     ("POST", "/v1/scenarios/{scenario_id}/simulate"): RouteClass("object", "viewer", _empty),
     ("GET", "/v1/scenarios/{scenario_id}/diagram"): RouteClass("object", "viewer"),
+    ("POST", "/v1/scenarios/{scenario_id}/preview"): RouteClass("object", "viewer", _empty),
+    ("GET", "/v1/scenarios/{scenario_id}/analysis"): RouteClass("object", "viewer"),
     # calls: telephony drives them (the dialed number in the body names the tenant's object), tenants read them
     ("POST", "/v1/calls"): RouteClass("create", "telephony"),
     ("POST", "/v1/calls/{call_id}/events"): RouteClass("object", "telephony", _event),

@@ -18,7 +18,7 @@ from tests.security.inventory import ROUTE_CLASSES, concrete_path, route_key, te
 
 ALL_ROLES = ("operator", "admin", "editor", "viewer", "telephony")
 TELEPHONY_ROUTES = {("POST", "/v1/calls"), ("POST", "/v1/calls/{call_id}/events")}
-READ_ONLY_POSTS = ("/validate", "/simulate")
+READ_ONLY_POSTS = ("/validate", "/simulate", "/preview")
 
 
 def policy_allows(role: str, method: str, resource: str) -> bool:
@@ -64,6 +64,7 @@ def fresh_body(method: str, resource: str, world: World) -> Any:
         ("POST", "/v1/calls/{call_id}/events"): {"seq": 99, "outcome": "no_answer"},  # stale: 409, no advance
         ("POST", "/v1/scenarios/{scenario_id}/rollback"): {"version": 1},
         ("POST", "/v1/scenarios/{scenario_id}/simulate"): {},
+        ("POST", "/v1/scenarios/{scenario_id}/preview"): {},
         ("PUT", "/v1/subscribers/{extension}"): {"name": "Renamed"},
         ("PUT", "/v1/numbers/{number}"): {"label": "relabelled"},
         ("PUT", "/v1/schedules/{schedule_id}"): {"name": "S", "timezone": "UTC"},

@@ -1,7 +1,8 @@
-"""`vpbx`: scenario tools on workspace files (validate, simulate, diagram, analyze) and the local API server.
+"""`vpbx`: scenario tools on workspace files (validate, simulate, diagram, analyze, diff) and the local API server.
 
-Exit codes: 0 success (warnings allowed), 1 the scenario is invalid, 2 bad input (unreadable file, bad option),
-3 an internal error. Imports are lazy so the pure commands start fast and never load boto3 or moto.
+Exit codes: 0 success (warnings allowed), 1 the scenario is invalid (for `diff`: the scenarios behave differently),
+2 bad input (unreadable file, bad option; for `diff` also an invalid scenario), 3 an internal error. Imports are
+lazy so the pure commands start fast and never load boto3 or moto.
 """
 
 import argparse
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_INVALID = 1
+EXIT_CHANGED = 1  # `vpbx diff`: the scenarios behave differently (a CI gate fails on it)
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 DEBUG_ENV = "VPBX_DEBUG"
+API_KEY_ENV = "VPBX_API_KEY"
 
 
 class BadInput(Exception):
@@ -97,6 +100,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_json(analyze)
     analyze.set_defaults(handler=_analyze_command)
 
+    diff = commands.add_parser(
+        "diff",
+        help="what changes for callers between two workspaces (exit 0 no change, 1 changes, 2 bad input)",
+        description="Run both scenarios through the same calls (schedule boundaries, caller lists, CRM answers, "
+        "outcomes) over the NEW workspace's directory and print the calls that behave differently.",
+    )
+    diff.add_argument("old", metavar="OLD", help="workspace JSON file of the current scenario")
+    diff.add_argument("new", metavar="NEW", help="workspace JSON file of the changed scenario")
+    diff.add_argument("--days", type=int, default=14, help="days of schedules to explore (default 14, at most 62)")
+    diff.add_argument("--at", metavar="ISO-8601", help="first day explored (default today)")
+    diff.add_argument(
+        "--mermaid", action="store_true", help="print the new scenario as a Mermaid diagram of the change"
+    )
+    _add_json(diff)
+    diff.set_defaults(handler=_diff_command)
+
+    push = commands.add_parser(
+        "push",
+        help="make a tenant match a workspace: directory objects and the scenario draft (If-Match), --publish",
+        description="Creates the workspace's subscribers, schedules and caller lists and its scenario draft, or "
+        "replaces those that differ, each write conditioned on the version just read. Refuses, writing nothing, when "
+        "an object changed on the server since the workspace was pulled. Records the new versions in the workspace.",
+    )
+    _add_file(push)
+    _add_remote(push)
+    push.add_argument("--scenario-id", metavar="ID", help="scenario id on the server (default: the workspace's remote)")
+    push.add_argument("--publish", action="store_true", help="publish the draft afterwards and print what changed")
+    push.set_defaults(handler=_push_command)
+
+    pull = commands.add_parser("pull", help="write a tenant's scenario and the directory objects it names to a file")
+    pull.add_argument("scenario_id", metavar="SCENARIO_ID", help="the scenario to pull")
+    _add_remote(pull)
+    pull.add_argument("-o", "--output", metavar="FILE", required=True, help="workspace file to write ('-': stdout)")
+    pull.set_defaults(handler=_pull_command)
+
     serve = commands.add_parser("serve", help="run the local API on an embedded DynamoDB")
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default 3000)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -134,6 +172,11 @@ def _add_file(parser: argparse.ArgumentParser) -> None:
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _add_remote(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", metavar="URL", required=True, help="the API's base URL, e.g. http://127.0.0.1:3000")
+    parser.add_argument("--key", metavar="KEY", help="API key (default: the VPBX_API_KEY environment variable)")
 
 
 def _add_call_options(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +252,133 @@ def _analyze_command(args: argparse.Namespace) -> int:
         for line in analysis.lines():
             print(line)
     return EXIT_OK
+
+
+def _diff_command(args: argparse.Namespace) -> int:
+    from vpbx.domain.diff import MAX_DAYS, diff
+
+    if not 1 <= args.days <= MAX_DAYS:
+        raise BadInput(f"--days must be between 1 and {MAX_DAYS}, got {args.days}")
+    old_workspace, new_workspace = _load(args.old), _load(args.new)
+    try:
+        old = _valid_scenario(args.old, old_workspace)
+        new = _valid_scenario(args.new, new_workspace)
+    except ScenarioInvalid:
+        return EXIT_BAD_INPUT  # 1 means "behaviour changed" here; the problems are printed
+    try:
+        result = diff(old, new, new_workspace.directory, start=_moment(args.at), days=args.days)
+    except Exception as exc:  # a scenario the executor cannot run is bad input, not a crash of the gate
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise BadInput(f"cannot compare the scenarios: {type(exc).__name__}: {exc}") from None
+    if args.mermaid:
+        from vpbx.domain.diagram import to_mermaid_diff
+
+        sys.stdout.write(to_mermaid_diff(old, new))
+    elif args.json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        for line in result.lines():
+            print(line)
+    return EXIT_CHANGED if result.changed else EXIT_OK
+
+
+def _push_command(args: argparse.Namespace) -> int:
+    from vpbx import sync
+
+    workspace = _load(args.file)
+    _valid_scenario(args.file, workspace)
+    data = _workspace_data(args.file)
+    remote = data.get("remote")
+    scenario_id = args.scenario_id or (remote.get("scenario_id") if isinstance(remote, dict) else None)
+    if not scenario_id:
+        raise BadInput(f"{args.file} names no scenario on the server: pass --scenario-id")
+    api = _api(args)
+    say = _progress
+    try:
+        steps = sync.plan(api, data, scenario_id, say)
+        result = sync.apply(api, steps, say)
+        published = None
+        if args.publish and (result.scenario_changed or _never_published(api, scenario_id)):
+            published = sync.publish(api, scenario_id, result.draft_version or 0, say)
+    except sync.Conflict as exc:
+        _error(f"push refused: {exc}")
+        return EXIT_INVALID
+    except sync.RemoteError as exc:
+        raise BadInput(str(exc)) from None
+    if args.file != "-":
+        data["remote"] = {"scenario_id": scenario_id, "versions": result.versions}
+        _write_json(args.file, data)
+    print(
+        f"pushed {args.file} to scenario {scenario_id}: {len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+    if published is not None:
+        print(f"published version {published.get('version')}")
+        print((published.get("preview") or {}).get("text", ""))
+    elif args.publish:
+        print("nothing to publish: the draft is the published version")
+    return EXIT_OK
+
+
+def _pull_command(args: argparse.Namespace) -> int:
+    from vpbx import sync
+    from vpbx.workspace import workspace_from_data
+
+    try:
+        data = sync.pull(_api(args), args.scenario_id, _progress)
+    except sync.RemoteError as exc:
+        raise BadInput(str(exc)) from None
+    problems = workspace_from_data(data, args.output).problems
+    for problem in problems:
+        _error(f"warning: {problem}")
+    if args.output == "-":
+        _print_json(data)
+    else:
+        _write_json(args.output, data)
+    counts = ", ".join(f"{len(data.get(key, []))} {key.replace('_', ' ')}" for key in sync.WORKSPACE_KEYS.values())
+    print(f"pulled scenario {args.scenario_id} into {args.output}: {counts}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from vpbx import sync
+
+    key = args.key or os.environ.get(API_KEY_ENV)
+    if not key:
+        raise BadInput(f"no API key: pass --key or set {API_KEY_ENV}")
+    try:
+        return sync.Api(args.api, key)
+    except sync.RemoteError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _never_published(api: Any, scenario_id: str) -> bool:
+    """An unchanged draft still needs publishing when no version was ever published."""
+    from urllib.parse import quote
+
+    _, draft, _ = api.request("GET", f"/v1/scenarios/{quote(scenario_id, safe='')}")
+    return draft.get("published_version") is None
+
+
+def _workspace_data(path: str) -> dict[str, Any]:
+    from vpbx.workspace import _read_text
+
+    data = json.loads(_read_text(path))
+    assert isinstance(data, dict)  # _load parsed it already
+    return data
+
+
+def _write_json(path: str, data: object) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _serve_command(args: argparse.Namespace) -> int:

@@ -4,6 +4,9 @@
 {"description": "...", "subscribers": [...], "schedules": [...], "caller_lists": [...], "scenario": {...}}
 ```
 Only `scenario` is required; it is kept raw so that validation can report its problems with their locations.
+`remote` is written by `vpbx pull` and `vpbx push`: the scenario id on the server and the version of every object
+(`{"scenario_id": "main", "versions": {"scenario": 3, "/v1/subscribers/101": 1}}`), so a push can tell a change
+made on the server since from its own.
 Directory entries that do not parse are reported as located problems (`subscribers[2].extension: ...`) and left out.
 """
 
@@ -21,6 +24,7 @@ from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 MAX_WORKSPACE_BYTES = 16 * 1024 * 1024
 STDIN_NAME = "-"
 OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists")
+SYNC_KEYS = ("remote",)  # written by `vpbx pull` / `vpbx push`, not by hand
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -69,7 +73,7 @@ def workspace_from_data(data: object, source: str = "<workspace>") -> Workspace:
     problems = [
         WorkspaceProblem(str(key), f"unknown key; expected one of: scenario, {', '.join(OPTIONAL_KEYS)}")
         for key in data
-        if key != "scenario" and key not in OPTIONAL_KEYS
+        if key != "scenario" and key not in OPTIONAL_KEYS and key not in SYNC_KEYS
     ]
     subscribers = _parse_entries(data, "subscribers", Subscriber, lambda s: s.extension, "extension", problems)
     schedules = _parse_entries(data, "schedules", Schedule, lambda s: s.id, "id", problems)

@@ -61,6 +61,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/scenarios/{scenario_id}/validate"): READERS,  # read-only checks
     ("POST", "/v1/scenarios/{scenario_id}/simulate"): READERS,
     ("GET", "/v1/scenarios/{scenario_id}/diagram"): READERS,
+    ("POST", "/v1/scenarios/{scenario_id}/preview"): READERS,  # read-only, like simulate
+    ("GET", "/v1/scenarios/{scenario_id}/analysis"): READERS,
     ("POST", "/v1/scenarios/{scenario_id}/publish"): WRITERS,
     ("POST", "/v1/scenarios/{scenario_id}/rollback"): WRITERS,
     ("GET", "/v1/scenarios/{scenario_id}/versions"): READERS,

@@ -662,6 +662,175 @@ CALLER_LIST_REPLACE = {
 }
 SCENARIO_CREATE = {"seed": example("Ring 101 for 20 s, then 102 (step 3)", SEED_SCENARIO)}
 SCENARIO_REPLACE = {"office_hours": example("Check office hours first, voicemail after hours (step 5)", MAIN_LINE)}
+PREVIEW: dict[str, Any] = {
+    "scenario_id": "main",
+    "from_version": 1,
+    "to_version": None,
+    "changed": True,
+    "text": "1 behavioural change(s) (3 situations):\n"
+    "  - Mon 2026-11-23 00:00–09:00; Mon–Thu 18:00–09:00 (next day); Fri 2026-11-27 18:00–2026-11-29 "
+    "24:00, any caller: was ring 101 (20 s) → ring 102 (until answered) → hang up (unanswered) (or "
+    "answered at a ring), now voicemail 101\n"
+    "Worst-case waits:\n"
+    "  - voicemail 'vm': no route end → at most 0 s\n"
+    "Explored 7 days from 2026-11-23: 2 time class(es) × 1 caller class(es) × 1 CRM answer(s), 20 runs",
+    "diff": {
+        "changed": True,
+        "statements": [
+            {
+                "text": "Mon 2026-11-23 00:00–09:00; Mon–Thu 18:00–09:00 (next day); Fri "
+                "2026-11-27 18:00–2026-11-29 24:00, any caller: was ring 101 (20 s) → ring "
+                "102 (until answered) → hang up (unanswered) (or answered at a ring), now "
+                "voicemail 101",
+                "when": "Mon 2026-11-23 00:00–09:00; Mon–Thu 18:00–09:00 (next day); Fri "
+                "2026-11-27 18:00–2026-11-29 24:00",
+                "callers": ["any caller"],
+                "was": "ring 101 (20 s) → ring 102 (until answered) → hang up (unanswered) (or answered at a ring)",
+                "now": "voicemail 101",
+                "situations": 3,
+            }
+        ],
+        "situations": [
+            {
+                "when": "Mon 2026-11-23 00:00–09:00; Mon–Thu 18:00–09:00 (next day); Fri "
+                "2026-11-27 18:00–2026-11-29 24:00",
+                "windows": [
+                    {"start": "2026-11-23T00:00:00+03:00", "end": "2026-11-23T09:00:00+03:00"},
+                    {"start": "2026-11-23T18:00:00+03:00", "end": "2026-11-24T09:00:00+03:00"},
+                    {"start": "2026-11-24T18:00:00+03:00", "end": "2026-11-25T09:00:00+03:00"},
+                    {"start": "2026-11-25T18:00:00+03:00", "end": "2026-11-26T09:00:00+03:00"},
+                    {"start": "2026-11-26T18:00:00+03:00", "end": "2026-11-27T09:00:00+03:00"},
+                    {"start": "2026-11-27T18:00:00+03:00", "end": "2026-11-30T00:00:00+03:00"},
+                ],
+                "caller": "any caller",
+                "caller_number": None,
+                "crm": None,
+                "outcomes": {"mgr": ["answered"]},
+                "was": "ring 101 (20 s) → answered",
+                "now": "voicemail 101",
+            }
+        ],
+        "situation_count": 3,
+        "wait_changes": [
+            {
+                "element_id": "vm",
+                "exit": None,
+                "was_seconds": None,
+                "now_seconds": 0.0,
+                "was_bounded": False,
+                "now_bounded": True,
+                "text": "voicemail 'vm': no route end → at most 0 s",
+            }
+        ],
+        "bounds": {
+            "days": 7,
+            "start": "2026-11-23T00:00:00+03:00",
+            "time_classes": 2,
+            "caller_classes": 1,
+            "crm_classes": 1,
+            "runs": 20,
+            "truncated": False,
+            "unexplored": [],
+            "limits": {"max_days": 62, "max_decisions_per_call": 12, "max_outcomes_per_element": 3, "max_runs": 40000},
+        },
+    },
+    "mermaid": "flowchart TD\n"
+    '    n_start(["start<br/>Incoming call"])\n'
+    '    n_mgr["mgr<br/>Subscriber 101 (20 s)"]\n'
+    '    n_sales["sales<br/>Subscriber 102 (no limit)"]\n'
+    '    n_hours{"hours<br/>Schedule office"}\n'
+    '    n_vm[["vm<br/>Voicemail 101"]]\n'
+    '    n_start -->|"next"| n_hours\n'
+    '    n_hours -->|"open"| n_mgr\n'
+    '    n_hours -->|"closed"| n_vm\n'
+    '    n_mgr -->|"no_answer"| n_sales\n'
+    '    n_start -->|"next"| n_mgr\n'
+    "    classDef added fill:#dcfce7,stroke:#15803d,stroke-width:2px\n"
+    "    class n_hours,n_vm added\n"
+    "    linkStyle 0,1,2 stroke:#15803d,stroke-width:3px\n"
+    "    linkStyle 4 stroke:#b91c1c,stroke-width:2px,stroke-dasharray:4\n",
+}
+
+ANALYSIS: dict[str, Any] = {
+    "scenario_id": "main",
+    "version": 2,
+    "analysis": {
+        "entry": "start",
+        "route_ends": [
+            {
+                "element_id": "sales",
+                "element_type": "internal_subscriber",
+                "exit": None,
+                "worst_case_seconds": 20.0,
+                "path": ["start", "hours", "mgr", "sales"],
+                "loop_elements": [],
+                "rings_until_answered": True,
+                "loop_guard": False,
+            },
+            {
+                "element_id": "vm",
+                "element_type": "voicemail",
+                "exit": None,
+                "worst_case_seconds": 0.0,
+                "path": ["start", "hours", "vm"],
+                "loop_elements": [],
+                "rings_until_answered": False,
+                "loop_guard": False,
+            },
+        ],
+        "worst_case_seconds": 20.0,
+        "unbounded": False,
+        "loops": [],
+        "schedules": [
+            {"element_id": "hours", "schedule_id": "office", "open_extensions": ["101", "102"], "closed_extensions": []}
+        ],
+        "reachable_extensions": ["101", "102"],
+        "reachable_when_open": ["101", "102"],
+        "reachable_when_closed": [],
+        "crm_routing": False,
+        "direct_dial": False,
+        "assumptions": [
+            "Nobody answers: every ring lasts its full wait_seconds plus the target's network dial delay.",
+            "Sequential and random groups ring every member in turn; simultaneous groups wait for the slowest network.",
+            "IVR menus time out on every attempt: timeout_seconds × (max_retries + 1); "
+            "prompt playback is not counted. A multi-key attempt also waits "
+            "inter_digit_timeout_seconds per further key; a direct dial rings for "
+            "direct_dial_wait_seconds plus the directory's slowest dial delay.",
+            "A greeting takes a nominal 5 s.",
+            "External routing takes its full CRM timeout, then rings the returned "
+            "extension with the directory's slowest dial delay.",
+            "A limited ring without wait_seconds lasts the executor's default 20 s.",
+        ],
+    },
+    "dial_delay_warnings": [],
+    "text": "Worst-case wait before the call is answered or the route ends (nobody answers):\n"
+    "  - internal_subscriber 'sales' starts ringing after at most 20 s and rings until answered (no "
+    "limit_wait); path start → hours → mgr → sales\n"
+    "  - voicemail 'vm' reached after at most 0 s; path start → hours → vm\n"
+    "Overall: at most 20 s before answer or route end\n"
+    "Schedule 'hours' (office): open → 101, 102; closed → none\n"
+    "All schedules open: 101, 102\n"
+    "All schedules closed: none\n"
+    "Assumptions:\n"
+    "  - Nobody answers: every ring lasts its full wait_seconds plus the target's network dial delay.\n"
+    "  - Sequential and random groups ring every member in turn; simultaneous groups wait for the "
+    "slowest network.\n"
+    "  - IVR menus time out on every attempt: timeout_seconds × (max_retries + 1); prompt playback is "
+    "not counted. A multi-key attempt also waits inter_digit_timeout_seconds per further key; a direct "
+    "dial rings for direct_dial_wait_seconds plus the directory's slowest dial delay.\n"
+    "  - A greeting takes a nominal 5 s.\n"
+    "  - External routing takes its full CRM timeout, then rings the returned extension with the "
+    "directory's slowest dial delay.\n"
+    "  - A limited ring without wait_seconds lasts the executor's default 20 s.",
+}
+
+PREVIEW_REQUEST = {
+    "week": example(
+        "The draft against the version calls use now, a week from Monday",
+        {"at": "2026-11-23T10:00:00+03:00", "days": 7},
+    ),
+    "versions": example("Version 1 against version 2", {"from_version": 1, "to_version": 2}),
+}
 SIMULATE = {
     "busy_manager": example(
         "Monday 10:00 Moscow, 101 does not answer (step 6)",
@@ -753,6 +922,7 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "replaceScenario": SCENARIO_REPLACE,
     "rollbackScenario": ROLLBACK,
     "simulateScenario": SIMULATE,
+    "previewScenario": PREVIEW_REQUEST,
     "startCall": CALL_START,
     "reportCallEvent": CALL_EVENT,
     "createWebhook": {"crm": example("Answered, completed and missed calls to the CRM", WEBHOOK_BODY)},
@@ -803,6 +973,8 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "rollbackScenario": ROLLED_BACK,
     "simulateScenario": SIMULATION,
     "getScenarioDiagram": DIAGRAM,
+    "previewScenario": PREVIEW,
+    "getScenarioAnalysis": ANALYSIS,
     "startCall": FIRST_DECISION,
     "reportCallEvent": NEXT_DECISION,
     "listCalls": CALL_PAGE,

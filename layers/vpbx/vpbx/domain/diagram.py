@@ -131,3 +131,51 @@ def _escape(text: str) -> str:
     """Text safe inside a quoted Mermaid label: markup characters become entity codes, newlines become spaces."""
     flat = " ".join(text.split())
     return "".join(_ESCAPES.get(c, c) for c in flat)
+
+
+# ---------------------------------------------------------------------------------------------------- diff
+
+DIFF_STYLES = {
+    "added": ("fill:#dcfce7,stroke:#15803d,stroke-width:2px", "stroke:#15803d,stroke-width:3px"),
+    "removed": (
+        "fill:#fee2e2,stroke:#b91c1c,stroke-dasharray:4 2",
+        "stroke:#b91c1c,stroke-width:2px,stroke-dasharray:4",
+    ),
+    "changed": ("fill:#fef3c7,stroke:#b45309,stroke-width:2px", ""),
+}
+
+
+def to_mermaid_diff(old: Scenario, new: Scenario) -> str:
+    """Both scenarios in one flowchart: elements and arrows that were added (green), removed (red, dashed) or
+    changed (amber: the same id with other settings; a position or label alone is no change)."""
+    old_graph, new_graph = ScenarioGraph.of(old), ScenarioGraph.of(new)
+    elements = {**old_graph.elements, **new_graph.elements}
+    status = {element_id: _element_status(old_graph.elements.get(element_id), new_graph.elements.get(element_id))
+              for element_id in elements}  # fmt: skip
+    old_edges = _connection_edges(old, old_graph) + _unconnected_exit_edges(old_graph)
+    new_edges = _connection_edges(new, new_graph) + _unconnected_exit_edges(new_graph)
+    edges = new_edges + [edge for edge in old_edges if edge not in new_edges]
+    edge_status = ["added" if e not in old_edges else "removed" if e not in new_edges else None for e in edges]
+    lines = ["flowchart TD"]
+    lines += [f"    {node_id(e.id)}{_shaped(e, _label(e))}" for e in elements.values()]
+    if any(edge.target == END_NODE for edge in edges):
+        lines.append(f'    {END_NODE}(("end"))')
+    lines += [edge.render() for edge in edges]
+    for name, (node_style, edge_style) in DIFF_STYLES.items():
+        nodes = [node_id(element_id) for element_id, state in status.items() if state == name]
+        if nodes:
+            lines.append(f"    classDef {name} {node_style}")
+            lines.append(f"    class {','.join(nodes)} {name}")
+        indexes = [str(i) for i, state in enumerate(edge_status) if state == name]
+        if indexes and edge_style:
+            lines.append(f"    linkStyle {','.join(indexes)} {edge_style}")
+    return "\n".join(lines) + "\n"
+
+
+def _element_status(before: ElementBase | None, after: ElementBase | None) -> str | None:
+    if before is None:
+        return "added"
+    if after is None:
+        return "removed"
+    ignored = {"position", "label"}
+    return None if before.model_dump(exclude=ignored) == after.model_dump(exclude=ignored) else "changed"

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from vpbx.domain.analysis import Analysis, analyze
 from vpbx.domain.base import Extension, Instant, LazyModel, ResourceId, StrictModel
 from vpbx.domain.calls import Action
-from vpbx.domain.diagram import to_mermaid
+from vpbx.domain.diagram import to_mermaid, to_mermaid_diff
+from vpbx.domain.diff import DEFAULT_DAYS, MAX_DAYS, ScenarioDiff, diff
 from vpbx.domain.directory import Directory
 from vpbx.domain.errors import Conflict, InvalidField, InvalidInput, InvalidScenario, NotFound, VersionMismatch
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
 MAX_SCRIPTED_OUTCOMES = 1_000
 NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{4,31}$")  # digits and separators, no '+'
+DIAL_DELAY_CODES = frozenset({"wait_below_dial_delay"})
+PREVIEW_BUDGET_SECONDS = 5.0  # of the scenarios function's 15 s; a scenario of ~1,000 elements can use it all
 
 # ------------------------------------------------------------------------------------------------ input models
 
@@ -292,6 +296,62 @@ class ScenarioService:
         ]
         return report.model_copy(update={"problems": problems})
 
+    # ------------------------------------------------------------------------ preview and analysis
+    def preview(self, scenario_id: str, request: PreviewRequest) -> PreviewOut:
+        """What changes for callers between two versions of a scenario (default: the version calls use now and the
+        draft), both run against the tenant's current directory."""
+        from_version = request.from_version
+        if from_version is None:
+            from_version = self.get(scenario_id).item.published_version
+        return self.compare(scenario_id, from_version, request.to_version, request.days, request.at)
+
+    def compare(
+        self, scenario_id: str, from_version: int | None, to_version: int | None, days: int, at: datetime | None
+    ) -> PreviewOut:
+        """The behavioural diff of `from_version` (None: nothing published) and `to_version` (None: the draft)."""
+        old = self.get_version(scenario_id, from_version).scenario if from_version else _nothing_published()
+        new = self._comparable(scenario_id, to_version)
+        named = references_of(old) | references_of(new)
+        tenant = self._tenant()
+        snapshot = self.repository.resolve_directory(self.tenant_id, named)
+        directory = snapshot.to_directory(tenant_crm_url=tenant.crm_url if tenant else None)
+        start = at or datetime.now(UTC)
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        result = diff(
+            old, new, directory, start=start, days=days, sip_domain=tenant.sip_domain if tenant else None,
+            time_budget_seconds=PREVIEW_BUDGET_SECONDS,
+        )  # fmt: skip
+        return PreviewOut(
+            scenario_id=scenario_id,
+            from_version=from_version,
+            to_version=to_version,
+            changed=result.changed,
+            text="\n".join(result.lines()),
+            diff=result,
+            mermaid=to_mermaid_diff(old, new),
+        )
+
+    def analysis(self, scenario_id: str, version: int | None) -> AnalysisOut:
+        """Worst-case waits, reachability and dial-delay warnings of the draft or a version (current directory)."""
+        scenario = self._scenario_of(scenario_id, version)
+        directory = self.live_directory(scenario)
+        warnings = [p for p in validate(scenario, directory).problems if p.code in DIAL_DELAY_CODES]
+        result = analyze(scenario, directory)
+        return AnalysisOut(
+            scenario_id=scenario_id,
+            version=version,
+            analysis=result,
+            dial_delay_warnings=warnings,
+            text="\n".join(result.lines()),
+        )
+
+    def _comparable(self, scenario_id: str, version: int | None) -> Scenario:
+        """A version's graph, or the draft (validated, like a simulation)."""
+        if version is not None:
+            return self.get_version(scenario_id, version).scenario
+        scenario, _, _ = self._runnable(scenario_id, None)
+        return scenario
+
     def _scenario_of(self, scenario_id: str, version: int | None) -> Scenario:
         if version is None:
             return self.get(scenario_id).item.scenario
@@ -344,6 +404,11 @@ def _caller_number(given: str | None, default_country: str | None) -> str | None
         hint = "" if default_country else "; national numbers need the tenant's default_country"
         message = f"{exc}{hint}"
         raise InvalidField(message, [{"loc": ["body", "caller"], "msg": message, "type": "value_error"}]) from None
+
+
+def _nothing_published() -> Scenario:
+    """What calls meet before the first publication: no entry, so they hang up."""
+    return Scenario(name="nothing published", elements=[])
 
 
 def missing_references(named: References, found: DirectorySnapshot) -> list[tuple[str, str]]:
@@ -430,6 +495,39 @@ class Simulation(LazyModel):
     result: SimulationResult
 
 
+class PreviewRequest(StrictModel):
+    """Body of `POST /v1/scenarios/{id}/preview`. Every field is optional."""
+
+    from_version: int | None = Field(
+        default=None, ge=1, description="The version compared from; default the version calls use now"
+    )
+    to_version: int | None = Field(default=None, ge=1, description="The version compared to; default the draft")
+    days: int = Field(default=DEFAULT_DAYS, ge=1, le=MAX_DAYS, description="Days of schedules explored from `at`")
+    at: Instant | None = Field(default=None, description="First day explored, ISO-8601 (default: today)")
+
+
+class PreviewOut(LazyModel):
+    """What changes for callers: the calls that behave differently, in words and in detail."""
+
+    scenario_id: str
+    from_version: int | None = Field(description="The version compared from; null: nothing was published")
+    to_version: int | None = Field(description="The version compared to; null: the draft")
+    changed: bool = Field(description="Some explored call behaves differently, or a worst-case wait changed")
+    text: str = Field(description="The differences in words, one statement per line")
+    diff: ScenarioDiff
+    mermaid: str = Field(description="Mermaid flowchart of both versions: added, removed and changed in colour")
+
+
+class AnalysisOut(LazyModel):
+    scenario_id: str
+    version: int | None = Field(description="The published version analysed; null for the draft")
+    analysis: Analysis
+    dial_delay_warnings: list[Problem] = Field(
+        description="Rings shorter than their target's network dial delay (mobile, satellite, abroad)"
+    )
+    text: str = Field(description="The analysis in words")
+
+
 class Diagram(LazyModel):
     scenario_id: str
     version: int | None = Field(description="The published version drawn; null for the draft")
@@ -482,6 +580,12 @@ class VersionOut(VersionSummary):
         description="The directory objects the version named, as validated at publish: for information only. Calls "
         "and simulations resolve subscribers, schedules and caller lists from the current directory."
     )
+
+
+class PublishedVersionOut(VersionOut):
+    """A published version; with `?preview=true`, also what changed for callers against the version before."""
+
+    preview: PreviewOut | None = Field(default=None, description="Only with ?preview=true")
 
 
 class SimulationStepOut(LazyModel):

@@ -1,4 +1,5 @@
-"""HTTP routes of call scenarios: drafts, validation, publishing, versions, rollback, simulation, diagrams.
+"""HTTP routes of call scenarios: drafts, validation, publishing, versions, rollback, simulation, diagrams,
+previews of a change and analysis.
 
 Drafts are versioned resources (ETag, If-Match on PUT/DELETE/publish/rollback). A draft may be saved while invalid;
 every single-draft response carries its validation summary against the tenant's current directory.
@@ -31,8 +32,13 @@ from vpbx.api.responses import (
 )
 from vpbx.api.settings import get_settings
 from vpbx.domain.base import Instant
+from vpbx.domain.diff import DEFAULT_DAYS
 from vpbx.service.scenarios import (
+    AnalysisOut,
     Diagram,
+    PreviewOut,
+    PreviewRequest,
+    PublishedVersionOut,
     RollbackRequest,
     ScenarioCreate,
     ScenarioOut,
@@ -232,6 +238,44 @@ def get_scenario_diagram(
     return Response(200, JSON_CONTENT_TYPE, diagram)
 
 
+@router.post(
+    "/v1/scenarios/<scenario_id>/preview",
+    operation_id="previewScenario",
+    summary="What changes for callers: the draft against the version calls use now, or any two versions",
+    description="Runs both versions through the same calls over the tenant's current directory: every schedule "
+    "opening and closing (holidays and short days included) in the next `days` days, a caller in each caller list and "
+    "one in none, each CRM answer, and each outcome of each ring and menu (bounded: see `diff.bounds`). Answers the "
+    "calls that behave differently, summarised in `text` and `diff.statements`, changes of worst-case wait per "
+    "route end, and a Mermaid diagram with added, removed and changed elements in colour. The exploration has a "
+    "5 s budget (`diff.bounds.truncated_by` says when it ran out, on scenarios of hundreds of elements). "
+    "422 `invalid_scenario` when the draft does not validate.",
+    tags=TAGS,
+    responses=documented(200, PreviewOut, "The behavioural differences", {**READ_ERRORS, 422: INVALID_SCENARIO}, False),
+)
+def preview_scenario(
+    scenario_id: ScenarioIdPath,
+    body: Annotated[PreviewRequest | None, Body()] = None,
+) -> PreviewOut:
+    return _service().preview(scenario_id, body or PreviewRequest())
+
+
+@router.get(
+    "/v1/scenarios/<scenario_id>/analysis",
+    operation_id="getScenarioAnalysis",
+    summary="Worst-case waits per route end, reachable extensions and dial-delay warnings of the draft or a version",
+    description="The draft (or `version`) analysed against the tenant's current directory: the longest a caller can "
+    "wait before each route end when nobody answers, which extensions can ring in and out of hours, loops, and the "
+    "rings shorter than their target's network dial delay.",
+    tags=TAGS,
+    responses=documented(200, AnalysisOut, "The analysis", READ_ERRORS, False),
+)
+def get_scenario_analysis(
+    scenario_id: ScenarioIdPath,
+    version: Annotated[int | None, Query(ge=1, description="A published version; the draft when absent")] = None,
+) -> AnalysisOut:
+    return _service().analysis(scenario_id, version)
+
+
 def _simulation_query(caller: str | None, at: datetime | None) -> SimulateRequest:
     """The diagram's simulation from query parameters; a bad caller is a located 422, not a 500."""
     try:
@@ -251,12 +295,13 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
     description="Freezes the draft, with a snapshot of the directory objects it uses, into a new immutable "
     "version that calls use from now on. `If-Match` must be the draft version you validated (412 "
     "if it changed since); 422 `invalid_scenario` when the draft has errors. Answers 201 with the "
-    "version and its Location.",
+    "version and its Location. With `preview=true` the answer also carries `preview`: what changed for "
+    "callers against the version calls used before (as `POST …/preview` tells it).",
     middlewares=[idempotent],
     tags=TAGS,
     responses=documented(
         201,
-        VersionOut,
+        PublishedVersionOut,
         "Published; calls use it from now on",
         idempotent_errors({**WRITE_ERRORS, 422: INVALID_SCENARIO}),
         False,
@@ -264,13 +309,21 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
     ),
 )
 def publish_scenario(
-    scenario_id: ScenarioIdPath, if_match: IfMatch, idempotency_key: IdempotencyKey = None
-) -> Response[VersionOut]:
+    scenario_id: ScenarioIdPath,
+    if_match: IfMatch,
+    idempotency_key: IdempotencyKey = None,
+    preview: Annotated[bool, Query(description="Also answer what changed for callers (`preview`)")] = False,
+) -> Response[VersionOut | PublishedVersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id, get_settings().allow_insecure_crm)
+    before = service.get(scenario_id).item.published_version if preview else None
     version = service.publish(scenario_id, version_from_if_match(if_match), by=caller.key_id)
     location = f"/v1/scenarios/{scenario_id}/versions/{version.number}"
-    return Response(201, JSON_CONTENT_TYPE, version_out(version, version.number), {"Location": location})
+    body = version_out(version, version.number)
+    if preview:
+        change = service.compare(scenario_id, before, version.number, DEFAULT_DAYS, None)
+        body = PublishedVersionOut(**dict(body), preview=change)
+    return Response(201, JSON_CONTENT_TYPE, body, {"Location": location})
 
 
 @router.get(

@@ -130,6 +130,23 @@ def test_a_call_nobody_answers_is_missed(tenant: Tenant, receiver: Receiver) -> 
     assert missed.event["data"]["call_id"] == "wh-missed-1"
 
 
+def test_an_answered_call_that_ends_is_completed_with_its_talk_time(tenant: Tenant, receiver: Receiver) -> None:
+    path = unique_path("completed")
+    subscribe(tenant, receiver, path, ["call.answered", "call.completed"])
+    assert tenant.start("wh-done-1").status_code == 201
+    assert tenant.event("wh-done-1", 1, "answered").status_code == 200
+    report = {"seq": 2, "outcome": "completed", "duration_seconds": 42, "ended_by": "callee"}
+    done = tenant.telephony("POST", "/v1/calls/wh-done-1/events", report)
+    assert (done.status_code, done.json()["status"]) == (200, "ended"), done.text
+
+    by_type = {request.event["type"]: request.event["data"] for request in receiver.wait_for(path, 2)}
+    assert sorted(by_type) == ["call.answered", "call.completed"]
+    assert by_type["call.answered"]["answered_extension"] == "101"  # the ring's only target
+    completed = by_type["call.completed"]
+    assert (completed["call_id"], completed["result"]) == ("wh-done-1", "completed")
+    assert (completed["duration_seconds"], completed["ended_by"]) == (42, "callee")
+
+
 def test_publishing_is_an_event(tenant: Tenant, receiver: Receiver) -> None:
     path = unique_path("published")
     subscribe(tenant, receiver, path, ["scenario.published"])

@@ -580,12 +580,12 @@ class VersionOut(VersionSummary):
         description="The directory objects the version named, as validated at publish: for information only. Calls "
         "and simulations resolve subscribers, schedules and caller lists from the current directory."
     )
-
-
-class PublishedVersionOut(VersionOut):
-    """A published version; with `?preview=true`, also what changed for callers against the version before."""
-
-    preview: PreviewOut | None = Field(default=None, description="Only with ?preview=true")
+    preview: PreviewOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent unless asked for: the other answers stay as they were
+        description="Only in the answer of `POST …/publish?preview=true`: what changed for callers against the "
+        "version calls used before; absent otherwise",
+    )
 
 
 class SimulationStepOut(LazyModel):

@@ -38,7 +38,6 @@ from vpbx.service.scenarios import (
     Diagram,
     PreviewOut,
     PreviewRequest,
-    PublishedVersionOut,
     RollbackRequest,
     ScenarioCreate,
     ScenarioOut,
@@ -301,7 +300,7 @@ def _simulation_query(caller: str | None, at: datetime | None) -> SimulateReques
     tags=TAGS,
     responses=documented(
         201,
-        PublishedVersionOut,
+        VersionOut,
         "Published; calls use it from now on",
         idempotent_errors({**WRITE_ERRORS, 422: INVALID_SCENARIO}),
         False,
@@ -313,7 +312,7 @@ def publish_scenario(
     if_match: IfMatch,
     idempotency_key: IdempotencyKey = None,
     preview: Annotated[bool, Query(description="Also answer what changed for callers (`preview`)")] = False,
-) -> Response[VersionOut | PublishedVersionOut]:
+) -> Response[VersionOut]:
     caller = current_caller(router)
     service = ScenarioService(get_repository(), caller.tenant_id, get_settings().allow_insecure_crm)
     before = service.get(scenario_id).item.published_version if preview else None
@@ -322,7 +321,7 @@ def publish_scenario(
     body = version_out(version, version.number)
     if preview:
         change = service.compare(scenario_id, before, version.number, DEFAULT_DAYS, None)
-        body = PublishedVersionOut(**dict(body), preview=change)
+        body = body.model_copy(update={"preview": change})
     return Response(201, JSON_CONTENT_TYPE, body, {"Location": location})
 
 

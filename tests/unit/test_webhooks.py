@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from vpbx.domain import calls as call_vocabulary
-from vpbx.domain.webhook_events import RESULT_EVENTS, STATUS_EVENTS, events_of
 from vpbx.domain.webhooks import (
     EVENT_TYPES,
     RETRY_DELAYS_SECONDS,
@@ -41,6 +40,7 @@ from vpbx.service.webhook_delivery import (
     handle_delivery_batch,
     handle_stream_batch,
 )
+from vpbx.store.dynamodb.stream_events import RESULT_EVENTS, STATUS_EVENTS, events_of
 from vpbx.store.memory import InMemoryRepository
 
 from tests.helpers.webhook_receiver import write_certificate

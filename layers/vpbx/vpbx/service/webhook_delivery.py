@@ -37,7 +37,6 @@ from pydantic import ValidationError
 from vpbx.api.settings import flag
 from vpbx.domain.base import LazyModel
 from vpbx.domain.errors import NotFound
-from vpbx.domain.webhook_events import events_of, unknown_result
 from vpbx.domain.webhooks import (
     EVENT_ID_HEADER,
     RETRY_DELAYS_SECONDS,
@@ -50,6 +49,7 @@ from vpbx.domain.webhooks import (
     signature_header,
 )
 from vpbx.service.crm import CrmClient, CrmLookupFailed, _describe, _Exchange, _remaining
+from vpbx.store.dynamodb.stream_events import events_of, unknown_result
 from vpbx.store.ports import WebhookStore
 
 logger = logging.getLogger(__name__)

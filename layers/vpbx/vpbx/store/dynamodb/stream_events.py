@@ -1,5 +1,7 @@
 """Which table changes are webhook events: one table per rule, read from DynamoDB stream records (Lambda's shape).
 
+It lives with the DynamoDB store because it reads that store's keys and attribute-value images.
+
 | change (stream record of the item)                             | event                                   |
 |----------------------------------------------------------------|-----------------------------------------|
 | a call item is inserted (`CALL#…`)                             | `call.started`                          |

@@ -99,18 +99,7 @@ OutcomeKind = Literal[
     "played",
     "completed",
 ]
-OUTCOME_KINDS: tuple[str, ...] = (
-    "answered",
-    "no_answer",
-    "busy",
-    "unavailable",
-    "failed",
-    "digits",
-    "timeout",
-    "caller_hangup",
-    "played",
-    "completed",
-)
+OUTCOME_KINDS: tuple[str, ...] = get_args(OutcomeKind)
 COMPLETED = "completed"  # a connected call ended: answered to the service, never to the executor (routing is over)
 
 

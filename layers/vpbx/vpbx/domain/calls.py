@@ -80,8 +80,24 @@ class HangupAction(StrictModel):
     reason: str
 
 
+class EnqueueAction(StrictModel):
+    """Keep the caller on hold in a queue: play `hold_prompt` (ringback when null) and report outcome `waiting`
+    every `poll_seconds`; each report is answered with the next `enqueue` (the new position) or a `ring` of the agent
+    chosen for this caller (docs/CALLS.md, Queues)."""
+
+    type: Literal["enqueue"] = "enqueue"
+    queue_id: str
+    position: int = Field(description="The caller's place in line; 1 is next")
+    estimated_wait_seconds: int | None = Field(description="About how long until an agent; null when unknown")
+    hold_prompt: Prompt | None = Field(description="What to play while waiting; null: ringback")
+    poll_seconds: int = Field(description="Report `waiting` after this many seconds (or sooner)")
+    announce: Prompt | None = Field(
+        default=None, description="Play this once before resuming hold (position announcement), when present"
+    )
+
+
 Action = Annotated[
-    RingAction | PlayAction | CollectAction | VoicemailAction | FaxAction | HangupAction,
+    RingAction | PlayAction | CollectAction | VoicemailAction | FaxAction | HangupAction | EnqueueAction,
     Field(discriminator="type"),
 ]
 
@@ -98,6 +114,7 @@ OutcomeKind = Literal[
     "caller_hangup",
     "played",
     "completed",
+    "waiting",
 ]
 OUTCOME_KINDS: tuple[str, ...] = get_args(OutcomeKind)
 COMPLETED = "completed"  # a connected call ended: answered to the service, never to the executor (routing is over)
@@ -109,6 +126,7 @@ ACCEPTED_OUTCOMES: Mapping[str, frozenset[str]] = {
     "ring": RING_OUTCOMES,
     "play": frozenset({"played", "failed"}),
     "collect": frozenset({"digits", "timeout", "failed"}),
+    "enqueue": frozenset({"waiting", "failed"}),
 }
 
 

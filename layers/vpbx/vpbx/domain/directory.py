@@ -16,6 +16,7 @@ from vpbx.domain.phone import (
     normalize_e164,
     number_facts,
 )
+from vpbx.domain.queues import Queue
 from vpbx.domain.schedules import (  # noqa: F401  re-exported: the directory's schedule types live in schedules.py
     WEEKDAYS,
     DateOverride,
@@ -172,6 +173,7 @@ class Directory:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     caller_lists: Mapping[str, CallerList] = field(default_factory=dict)
     tenant_crm_url: str | None = None  # the tenant's CRM: what external routing without its own url asks
+    queues: Mapping[str, Queue] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -180,10 +182,12 @@ class Directory:
         schedules: list[Schedule] | None = None,
         caller_lists: list[CallerList] | None = None,
         tenant_crm_url: str | None = None,
+        queues: list[Queue] | None = None,
     ) -> "Directory":
         return cls(
             subscribers={s.extension: s for s in subscribers or []},
             schedules={s.id: s for s in schedules or []},
             caller_lists={c.id: c for c in caller_lists or []},
             tenant_crm_url=tenant_crm_url,
+            queues={q.id: q for q in queues or []},
         )

@@ -59,6 +59,7 @@ from vpbx.domain.elements.steps import (
 )
 from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.graph import ScenarioGraph
+from vpbx.domain.queues import QueueDesk
 from vpbx.domain.scenario import Scenario
 
 __all__ = [
@@ -234,8 +235,10 @@ class Executor:
         *,
         clock: Callable[[], datetime],
         crm_lookup: CrmLookup | None = None,
+        queue_desk: QueueDesk | None = None,
     ) -> None:
         self._compiled = compiled
+        self._queue_desk = queue_desk
         self._nodes = compiled.nodes
         self._transitions = compiled.transitions
         self._clock = clock
@@ -282,7 +285,7 @@ class Executor:
     # ---------------------------------------------------------------------------------------------------------
 
     def _context(self, call: CallInfo, crm_lookups: int = 0) -> RunContext:
-        return RunContext(call, self._clock(), self._crm_lookup, crm_lookups)
+        return RunContext(call, self._clock(), self._crm_lookup, crm_lookups, self._queue_desk)
 
     def _pending(self, state: CallState, outcome: Outcome) -> tuple[Node, Mapping[str, Any]]:
         """The node waiting for `outcome`, or a Conflict/InvalidInput explaining why the outcome does not fit."""

@@ -17,6 +17,7 @@ from vpbx.domain.phone import is_sip_uri
 
 if TYPE_CHECKING:
     from vpbx.domain.elements.base import ElementBase
+    from vpbx.domain.queues import QueueDesk
 
 CrmLookup = Callable[[str, str | None, float], str | None]
 """(url, caller, timeout_seconds) -> the extension that should take the call, or None. May raise."""
@@ -100,12 +101,28 @@ class RunContext:
     for telephony (their `not_found` exit is instant), so lookups are capped per decision and per call.
     """
 
-    __slots__ = ("call", "crm_lookup", "crm_lookups_in_call", "crm_lookups_in_decision", "crm_seconds_left", "now")
+    __slots__ = (
+        "call",
+        "crm_lookup",
+        "crm_lookups_in_call",
+        "crm_lookups_in_decision",
+        "crm_seconds_left",
+        "now",
+        "queue_desk",
+    )
 
-    def __init__(self, call: CallInfo, now: datetime, crm_lookup: CrmLookup | None, crm_lookups_in_call: int) -> None:
+    def __init__(
+        self,
+        call: CallInfo,
+        now: datetime,
+        crm_lookup: CrmLookup | None,
+        crm_lookups_in_call: int,
+        queue_desk: "QueueDesk | None" = None,
+    ) -> None:
         self.call = call
         self.now = now
         self.crm_lookup = crm_lookup
+        self.queue_desk = queue_desk  # the ACD, bound to the call's tenant; None: queues have no agents
         self.crm_lookups_in_call = crm_lookups_in_call
         self.crm_lookups_in_decision = 0
         self.crm_seconds_left = MAX_CRM_SECONDS_PER_DECISION

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import Action, CallResult, CallState, CallStatus, EndedBy, OutcomeKind, TraceStep, call_result
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
+from vpbx.domain.queues import Queue
 from vpbx.domain.scenario import Scenario
 from vpbx.domain.tenancy import Role
 
@@ -81,9 +82,10 @@ class DirectorySnapshot(Record):
     subscribers: list[Subscriber] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
     caller_lists: list[CallerList] = Field(default_factory=list)
+    queues: list[Queue] = Field(default_factory=list)
 
     def to_directory(self, tenant_crm_url: str | None = None) -> Directory:
-        return Directory.of(self.subscribers, self.schedules, self.caller_lists, tenant_crm_url)
+        return Directory.of(self.subscribers, self.schedules, self.caller_lists, tenant_crm_url, self.queues)
 
 
 class ScenarioVersion(Record):

@@ -64,6 +64,7 @@ class References:
     caller_lists: frozenset[str] = frozenset()
     any_extension: bool = False  # a CRM lookup or a direct-dial menu may ring any subscriber at call time
     crm_urls: tuple[tuple[str, str | None], ...] = ()  # (element id, url; None: the tenant's) of each CRM lookup
+    queues: frozenset[str] = frozenset()  # queue ids; their members' extensions are resolved with them
 
     def __or__(self, other: "References") -> "References":
         return References(
@@ -72,6 +73,7 @@ class References:
             self.caller_lists | other.caller_lists,
             self.any_extension or other.any_extension,
             self.crm_urls + other.crm_urls,
+            self.queues | other.queues,
         )
 
 

@@ -277,7 +277,7 @@ def test_vpbx_simulate_reads_queues_from_the_workspace_and_the_script_from_an_op
 ) -> None:
     workspace = {
         "subscribers": [{"extension": "101", "name": "Anna"}, {"extension": "102", "name": "Boris"}],
-        "queues": [support().model_dump(mode="json")],
+        "queues": [support(announcements={"enabled": True}).model_dump(mode="json")],
         "scenario": RAW,
     }
     path = tmp_path / "support.json"
@@ -289,6 +289,6 @@ def test_vpbx_simulate_reads_queues_from_the_workspace_and_the_script_from_an_op
 
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "enqueue support at position 1" in out
+    assert "enqueue support at position 1 (announce 'You are number 1 in line.')" in out
     assert "at 30 s  ring 101 (single, 20 s)  outcome answered" in out
     assert out.strip().endswith("result: connected at line")

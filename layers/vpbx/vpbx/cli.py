@@ -591,7 +591,9 @@ def _action_text(action: object) -> str:
     if kind == "collect":
         return f"collect {action.get('max_digits', 1)} digit(s) within {action.get('timeout_seconds')} s"
     if kind == "enqueue":
-        return f"enqueue {action.get('queue_id')} at position {action.get('position')}"
+        announce = action.get("announce") or {}
+        said = f" (announce {announce['text']!r})" if announce.get("text") else ""
+        return f"enqueue {action.get('queue_id')} at position {action.get('position')}{said}"
     return str(kind)
 
 

@@ -28,7 +28,7 @@ from vpbx.domain.base import Extension, StrictModel
 from vpbx.domain.calls import Outcome
 from vpbx.domain.queues import MAX_QUEUE_MEMBERS, MAX_QUEUE_WAITING, AgentFacts, Queue, QueueVerdict, order_agents
 
-MAX_SPANS_PER_AGENT = 100
+MAX_SPANS_PER_AGENT = 20  # x 50 agents x 1,000 steps bounds the work of one simulation
 MAX_SIMULATED_SECONDS = 86_400.0
 
 # [from, to]: a two-number list rather than a tuple, whose `prefixItems` schema some client generators reject.

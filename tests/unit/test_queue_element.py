@@ -1,6 +1,7 @@
 """The `queue` element: the desk's verdicts become enqueue/ring actions and exits; every exit, the max wait, position
 announcements, an answered offer, declined offers, and the caller who hangs up leaving the line."""
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from vpbx.domain.calls import CallInfo, CallState, Decision, EnqueueAction, Outc
 from vpbx.domain.directory import Directory, Subscriber
 from vpbx.domain.elements.queueing import QueueElement, position_announcement
 from vpbx.domain.executor import Executor, compile_scenario
-from vpbx.domain.queues import PositionAnnouncements, Queue, QueueMember, QueueVerdict
+from vpbx.domain.queues import PositionAnnouncements, Queue, QueueDesk, QueueMember, QueueVerdict
 from vpbx.domain.scenario import Scenario
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -81,7 +82,7 @@ DIRECTORY_SUBSCRIBERS = [
 ]  # 999 is a member but not a subscriber
 
 
-def executor(desk: RecordingDesk | None, queue: Queue | None = None, clock: Clock | None = None) -> Executor:
+def executor(desk: QueueDesk | None, queue: Queue | None = None, clock: Clock | None = None) -> Executor:
     directory = Directory.of(DIRECTORY_SUBSCRIBERS, queues=[queue or support()])
     scenario = Scenario.model_validate(
         {
@@ -390,3 +391,81 @@ def test_the_element_model_exits_and_references() -> None:
     assert element.awaited() == ("enqueue", "ring")
     assert element.references().queues == frozenset({"support"})
     assert element.describe() == "Queue support"
+
+
+# ------------------------------------------------------------------------------------------------ many callers
+
+
+class FifoDesk:
+    """A reference ACD in a few lines: FIFO line, one offer per agent at a time, agents busy once they answer."""
+
+    def __init__(self) -> None:
+        self.line: list[str] = []
+        self.offered: dict[str, str] = {}  # agent -> the call it rings for
+        self.busy: set[str] = set()
+
+    def join(self, queue: Queue, call_id: str, now: datetime) -> QueueVerdict:
+        self.line.append(call_id)
+        return self.poll(queue, call_id, now)
+
+    def poll(self, queue: Queue, call_id: str, now: datetime) -> QueueVerdict:
+        unoffered = [call for call in self.line if call not in self.offered.values()]
+        free = [agent for agent in queue.extensions if agent not in self.offered and agent not in self.busy]
+        if free and unoffered[:1] == [call_id]:
+            self.offered[free[0]] = call_id
+            return QueueVerdict(kind="offer", extensions=(free[0],))
+        return QueueVerdict(kind="wait", position=self.line.index(call_id) + 1)
+
+    def declined(self, queue: Queue, call_id: str, extensions: Sequence[str], now: datetime) -> QueueVerdict:
+        self._withdraw(call_id)
+        return self.poll(queue, call_id, now)
+
+    def answered(self, queue: Queue, call_id: str, extension: str, now: datetime) -> None:
+        self.leave(queue, call_id, now)
+        self.busy.add(extension)
+
+    def leave(self, queue: Queue, call_id: str, now: datetime) -> None:
+        self._withdraw(call_id)
+        self.line.remove(call_id)
+
+    def call_ended(self, extension: str, call_id: str, now: datetime) -> None:
+        self.busy.discard(extension)
+
+    def _withdraw(self, call_id: str) -> None:
+        self.offered = {agent: call for agent, call in self.offered.items() if call != call_id}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_interleaved_callers_only_ever_ring_what_the_desk_offered_them_and_no_agent_twice(seed: int) -> None:
+    rng = random.Random(seed)
+    clock, desk = Clock(), FifoDesk()
+    run = executor(desk, support(max_wait_seconds=600, members=[QueueMember(extension="101"),
+                                                                QueueMember(extension="102")]), clock)  # fmt: skip
+    calls: dict[str, tuple[CallState, Decision]] = {}
+    for index in range(6):
+        call_id = f"c{index}"
+        calls[call_id] = run.start(CallInfo(call_id=call_id, caller=None, dialed="+7495", started_at=clock.now))
+    for _ in range(300):
+        live = [call_id for call_id, (state, _) in calls.items() if state.status == "in_progress"]
+        if not live:
+            break
+        call_id = rng.choice(live)
+        state, decision = calls[call_id]
+        if isinstance(decision.action, RingAction):
+            outcome = Outcome(kind=rng.choice(["answered", "no_answer", "busy", "no_answer"]))
+        else:
+            outcome = Outcome(kind=rng.choice(["waiting"] * 8 + ["caller_hangup"]))
+        clock.advance(rng.choice([0, 5, 10]))
+        calls[call_id] = run.advance(state, outcome)
+
+        ringing = {
+            cid: [t.extension or "" for t in d.action.targets]
+            for cid, (s, d) in calls.items()
+            if s.status == "in_progress" and isinstance(d.action, RingAction)
+        }
+        for cid, agents in ringing.items():
+            assert all(desk.offered.get(agent) == cid for agent in agents), (cid, agents, desk.offered)
+        rung = [agent for agents in ringing.values() for agent in agents]
+        assert len(rung) == len(set(rung)), f"an agent rings for two callers: {ringing}"
+        assert not set(rung) & desk.busy
+    assert {state.result for state, _ in calls.values()} <= {"connected", "caller_hangup", None}

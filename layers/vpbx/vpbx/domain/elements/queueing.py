@@ -68,6 +68,10 @@ class QueueElement(ElementBase):
     def describe(self) -> str:
         return f"Queue {self.queue_id}"
 
+    def describe_in(self, directory: Directory | None) -> str:
+        queue = directory.queues.get(self.queue_id) if directory is not None else None
+        return f"Queue {describe_queue(queue)}" if queue is not None else self.describe()
+
     def worst_case_seconds(self, exit_name: str, directory: Directory) -> float:
         """`timeout`: the whole max wait, plus an offer that started just before it ran out (the slowest member's
         network delay included). `no_agents` and `full` are decided on entry."""
@@ -82,8 +86,8 @@ class QueueElement(ElementBase):
 
 
 def describe_queue(queue: Queue) -> str:
-    """The queue's key facts for a diagram label or a report: name, strategy, max wait."""
-    return f"{queue.name}, {queue.strategy}, max wait {queue.max_wait_seconds} s"
+    """The queue's key facts for a diagram label: name, strategy, max wait."""
+    return f"{queue.name} ({queue.strategy}, max wait {queue.max_wait_seconds} s)"
 
 
 def _check_members(element: QueueElement, queue: Queue, directory: Directory, context: CheckContext) -> None:
@@ -98,10 +102,11 @@ def _check_members(element: QueueElement, queue: Queue, directory: Directory, co
     for extension in queue.extensions:
         subscriber = directory.subscribers.get(extension)
         if subscriber is None or not subscriber.enabled:
-            why = "is not in the directory" if subscriber is None else f"({subscriber.name}) is disabled"
+            who = f"member {extension}" if subscriber is None else f"member {extension} ({subscriber.name})"
+            why = "is not in the directory" if subscriber is None else "is disabled"
             context.add(
                 "queue_member_not_ringable",
-                f"queue '{element.id}': member {extension} of queue '{queue.id}' {why}; it is never offered a call",
+                f"queue '{element.id}': {who} of queue '{queue.id}' {why}; it is never offered a call",
                 element_id=element.id,
                 field="queue_id",
             )

@@ -431,8 +431,14 @@ def missing_references(named: References, found: DirectorySnapshot) -> list[tupl
         "extension": {s.extension for s in found.subscribers},
         "schedule": {s.id for s in found.schedules},
         "caller_list": {c.id for c in found.caller_lists},
+        "queue": {q.id for q in found.queues},
     }
-    wanted = {"extension": named.extensions, "schedule": named.schedules, "caller_list": named.caller_lists}
+    wanted = {
+        "extension": named.extensions,
+        "schedule": named.schedules,
+        "caller_list": named.caller_lists,
+        "queue": named.queues,
+    }
     return [(kind, ident) for kind, idents in wanted.items() for ident in sorted(idents - present[kind])]
 
 

@@ -13,7 +13,7 @@ from vpbx.domain.validation import DIAL_DELAY_MARGIN_SECONDS, validate
 from vpbx.workspace import Workspace, load_workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_NAMES = ("office-hours", "ivr-menu", "holiday-closure", "seed")
+EXAMPLE_NAMES = ("office-hours", "ivr-menu", "holiday-closure", "seed", "support-queue")
 
 
 def load(name: str) -> tuple[Workspace, Scenario]:
@@ -189,6 +189,24 @@ CASES: list[tuple[str, str, str | None, dict[str, Any], str, str, list[str]]] = 
         ["start", "vip-check", "hours", "front-menu", "reception"],
     ),
     (
+        "support-queue",
+        "2026-11-23T10:00:00+03:00",
+        None,
+        {},  # no agent free (no queue script): the caller waits 3 minutes
+        "voicemail",
+        "vm",
+        ["start", "welcome", "line", "vm"],
+    ),
+    (
+        "support-queue",
+        "2026-11-23T10:00:00+03:00",
+        None,
+        {"line": ["waiting", "caller_hangup"]},  # gives up after 20 s
+        "caller_hangup",
+        "line",
+        ["start", "welcome", "line"],
+    ),
+    (
         "seed",
         "2026-11-23T10:00:00+03:00",
         None,
@@ -252,3 +270,15 @@ def test_holiday_vip_wait_covers_the_mobile_dial_delay() -> None:
     assert mobile.kind == "mobile"
     assert director.wait_seconds is not None
     assert director.wait_seconds >= DIAL_DELAY_SECONDS["mobile"] + DIAL_DELAY_MARGIN_SECONDS
+
+
+def test_support_queue_serves_a_caller_when_an_agent_frees_up_and_announces_the_place_every_minute() -> None:
+    workspace, scenario = load("support-queue")
+    agents = {"support": {"agents": {"102": [[45, 600]], "103": [[130, 600]]}}}
+    result = simulate(scenario, workspace.directory, at=at("2026-11-23T10:00:00+03:00"), queues=agents)
+
+    (answered,) = [step for step in result.steps if step.outcome == "answered"]
+    assert (answered.at_seconds, answered.action and answered.action["targets"][0]["extension"]) == (50, "102")
+    assert result.result.status == "connected"
+    announced = [s.at_seconds for s in result.steps if s.action and s.action.get("announce")]
+    assert announced == [0]  # the first at joining; the next would come at 60 s

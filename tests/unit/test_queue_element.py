@@ -469,3 +469,24 @@ def test_interleaved_callers_only_ever_ring_what_the_desk_offered_them_and_no_ag
         assert len(rung) == len(set(rung)), f"an agent rings for two callers: {ringing}"
         assert not set(rung) & desk.busy
     assert {state.result for state, _ in calls.values()} <= {"connected", "caller_hangup", None}
+
+
+def test_an_offer_naming_an_unringable_agent_rings_the_others_and_a_decline_hands_back_all() -> None:
+    desk = RecordingDesk(QueueVerdict(kind="offer", extensions=("999", "102")), WAIT)
+    run = executor(desk)
+    state, decision = start(run)
+    assert [t.extension for t in ring(decision).targets] == ["102"]
+
+    run.advance(state, Outcome(kind="no_answer"))
+
+    assert desk.calls[-1] == ("declined", "c1", ("999", "102"))
+
+
+def test_an_offer_of_nobody_ringable_is_handed_back_and_the_caller_waits() -> None:
+    desk = RecordingDesk(
+        QueueVerdict(kind="offer", extensions=("104",)), QueueVerdict(kind="offer", extensions=("104",))
+    )
+    _, decision = start(executor(desk))
+
+    assert desk.methods() == ["join", "declined"]
+    assert enqueue(decision).position == 1

@@ -68,6 +68,7 @@ def valid_elements(element_id: str) -> st.SearchStrategy[dict[str, Any]]:
         {"type": "greeting", "prompt": prompt},
         {"type": "ivr_menu", "prompt": prompt, "timeout_seconds": 3, "max_retries": 1},
         {"type": "external_routing", "url": "https://crm.example", "wait_seconds": 20},
+        {"type": "queue", "queue_id": "support"},
         {"type": "voicemail", "mailbox": "101"},
         {"type": "fax", "extension": "101"},
         {"type": "hangup"},

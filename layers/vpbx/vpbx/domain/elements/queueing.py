@@ -219,9 +219,11 @@ class QueueNode(Node):
         if verdict.kind == "offer":
             ring = self._ring(verdict.extensions, queue)
             if ring is not None:
-                offered = [target.extension for target in ring.targets if target.extension]
+                # Every agent the desk offered is remembered, so a decline hands all of them back.
+                offered = list(verdict.extensions)
                 memory = {"awaiting": "ring", "queue_id": queue.id, "offered": offered, **progress.memory()}
-                return Await(ring, memory, detail=f"offered to {', '.join(offered)}")
+                rung = ", ".join(target.extension or "" for target in ring.targets)
+                return Await(ring, memory, detail=f"offered to {rung}")
             # An agent this node cannot ring (the directory changed under the desk): hand it back, wait our turn.
             verdict = desk.declined(queue, context.call.call_id, verdict.extensions, context.now)
             if verdict.kind == "offer":
@@ -271,11 +273,12 @@ class QueueNode(Node):
         self, context: RunContext, desk: QueueDesk, queue: Queue, offered: list[str], outcome: Outcome
     ) -> Finish:
         claimed = outcome.extension
-        agent = claimed if claimed in offered else (offered[0] if offered else claimed or "")
+        rung = [extension for extension in offered if extension in self.targets]
+        agent = claimed if claimed in rung else (rung[0] if rung else claimed or "")
         desk.answered(queue, context.call.call_id, agent, context.now)
         detail = f"agent {agent} answered"
-        if claimed is None and len(offered) > 1:
-            detail += f" (telephony did not say which of {', '.join(offered)} answered; counted as the first)"
+        if claimed is None and len(rung) > 1:
+            detail += f" (telephony did not say which of {', '.join(rung)} answered; counted as the first)"
         return Finish(status="connected", result="connected", detail=detail)
 
     def _time_out(self, context: RunContext, desk: QueueDesk, queue: Queue, progress: "_Progress") -> Follow:

@@ -249,3 +249,89 @@ def test_every_event_echoes_the_state_token_of_the_decision_it_answers(
         else:
             assert "state_token" not in event.body, event.body
     assert completed.body["seq"] == 3
+
+
+# ------------------------------------------------------------------------------------------------ queues
+
+POLL = 1  # seconds; the contract's minimum of 5 is the API's choice, the switch honours what it is told
+
+
+def enqueue(position: int, poll: int = POLL) -> dict[str, Any]:
+    return {
+        "type": "enqueue",
+        "queue_id": "support",
+        "position": position,
+        "estimated_wait_seconds": 30 * position,
+        "hold_prompt": None,
+        "poll_seconds": poll,
+        "announce": None,
+    }
+
+
+def scripted(*steps: tuple[str, dict[str, Any] | None]) -> tuple[Decide, list[str]]:
+    """Answer the n-th request with the n-th step's action, checking it reports the step's outcome; after the last
+    step: no action (connected after `answered`, else ended). The second value collects the mismatches."""
+    mismatches: list[str] = []
+
+    def decide(call: FakeCall, request: Request) -> dict[str, Any] | None:
+        index = len(call.requests) - 1
+        if index >= len(steps):
+            return None
+        expected, action = steps[index]
+        if request.outcome != expected:
+            mismatches.append(f"request {index}: {request.outcome}, expected {expected}")
+        return action
+
+    return decide, mismatches
+
+
+def hold_messages(caller: Sipp, until: float) -> list[str]:
+    """The labels of what the caller received before `until`."""
+    return [m.label for m in caller.messages() if m.received and m.at < until]
+
+
+def test_a_queued_call_waits_on_ringback_reports_waiting_and_is_offered_to_agents_in_turn(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    """docs/CALLS.md's example: enqueue 2 → waiting → enqueue 1 → waiting → ring 101 (2 s) → no_answer → enqueue 1 →
+    waiting → ring 102 → answered → completed. The caller hears ringback (one 180) and gets no final reply while
+    queued, reports come every poll_seconds, each agent rings right after its ring decision, exactly one 200."""
+    first, second = Sipp("101", "phone_ring", work_dir), Sipp("102", "phone_answer", work_dir)
+    decide, mismatches = scripted(
+        ("start", enqueue(2)),
+        ("waiting", enqueue(1)),
+        ("waiting", ring(("101", first), timeout=2)),
+        ("no_answer", enqueue(1)),
+        ("waiting", ring(("102", second))),
+        ("answered", None),
+    )
+    number = api.number(decide)
+    caller = Sipp("caller", "caller", work_dir, remote=switch.address, service=number)
+
+    run(first, second, caller)
+
+    call = api.call(caller_call_id(caller))
+    call.wait_for("completed")
+    assert mismatches == []
+    assert [r.outcome for r in call.requests] == [
+        "start", "waiting", "waiting", "no_answer", "waiting", "answered", "completed",
+    ]  # fmt: skip
+    invite_sent = caller.first("INVITE", received=False).at
+    ringback = caller.first("180 INVITE").at - invite_sent
+    assert ringback < 0.5, f"180 after {ringback:.3f} s"
+    assert hold_messages(caller, first.first("INVITE").at) == ["100 INVITE", "180 INVITE"]
+    assert all(label in ("100 INVITE", "180 INVITE") for label in hold_messages(caller, second.first("INVITE").at))
+    assert len(caller.answers()) == 1
+    assert caller.first("200 INVITE").at > second.first("INVITE").at
+    # `waiting` every poll_seconds after the decision that asked for it.
+    for request in call.events("waiting"):
+        asked = next(r for r in call.requests if r.answer and r.answer["seq"] == request.body["seq"])
+        assert abs(request.at - asked.at - POLL) < 0.35, f"waiting {request.at - asked.at:.3f} s after its enqueue"
+    # Each agent rings right after its ring decision.
+    for agent, seq in ((first, 3), (second, 5)):
+        decided = next(r for r in call.requests if r.answer and r.answer["seq"] == seq)
+        assert 0 <= agent.first("INVITE").at - decided.at < 0.5
+    # Every event carries the token of the decision it answers, the waiting ones the latest enqueue's.
+    for event in call.events():
+        assert token_of(event) == answered_token(call, event), event.body
+    assert call.wait_for("answered").body["extension"] == "102"

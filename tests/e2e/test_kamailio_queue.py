@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.sip.sipp import Sipp, sipp_binary
 from tests.e2e.sip.switch import LOOPBACK, Kamailio, ensure_kamailio
+from tests.e2e.sip.ua import Caller
 
 pytestmark = [pytest.mark.e2e]
 API_KEY = "telephony-key-of-the-fake-api"
@@ -47,6 +48,7 @@ class FakeCall:
     call_id: str
     decide: Decide
     tokens: bool | None  # True: every decision carries a token; None: `state_token: null`; False: no such field
+    waiting_delay: float = 0.0  # seconds before the answer to a `waiting` report
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,7 +92,7 @@ class FakeApi:
     """POST /v1/calls and /v1/calls/{id}/events answered by the script registered for the dialed number."""
 
     def __init__(self) -> None:
-        self.scripts: dict[str, tuple[Decide, bool | None]] = {}
+        self.scripts: dict[str, tuple[Decide, bool | None, float]] = {}
         self.calls: dict[str, FakeCall] = {}
         api = self
 
@@ -103,13 +105,16 @@ class FakeApi:
                     call_id = body["call_id"]
                     if body["to"] not in api.scripts:
                         return self.reply(404, {"error": {"code": "not_found"}})
-                    decide, tokens = api.scripts[body["to"]]
-                    api.calls.setdefault(call_id, FakeCall(call_id, decide, tokens))
+                    decide, tokens, delay = api.scripts[body["to"]]
+                    api.calls.setdefault(call_id, FakeCall(call_id, decide, tokens, delay))
                     return self.reply(201, api.calls[call_id].answer(Request(time.time(), call_id, body)))
                 call_id = self.path.removeprefix("/v1/calls/").removesuffix("/events")
                 if call_id not in api.calls:
                     return self.reply(404, {"error": {"code": "not_found"}})
-                return self.reply(200, api.calls[call_id].answer(Request(time.time(), call_id, body)))
+                request = Request(time.time(), call_id, body)
+                if body.get("outcome") == "waiting":
+                    time.sleep(api.calls[call_id].waiting_delay)
+                return self.reply(200, api.calls[call_id].answer(request))
 
             def reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -127,9 +132,9 @@ class FakeApi:
         self.url = f"http://{LOOPBACK}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def number(self, decide: Decide, tokens: bool | None = True) -> str:
+    def number(self, decide: Decide, tokens: bool | None = True, waiting_delay: float = 0.0) -> str:
         number = f"+7495{uuid.uuid4().int % 10**7:07d}"
-        self.scripts[number] = (decide, tokens)
+        self.scripts[number] = (decide, tokens, waiting_delay)
         return number
 
     def call(self, call_id: str) -> FakeCall:
@@ -335,3 +340,104 @@ def test_a_queued_call_waits_on_ringback_reports_waiting_and_is_offered_to_agent
     for event in call.events():
         assert token_of(event) == answered_token(call, event), event.body
     assert call.wait_for("answered").body["extension"] == "102"
+
+
+def test_a_hold_longer_than_the_switch_s_request_timers_is_not_cut_off_and_needs_no_token(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    """Six reports at 1 s: the hold outlasts the 4 s a pending API request may keep the transaction here (and
+    NO_REPLY_MS): the caller still gets the agent's 200 and nothing else final. The API sends no state_token, so no
+    event carries one."""
+    agent = Sipp("103", "phone_answer", work_dir)
+    waits = [("waiting", enqueue(1)) for _ in range(5)]
+    decide, mismatches = scripted(("start", enqueue(3)), *waits, ("waiting", ring(("103", agent))), ("answered", None))
+    number = api.number(decide, tokens=False)
+    caller = Sipp("caller", "caller", work_dir, remote=switch.address, service=number)
+
+    run(agent, caller)
+
+    call = api.call(caller_call_id(caller))
+    call.wait_for("completed")
+    assert mismatches == []
+    held = agent.first("INVITE").at - caller.first("INVITE", received=False).at
+    assert held > 5.5, f"rang the agent after {held:.1f} s"
+    assert len(call.events("waiting")) == 6
+    assert len(caller.answers()) == 1
+    assert hold_messages(caller, agent.first("INVITE").at) == ["100 INVITE", "180 INVITE"]
+    assert all("state_token" not in event.body for event in call.events())
+
+
+def forever_queued() -> Decide:
+    def decide(call: FakeCall, request: Request) -> dict[str, Any] | None:
+        return enqueue(1) if request.outcome in ("start", "waiting") else None
+
+    return decide
+
+
+def test_caller_cancel_while_on_hold_is_reported_at_once_and_gets_487(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    number = api.number(forever_queued())
+    caller = Sipp("caller", "caller_cancel", work_dir, remote=switch.address, service=number, pause_ms=2500)
+
+    run(caller)
+
+    call = api.call(caller_call_id(caller))
+    hangup = call.wait_for("caller_hangup")
+    cancelled = caller.first("CANCEL", received=False).at
+    assert 0 <= hangup.at - cancelled < 0.3, f"caller_hangup {hangup.at - cancelled:.3f} s after the CANCEL"
+    assert caller.count("487 INVITE") == 1
+    assert caller.count("200 INVITE") == 0
+    assert hangup.body["seq"] == 3  # it answers the latest enqueue
+    assert token_of(hangup) == call.decisions[3]["state_token"]
+    assert [r.outcome for r in call.requests] == ["start", "waiting", "waiting", "caller_hangup"]
+    time.sleep(POLL * 1.5)
+    assert len(call.requests) == 4, "the switch kept reporting after the caller left"
+
+
+def test_caller_cancel_while_a_waiting_report_is_answered_hangs_up_the_new_decision(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    """The API takes 0.8 s to answer `waiting`; the caller cancels in between: caller_hangup answers the decision
+    the API made meanwhile (a report for the older one would be refused as stale)."""
+    number = api.number(forever_queued(), waiting_delay=0.8)
+    caller = Sipp("caller", "caller_cancel", work_dir, remote=switch.address, service=number, pause_ms=1400)
+
+    run(caller)
+
+    call = api.call(caller_call_id(caller))
+    hangup = call.wait_for("caller_hangup")
+    assert caller.count("487 INVITE") == 1
+    assert [r.outcome for r in call.requests] == ["start", "waiting", "caller_hangup"]
+    assert hangup.body["seq"] == 2
+    assert token_of(hangup) == call.decisions[2]["state_token"]
+    cancelled = caller.first("CANCEL", received=False).at
+    assert call.requests[1].at < cancelled < hangup.at
+
+
+def test_a_caller_queued_past_the_switch_s_max_inv_lifetime_gets_480_and_the_api_hears_caller_hangup(
+    api: FakeApi, ready: None, work_dir: Path
+) -> None:
+    """MAX_INV_LIFETIME_MS bounds the wait (queue and ringing) on this switch: here 3 s."""
+    short = Kamailio(api.url, API_KEY, work_dir, API_TIMEOUT_S=1, WORKERS=2, MAX_INV_LIFETIME_MS=3000)
+    caller = None
+    try:
+        short.start()
+        caller = Caller("alice", short.address)
+        number = api.number(forever_queued())
+        call_id = f"{uuid.uuid4().hex}@{LOOPBACK}"
+
+        result = caller.call(number, call_id, timeout=10)
+
+        assert result.final_status == 480, result
+        assert result.response is not None
+        assert result.response.header("x-vpbx-reason") == "max_wait_exceeded"
+        assert result.final_at is not None
+        assert 2.8 < result.final_at - result.invite_at < 3.6
+        call = api.call(call_id)
+        hangup = call.wait_for("caller_hangup")
+        assert hangup.body["seq"] == call.requests[-2].answer["seq"]  # type: ignore[index]  # the latest enqueue
+    finally:
+        if caller is not None:
+            caller.close()
+        short.stop()

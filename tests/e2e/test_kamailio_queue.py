@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.sip.sipp import Sipp, sipp_binary
 from tests.e2e.sip.switch import LOOPBACK, Kamailio, ensure_kamailio
-from tests.e2e.sip.ua import Caller
+from tests.e2e.sip.ua import Caller, Phone
 
 pytestmark = [pytest.mark.e2e]
 API_KEY = "telephony-key-of-the-fake-api"
@@ -200,7 +200,7 @@ def caller_call_id(caller: Sipp) -> str:
     return caller.first("INVITE", received=False).call_id
 
 
-def ring(*agents: tuple[str, Sipp], timeout: int | None = 20) -> dict[str, Any]:
+def ring(*agents: tuple[str, Sipp | Phone], timeout: int | None = 20) -> dict[str, Any]:
     targets = [{"extension": extension, "uri": phone.uri, "dial_delay_seconds": 0} for extension, phone in agents]
     return {"type": "ring", "targets": targets, "strategy": "simultaneous", "timeout_seconds": timeout}
 
@@ -441,3 +441,38 @@ def test_a_caller_queued_past_the_switch_s_max_inv_lifetime_gets_480_and_the_api
         if caller is not None:
             caller.close()
         short.stop()
+
+
+def test_a_call_offered_to_busy_agents_again_and_again_ends_cleanly_at_the_switch_s_branch_limit(
+    api: FakeApi, switch: Kamailio
+) -> None:
+    """Each API request, hold and phone rung takes one of the transaction's MAX_BRANCHES (30) branches: after about
+    nine offers the call cannot go on. The caller gets 480 `switch_limit`, the API caller_hangup for the decision
+    being acted on, instead of a 500 it never hears of."""
+
+    def decide(call: FakeCall, request: Request) -> dict[str, Any] | None:
+        if request.outcome in ("start", "busy"):
+            return enqueue(1)
+        return ring(("104", agent), timeout=5) if request.outcome == "waiting" else None
+
+    agent = Phone("agent", mode="busy")
+    caller = Caller("alice", switch.address)
+    try:
+        number = api.number(decide)
+        call_id = f"{uuid.uuid4().hex}@{LOOPBACK}"
+
+        result = caller.call(number, call_id, timeout=40)
+
+        assert result.final_status == 480, result
+        assert result.response is not None
+        assert result.response.header("x-vpbx-reason") == "switch_limit"
+        call = api.call(call_id)
+        hangup = call.wait_for("caller_hangup")
+        offers = len(agent.received("INVITE"))
+        assert offers >= 9, f"only {offers} offers"
+        assert hangup.body["seq"] == call.requests[-2].answer["seq"]  # type: ignore[index]
+        assert token_of(hangup) == answered_token(call, hangup)
+        print(f"\nbranch budget: {offers} offers to a busy agent before 480 switch_limit")
+    finally:
+        caller.close()
+        agent.close()

@@ -476,3 +476,45 @@ def test_a_call_offered_to_busy_agents_again_and_again_ends_cleanly_at_the_switc
     finally:
         caller.close()
         agent.close()
+
+
+def test_forty_callers_on_hold_at_once_get_their_reports_on_time_and_sip_stays_responsive(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    """40 callers queued within 2 s, each on hold 3.5 s then hanging up: every report within 0.3 s of its due time,
+    every caller 487 and caller_hangup, and OPTIONS through the switch stays fast (no process waits for a hold)."""
+    number = api.number(forever_queued())
+    callers = Sipp(
+        "callers", "caller_cancel", work_dir, remote=switch.address, service=number, calls=40, rate=20, pause_ms=3500
+    )
+    callers.start()
+    rtts = []
+    try:
+        deadline = time.monotonic() + 30
+        while callers.process is not None and callers.process.poll() is None and time.monotonic() < deadline:
+            sent = time.monotonic()
+            assert switch._answers_options()
+            rtts.append(time.monotonic() - sent)
+            time.sleep(0.1)
+        assert callers.wait(5) == 0, callers.failure_details()
+    finally:
+        callers.stop()
+
+    call_ids = set(callers.by_call("INVITE", received=False))
+    assert len(call_ids) == 40
+    assert callers.count("487 INVITE") == 40
+    lateness = []
+    for call_id in call_ids:
+        call = api.call(call_id)
+        call.wait_for("caller_hangup")
+        for request in call.events("waiting"):
+            asked = next(r for r in call.requests if r.answer and r.answer["seq"] == request.body["seq"])
+            lateness.append(request.at - asked.at - POLL)
+    assert len(lateness) >= 40 * 3
+    assert max(abs(x) for x in lateness) < 0.3, f"reports off by up to {max(lateness):.3f} s"
+    assert max(rtts) < 0.25, f"OPTIONS took up to {max(rtts) * 1000:.0f} ms"
+    median = sorted(lateness)[len(lateness) // 2]
+    print(
+        f"\n40 callers on hold: {len(lateness)} waiting reports, lateness p50 {median * 1000:.0f} ms,"
+        f" max {max(lateness) * 1000:.0f} ms; OPTIONS max {max(rtts) * 1000:.1f} ms"
+    )

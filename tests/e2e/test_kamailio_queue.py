@@ -49,6 +49,8 @@ class FakeCall:
     decide: Decide
     tokens: bool | None  # True: every decision carries a token; None: `state_token: null`; False: no such field
     waiting_delay: float = 0.0  # seconds before the answer to a `waiting` report
+    waiting_outages: int = 0  # the first this many `waiting` reports get 503
+    refused: list[Request] = field(default_factory=list)
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,7 +94,7 @@ class FakeApi:
     """POST /v1/calls and /v1/calls/{id}/events answered by the script registered for the dialed number."""
 
     def __init__(self) -> None:
-        self.scripts: dict[str, tuple[Decide, bool | None, float]] = {}
+        self.scripts: dict[str, tuple[Decide, bool | None, float, int]] = {}
         self.calls: dict[str, FakeCall] = {}
         api = self
 
@@ -105,15 +107,18 @@ class FakeApi:
                     call_id = body["call_id"]
                     if body["to"] not in api.scripts:
                         return self.reply(404, {"error": {"code": "not_found"}})
-                    decide, tokens, delay = api.scripts[body["to"]]
-                    api.calls.setdefault(call_id, FakeCall(call_id, decide, tokens, delay))
+                    decide, tokens, delay, outages = api.scripts[body["to"]]
+                    api.calls.setdefault(call_id, FakeCall(call_id, decide, tokens, delay, outages))
                     return self.reply(201, api.calls[call_id].answer(Request(time.time(), call_id, body)))
                 call_id = self.path.removeprefix("/v1/calls/").removesuffix("/events")
                 if call_id not in api.calls:
                     return self.reply(404, {"error": {"code": "not_found"}})
-                request = Request(time.time(), call_id, body)
+                request, call = Request(time.time(), call_id, body), api.calls[call_id]
+                if body.get("outcome") == "waiting" and len(call.refused) < call.waiting_outages:
+                    call.refused.append(request)
+                    return self.reply(503, {"error": {"code": "unavailable"}})
                 if body.get("outcome") == "waiting":
-                    time.sleep(api.calls[call_id].waiting_delay)
+                    time.sleep(call.waiting_delay)
                 return self.reply(200, api.calls[call_id].answer(request))
 
             def reply(self, status: int, payload: dict[str, Any]) -> None:
@@ -132,9 +137,11 @@ class FakeApi:
         self.url = f"http://{LOOPBACK}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def number(self, decide: Decide, tokens: bool | None = True, waiting_delay: float = 0.0) -> str:
+    def number(
+        self, decide: Decide, tokens: bool | None = True, waiting_delay: float = 0.0, waiting_outages: int = 0
+    ) -> str:
         number = f"+7495{uuid.uuid4().int % 10**7:07d}"
-        self.scripts[number] = (decide, tokens, waiting_delay)
+        self.scripts[number] = (decide, tokens, waiting_delay, waiting_outages)
         return number
 
     def call(self, call_id: str) -> FakeCall:
@@ -518,3 +525,38 @@ def test_forty_callers_on_hold_at_once_get_their_reports_on_time_and_sip_stays_r
         f"\n40 callers on hold: {len(lateness)} waiting reports, lateness p50 {median * 1000:.0f} ms,"
         f" max {max(lateness) * 1000:.0f} ms; OPTIONS max {max(rtts) * 1000:.1f} ms"
     )
+
+
+def test_a_waiting_report_the_api_fails_is_tried_again_a_second_later(
+    api: FakeApi, switch: Kamailio, work_dir: Path
+) -> None:
+    agent = Sipp("105", "phone_answer", work_dir)
+    decide, mismatches = scripted(("start", enqueue(1)), ("waiting", ring(("105", agent))), ("answered", None))
+    number = api.number(decide, waiting_outages=1)
+    caller = Sipp("caller", "caller", work_dir, remote=switch.address, service=number)
+
+    run(agent, caller)
+
+    call = api.call(caller_call_id(caller))
+    assert mismatches == []
+    assert len(call.refused) == 1
+    retried = call.events("waiting")[0]
+    assert retried.body["seq"] == call.refused[0].body["seq"] == 1
+    assert 0.9 < retried.at - call.refused[0].at < 1.3
+    assert len(caller.answers()) == 1
+
+
+def test_a_queued_caller_gets_503_when_the_api_fails_every_try(api: FakeApi, switch: Kamailio) -> None:
+    caller = Caller("alice", switch.address)
+    try:
+        number = api.number(forever_queued(), waiting_outages=99)
+        call_id = f"{uuid.uuid4().hex}@{LOOPBACK}"
+
+        result = caller.call(number, call_id, timeout=10)
+
+        assert result.final_status == 503, result
+        assert result.response is not None
+        assert result.response.header("x-vpbx-reason") == "api_unavailable"
+        assert len(api.call(call_id).refused) == 3  # REPORT_TRIES
+    finally:
+        caller.close()

@@ -560,3 +560,30 @@ def test_a_queued_caller_gets_503_when_the_api_fails_every_try(api: FakeApi, swi
         assert len(api.call(call_id).refused) == 3  # REPORT_TRIES
     finally:
         caller.close()
+
+
+def test_caller_cancel_while_an_agent_rings_for_the_queue_cancels_the_agent_and_reports_caller_hangup(
+    api: FakeApi, switch: Kamailio
+) -> None:
+    agent = Phone("agent", mode="ring")
+    caller = Caller("alice", switch.address)
+    try:
+        decide, mismatches = scripted(("start", enqueue(1)), ("waiting", ring(("107", agent), timeout=10)))
+        number = api.number(decide)
+        call_id = f"{uuid.uuid4().hex}@{LOOPBACK}"
+
+        result = caller.call(number, call_id, timeout=5, cancel_after=2.0)
+
+        assert result.final_status == 487, result
+        call = api.call(call_id)
+        hangup = call.wait_for("caller_hangup")
+        assert mismatches == []
+        assert len(agent.received("CANCEL")) == 1
+        cancel_sent = caller.first("CANCEL", direction="out")
+        assert cancel_sent is not None
+        assert agent.received("CANCEL")[0].at - cancel_sent.at < 0.5
+        assert hangup.body["seq"] == 2  # the ring's decision
+        assert token_of(hangup) == call.decisions[2]["state_token"]
+    finally:
+        caller.close()
+        agent.close()

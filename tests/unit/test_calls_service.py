@@ -536,8 +536,7 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
 
     start(service, call_id="cold")
     assert counting.calls == [
-        "route_number",
-        "published_version_and_revision",
+        "call_route",
         "get_scenario_version",
         "resolve_directory",
         "get_tenant",
@@ -545,7 +544,7 @@ def test_request_budget_per_start_and_per_event(world: World) -> None:
     ]
     counting.calls.clear()
     start(service, call_id="warm")
-    assert counting.calls == ["route_number", "published_version_and_revision", "create_call"]
+    assert counting.calls == ["call_route", "create_call"]
     counting.calls.clear()
     event(service, 1, "no_answer", call_id="warm")
     assert counting.calls == ["get_call", "save_call"]

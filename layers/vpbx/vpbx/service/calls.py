@@ -6,7 +6,9 @@ the next call without republishing. The call records the tenant's directory revi
 run on the same compiled entry (service/version_cache.py says what happens when that entry is gone).
 
 Request budget (DynamoDB requests, warm function):
-- start: route_number + published_version_and_revision (one BatchGetItem) + create_call = 3;
+- start: call_route (one BatchGetItem: the number's route item, which carries the scenario and its published version,
+  and one of the tenant's directory revision copies, store/keys.py) + create_call (PutItem) = 2; the scenario draft
+  (its reference set, its pointer) is never read by a call;
 - event: get_call + save_call = 2.
 A directory edit (a new revision) makes the next start resolve what the version names (one BatchGetItem per family,
 or a Query for a CRM's every subscriber) and read the tenant; a cold cache adds the read of the immutable version. A
@@ -338,8 +340,7 @@ class CallsService:
         started = time.perf_counter()
         now = self.clock()
         dialed = self._dialed(tenant_id, request.to)
-        scenario_id = self._scenario_of(tenant_id, dialed)
-        version, revision = self.repository.published_version_and_revision(tenant_id, scenario_id)
+        scenario_id, version, revision = self._route(tenant_id, dialed)
         if version is None:
             known = self.versions.known_settings(tenant_id)
             caller = _caller(request.from_, known.default_country if known else None)
@@ -384,14 +385,15 @@ class CallsService:
             message = f"{exc}; national numbers need the tenant's default_country" if country is None else str(exc)
             raise InvalidField(message, [{"loc": ["body", "to"], "msg": message, "type": "value_error"}]) from None
 
-    def _scenario_of(self, tenant_id: str, dialed: str) -> str:
-        route = self.repository.route_number(dialed)
-        if route is None or route[0] != tenant_id:  # another tenant's number is indistinguishable from none
+    def _route(self, tenant_id: str, dialed: str) -> tuple[str, int | None, int]:
+        """The number's scenario, its published version and the directory revision: one read (store.ports.CallRoute);
+        the scenario draft, its reference set and its pointer are not read."""
+        route = self.repository.call_route(tenant_id, dialed)
+        if route is None:  # another tenant's number is indistinguishable from none
             raise NotFound(f"number {dialed} is not one of this tenant's numbers")
-        number = route[1]
-        if number.scenario_id is None:
+        if route.scenario_id is None:
             raise NotFound(f"number {dialed} is not assigned to a scenario")
-        return number.scenario_id
+        return route.scenario_id, route.published_version, route.directory_revision
 
     def _crm_for(self, info: CallInfo) -> CrmLookup:
         if self.crm_lookup is not None:

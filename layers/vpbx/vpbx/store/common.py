@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from vpbx.domain.directory import CallerList, Schedule, Subscriber
-from vpbx.domain.errors import InUse, InvalidInput, NotFound, VersionMismatch
+from vpbx.domain.errors import Conflict, InUse, InvalidInput, NotFound, VersionMismatch
 from vpbx.domain.queues import Queue
 from vpbx.store import keys
 from vpbx.store.codec import ref_token
@@ -175,6 +175,22 @@ def numbers_in_use(scenario_id: str, numbers: list[str]) -> InUse:
             for number in sorted(numbers)
         ],
     )
+
+
+class TooManyNumbers(Conflict):
+    """A scenario already answers the most numbers a publish can re-route in one transaction (keys.py)."""
+
+    code = "limit_exceeded"
+
+
+def too_many_numbers(scenario_id: str, count: int, loc: tuple[str, str] = ("body", "scenario_id")) -> TooManyNumbers:
+    """Pointing another number at a scenario answering `count`, or publishing one that answers more than the bound."""
+    most = keys.MAX_NUMBERS_PER_SCENARIO
+    message = (
+        f"scenario {scenario_id!r} answers {count} phone numbers; at most {most} numbers may point at one scenario "
+        "(a publish re-routes them all at once): point some at another scenario"
+    )
+    return TooManyNumbers(message, [{"loc": list(loc), "msg": f"at most {most} numbers", "type": "limit_exceeded"}])
 
 
 def missing_scenario(scenario_id: str) -> NotFound:

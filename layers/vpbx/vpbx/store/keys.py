@@ -15,6 +15,7 @@
 | scenario version   | TENANT#<t>       | SCNVER#<id>#<8-digit n>   |                                          |
 | scenario counter   | TENANT#<t>       | SCNSEQ#<id>               |                                          |
 | directory revision | TENANT#<t>       | DIRREV                    |                                          |
+| its call-path copy | TENANT#<t>#DIRREV#<k> | DIRREV (k < DIRECTORY_REVISION_COPIES) |                     |
 | call               | TENANT#<t>       | CALL#<call id>            | TENANT#<t>#CALLS / <started_at>#<call id>|
 | call history       | TENANT#<t>#CALL#<call id> | HISTORY          | GSI1 as the call, + the filter indexes   |
 | call statistics    | TENANT#<t>#STATS#<scenario> | <yyyy-mm-dd>#<shard> |                                     |
@@ -27,7 +28,18 @@ them, so every call is listed once. The result and extension keys exist only on 
 The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
 its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
 
-The directory revision is advanced by every write that adds or removes a reference between aggregates (ports.py).
+The directory revision is advanced by every write that adds or removes a reference between aggregates (ports.py),
+and by every edit of a subscriber, schedule, caller list or the tenant's settings. Reference checks condition on the
+one item `DIRREV`; call starts never read it. Every write that advances it advances DIRECTORY_REVISION_COPIES copies
+in the same transaction, each in its own partition, and a start reads one at random: a tenant's starts spread over
+the copies instead of one item's partition (about 3,000 consistent reads/s). The copies are equal to each other; they
+count from COPY_REVISION_BASE, so a copy's value never equals a revision a call recorded from `DIRREV` before the
+copies existed (the two counters are never compared, docs/PERFORMANCE.md).
+
+The number's route item (`NUMBER#<e164>`) is all a call start reads besides a revision copy: `tenant_id`,
+`scenario_id` and the scenario's `published_version` (NULL when unpublished), written by number writes and by every
+publish and rollback of the scenario, in the same transaction as the source of truth. At most
+MAX_NUMBERS_PER_SCENARIO numbers point at one scenario, so a publish's transaction holds every route it changes.
 
 Ids never contain `#` (ResourceId, Extension and E.164 forbid it), so a prefix never matches a longer id.
 """
@@ -38,6 +50,9 @@ TENANT_SK = "TENANT"
 API_KEY_HASH_SK = "APIKEY"
 NUMBER_GUARD_SK = "NUMBER"
 DIRECTORY_REVISION_SK = "DIRREV"
+DIRECTORY_REVISION_COPIES = 4  # partitions a tenant's call starts spread their revision reads over
+COPY_REVISION_BASE = 10**12  # the copies' first value: above any revision the single item ever reached
+MAX_NUMBERS_PER_SCENARIO = 90  # a publish's transaction: version, draft, revision + copies, and this many routes
 GSI1 = "GSI1"
 
 SUBSCRIBER_PREFIX = "SUB#"
@@ -62,6 +77,10 @@ def api_key_hash_pk(key_hash: str) -> str:
 
 def number_guard_pk(number: str) -> str:
     return f"NUMBER#{number}"
+
+
+def directory_revision_copy_pk(tenant_id: str, copy: int) -> str:
+    return f"TENANT#{tenant_id}#DIRREV#{copy}"
 
 
 def scenario_versions_prefix(scenario_id: str) -> str:

@@ -26,6 +26,7 @@ same transaction): calls resolve the directory live and cache it by that revisio
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from vpbx.domain.errors import Conflict
@@ -178,10 +179,31 @@ class DirectoryStore(DirectoryReader, Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- phone numbers
+@dataclass(frozen=True)
+class CallRoute:
+    """What a call start reads of a number, exact at the moment it is read: the scenario the number points at (None:
+    unassigned), that scenario's published version (None: unpublished), and the tenant's directory revision the call's
+    compiled scenario is cached by."""
+
+    scenario_id: str | None
+    published_version: int | None
+    directory_revision: int
+
+
 class NumberRouter(Protocol):
     @abstractmethod
     def route_number(self, number: str) -> tuple[str, PhoneNumber] | None:
         """Call-time lookup: the owning tenant id and the number's record, or None when nobody owns it."""
+
+    @abstractmethod
+    def call_route(self, tenant_id: str, number: str) -> CallRoute | None:
+        """A call start's one read (one BatchGetItem): the number's route and a copy of the tenant's directory
+        revision. None when the number is not the tenant's (another tenant's number is indistinguishable from none).
+
+        The route's published version is kept exact by the writes that change it (publish, rollback, number writes),
+        in their own transactions: a start after a publish returned sees the new version. The revision is a counter
+        of its own, comparable only with revisions from call_route (not with `directory_revision`, which reference
+        checks condition on); any directory or tenant-settings write advances it."""
 
 
 class NumberStore(NumberRouter, Protocol):

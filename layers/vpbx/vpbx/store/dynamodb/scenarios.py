@@ -1,4 +1,8 @@
-"""ScenarioStore on DynamoDB: drafts, immutable versions, the published pointer and the version counter."""
+"""ScenarioStore on DynamoDB: drafts, immutable versions, the published pointer and the version counter.
+
+Publish and rollback move the published pointer of the draft and of every number's route (keys.py) in one
+transaction, on the directory revision at which they listed the numbers: a number pointed at the scenario meanwhile
+moves the revision (the write is retried), one pointed elsewhere fails its route's condition (likewise)."""
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
@@ -10,11 +14,13 @@ from vpbx.domain.scenario import Scenario
 from vpbx.store import keys
 from vpbx.store.codec import named_refs, ref_token, snapshot_only_refs
 from vpbx.store.common import (
+    REFERENCE_ATTEMPTS,
     SCENARIOS,
     check_version,
     directory_changed,
     new_scenario_version,
     numbers_in_use,
+    too_many_numbers,
 )
 from vpbx.store.dynamodb.table import (
     TRANSACTION_ATTEMPTS,
@@ -136,7 +142,7 @@ class DynamoScenarioStore(VersionedTable, ScenarioStore):
             condition["ExpressionAttributeValues"][":latest"] = attr_n(latest)
             operations = [
                 {"Delete": {"Key": self._draft_key(tenant_id, scenario_id), **condition}},
-                self._revision_step(tenant_id, seen),
+                *self._revision_steps(tenant_id, seen),
             ]
             if latest:  # the counter outlives the draft: a re-created scenario numbers its versions after it
                 counter = {**self._counter_key(tenant_id, scenario_id), "latest_version": attr_n(latest)}
@@ -197,35 +203,61 @@ class DynamoScenarioStore(VersionedTable, ScenarioStore):
             **table_key(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, number)),
             "body": attr_b(pack(version)),
         }
-        self._about_to_write("publish")
-        try:
-            self._transact(
-                [
-                    {"Put": {"Item": version_item, "ConditionExpression": "attribute_not_exists(PK)"}},
-                    {
-                        "Update": {
-                            "Key": self._draft_key(tenant_id, scenario_id),
-                            "UpdateExpression": expression,
-                            "ConditionExpression": "#version = :expected AND latest_version = :latest",
-                            "ExpressionAttributeNames": {"#version": "version"},
-                            "ExpressionAttributeValues": {
-                                ":n": attr_n(number),
-                                ":expected": attr_n(expected_version),
-                                ":latest": attr_n(number - 1),
-                                **refs_values,
-                            },
-                        }
-                    },
-                    self._revision_step(tenant_id, directory_revision),
-                ]
-            )
-        except TransactionCanceled as canceled:
-            if canceled.failed(1):
-                self._raise_stale(canceled.item(1), expected_version, f"scenario {scenario_id}")
-            if canceled.failed(2) and not canceled.failed(0):
+        pointer = {
+            "Update": {
+                "Key": self._draft_key(tenant_id, scenario_id),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#version = :expected AND latest_version = :latest",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {
+                    ":n": attr_n(number),
+                    ":expected": attr_n(expected_version),
+                    ":latest": attr_n(number - 1),
+                    **refs_values,
+                },
+            }
+        }
+        version_put = {"Put": {"Item": version_item, "ConditionExpression": "attribute_not_exists(PK)"}}
+        for _ in range(REFERENCE_ATTEMPTS):
+            seen = directory_revision if directory_revision is not None else self._revision(tenant_id)
+            routes = self._route_updates(tenant_id, scenario_id, number)
+            self._about_to_write("publish")
+            try:
+                self._transact([version_put, pointer, *self._revision_steps(tenant_id, seen), *routes])
+            except TransactionCanceled as canceled:
+                if canceled.failed(1):
+                    self._raise_stale(canceled.item(1), expected_version, f"scenario {scenario_id}")
+                if canceled.failed(0):
+                    raise VersionMismatch(
+                        f"scenario {scenario_id} version {number} was published concurrently"
+                    ) from None
+                if directory_revision is None:
+                    continue  # a number moved since they were listed: list them again
                 raise directory_changed(f"scenario {scenario_id}") from None
-            raise VersionMismatch(f"scenario {scenario_id} version {number} was published concurrently") from None
-        return version
+            return version
+        raise directory_changed(f"scenario {scenario_id}")
+
+    def _route_updates(self, tenant_id: str, scenario_id: str, version: int) -> list[dict[str, Any]]:
+        """Point the route of every number answered by the scenario at `version`, each on still being the tenant's
+        route to this scenario (a number moved or released meanwhile cancels the transaction)."""
+        numbers = self._numbers_pointing_at(tenant_id, scenario_id)
+        if len(numbers) > keys.MAX_NUMBERS_PER_SCENARIO:  # only numbers pointed before the bound existed
+            raise too_many_numbers(scenario_id, len(numbers), ("path", "scenario_id"))
+        return [
+            {
+                "Update": {
+                    "Key": table_key(keys.number_guard_pk(number), keys.NUMBER_GUARD_SK),
+                    "UpdateExpression": "SET published_version = :version",
+                    "ConditionExpression": "tenant_id = :tenant AND scenario_id = :scenario",
+                    "ExpressionAttributeValues": {
+                        ":version": attr_n(version),
+                        ":tenant": attr_s(tenant_id),
+                        ":scenario": attr_s(scenario_id),
+                    },
+                }
+            }
+            for number in numbers
+        ]
 
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
         return read_int(self._read_draft(tenant_id, scenario_id, projection="published_version"), "published_version")
@@ -254,14 +286,20 @@ class DynamoScenarioStore(VersionedTable, ScenarioStore):
         params = self._version_condition(expected_version)
         params["ExpressionAttributeValues"].update({":n": attr_n(version), **refs_values})
         pointer = {"Update": {"Key": self._draft_key(tenant_id, scenario_id), "UpdateExpression": expression, **params}}
-        self._about_to_write("rollback")
-        try:
-            self._transact([pointer, self._revision_step(tenant_id, directory_revision)])
-        except TransactionCanceled as canceled:
-            if canceled.failed(0):
-                self._raise_stale(canceled.item(0), expected_version, f"scenario {scenario_id}")
-            raise directory_changed(f"the rollback of scenario {scenario_id}") from None
-        return self.get_scenario(tenant_id, scenario_id)
+        for _ in range(REFERENCE_ATTEMPTS):
+            seen = directory_revision if directory_revision is not None else self._revision(tenant_id)
+            routes = self._route_updates(tenant_id, scenario_id, version)
+            self._about_to_write("rollback")
+            try:
+                self._transact([pointer, *self._revision_steps(tenant_id, seen), *routes])
+            except TransactionCanceled as canceled:
+                if canceled.failed(0):
+                    self._raise_stale(canceled.item(0), expected_version, f"scenario {scenario_id}")
+                if directory_revision is None:
+                    continue  # a number moved since they were listed: list them again
+                raise directory_changed(f"the rollback of scenario {scenario_id}") from None
+            return self.get_scenario(tenant_id, scenario_id)
+        raise directory_changed(f"the rollback of scenario {scenario_id}")
 
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion:
         item = self._get_item(keys.tenant_pk(tenant_id), keys.scenario_version_sk(scenario_id, version))

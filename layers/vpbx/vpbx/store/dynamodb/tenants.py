@@ -17,6 +17,7 @@ from vpbx.store.dynamodb.table import (
     read_int,
     table_key,
 )
+from vpbx.store.dynamodb.versioned import revision_copy_steps
 from vpbx.store.models import (
     ApiKey,
     Page,
@@ -66,7 +67,7 @@ class DynamoTenantStore(DynamoTable, TenantStore):
             "ExpressionAttributeValues": {":one": attr_n(1)},
         }
         try:
-            self._transact([{"Put": write}, {"Update": revision}])
+            self._transact([{"Put": write}, {"Update": revision}, *revision_copy_steps(tenant.id)])
         except TransactionCanceled as canceled:
             stored = canceled.item(0)
             if not stored:

@@ -30,6 +30,22 @@ from vpbx.store.paging import ListScope
 M = TypeVar("M", bound=BaseModel)
 
 
+def revision_copy_steps(tenant_id: str) -> list[dict[str, Any]]:
+    """Advance every call-path copy of the tenant's directory revision by one (keys.py): created together at
+    COPY_REVISION_BASE + 1 by the first write, advanced together by each, so they are always equal. No condition: the
+    transaction they are part of decides (the primary item's condition, when there is one)."""
+    return [
+        {
+            "Update": {
+                "Key": table_key(keys.directory_revision_copy_pk(tenant_id, copy), keys.DIRECTORY_REVISION_SK),
+                "UpdateExpression": "SET revision = if_not_exists(revision, :base) + :one",
+                "ExpressionAttributeValues": {":base": attr_n(keys.COPY_REVISION_BASE), ":one": attr_n(1)},
+            }
+        }
+        for copy in range(keys.DIRECTORY_REVISION_COPIES)
+    ]
+
+
 class VersionedTable(DynamoTable, ReferenceGuard):
     """Versioned items (a `version` attribute every write is conditional on) and reference-changing writes."""
 
@@ -66,7 +82,7 @@ class VersionedTable(DynamoTable, ReferenceGuard):
                 self._conditional("put_item", Item=stored, ConditionExpression="attribute_not_exists(PK)")
             else:
                 put = {"Put": {"Item": stored, "ConditionExpression": "attribute_not_exists(PK)"}}
-                self._transact([put, self._revision_step(tenant_id, None)])
+                self._transact([put, *self._revision_steps(tenant_id, None)])
         except (ConditionFailed, TransactionCanceled):
             raise AlreadyExists(f"{family.what(ident)} already exists") from None
         return first_version(item, now)
@@ -145,7 +161,7 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
         params = self._update_params({"data": attr_s(item.model_dump_json())}, expected_version, now)
         try:
-            self._transact([{"Update": {"Key": key, **params}}, self._revision_step(tenant_id, None)])
+            self._transact([{"Update": {"Key": key, **params}}, *self._revision_steps(tenant_id, None)])
         except TransactionCanceled as canceled:
             self._raise_stale(canceled.item(0), expected_version, family.what(ident))
         return Versioned[Any](item=item, version=expected_version + 1, created_at=current.created_at, updated_at=now)
@@ -159,29 +175,29 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         item = self._get_item(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
         return (read_int(item, "revision") or 0) if item else 0
 
-    def _revision_step(self, tenant_id: str, seen: int | None) -> dict[str, Any]:
-        """The transaction item that advances the tenant's revision, on the condition that it is still `seen`
-        (unconditionally when the caller checked nothing against the directory, or the guard is switched off)."""
+    def _revision_steps(self, tenant_id: str, seen: int | None) -> list[dict[str, Any]]:
+        """The transaction items that advance the tenant's revision, on the condition that it is still `seen`
+        (unconditionally when the caller checked nothing against the directory, or the guard is switched off), and
+        its call-path copies with it (keys.py): one item more per copy, each in its own partition."""
         key = table_key(keys.tenant_pk(tenant_id), keys.DIRECTORY_REVISION_SK)
         if seen is None or not self.guard_references:
-            return {
-                "Update": {
-                    "Key": key,
-                    "UpdateExpression": "ADD revision :one",
-                    "ExpressionAttributeValues": {":one": attr_n(1)},
-                }
+            primary: dict[str, Any] = {
+                "Key": key,
+                "UpdateExpression": "ADD revision :one",
+                "ExpressionAttributeValues": {":one": attr_n(1)},
             }
-        update: dict[str, Any] = {
-            "Key": key,
-            "UpdateExpression": "SET revision = :next",
-            "ExpressionAttributeValues": {":next": attr_n(seen + 1)},
-        }
-        if seen == 0:
-            update["ConditionExpression"] = "attribute_not_exists(revision)"
         else:
-            update["ConditionExpression"] = "revision = :seen"
-            update["ExpressionAttributeValues"][":seen"] = attr_n(seen)
-        return {"Update": update}
+            primary = {
+                "Key": key,
+                "UpdateExpression": "SET revision = :next",
+                "ExpressionAttributeValues": {":next": attr_n(seen + 1)},
+            }
+            if seen == 0:
+                primary["ConditionExpression"] = "attribute_not_exists(revision)"
+            else:
+                primary["ConditionExpression"] = "revision = :seen"
+                primary["ExpressionAttributeValues"][":seen"] = attr_n(seen)
+        return [{"Update": primary}, *revision_copy_steps(tenant_id)]
 
     def _named_users(self, tenant_id: str, token: str) -> list[str]:
         """Drafts whose current version's elements name `token` (their `named_refs` set)."""
@@ -198,14 +214,16 @@ class VersionedTable(DynamoTable, ReferenceGuard):
         key = table_key(keys.tenant_pk(tenant_id), family.prefix + ident)
         delete = {"Delete": {"Key": key, **self._version_condition(expected_version)}}
         try:
-            self._transact([delete, self._revision_step(tenant_id, seen)])
+            self._transact([delete, *self._revision_steps(tenant_id, seen)])
         except TransactionCanceled as canceled:
             if canceled.failed(0):
                 self._raise_stale(canceled.item(0), expected_version, family.what(ident))
             raise directory_changed(f"the delete of {family.what(ident)}") from None
 
-    def _scenario_exists(self, tenant_id: str, scenario_id: str) -> bool:
-        return self._get_item(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id, "PK") is not None
+    def _published_pointer(self, tenant_id: str, scenario_id: str) -> tuple[bool, int | None]:
+        """Whether the scenario exists, and its published version (None: unpublished)."""
+        item = self._get_item(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id, "PK, published_version")
+        return item is not None, read_int(item, "published_version") if item else None
 
     def _numbers_pointing_at(self, tenant_id: str, scenario_id: str) -> list[str]:
         numbers = (

@@ -11,6 +11,7 @@ from vpbx.store.common import (
     REFERENCE_ATTEMPTS,
     directory_changed,
     missing_scenario,
+    too_many_numbers,
 )
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.models import (
@@ -18,7 +19,7 @@ from vpbx.store.models import (
     PhoneNumber,
     Versioned,
 )
-from vpbx.store.ports import DirectoryChanged, NumberStore
+from vpbx.store.ports import CallRoute, DirectoryChanged, NumberStore
 
 
 class MemoryNumberStore(MemoryTable, NumberStore):
@@ -50,6 +51,9 @@ class MemoryNumberStore(MemoryTable, NumberStore):
             seen = self._revision(tenant_id)
             if not self._scenario_exists(tenant_id, scenario_id):
                 raise missing_scenario(scenario_id)
+            others = [n for n in self._numbers_pointing_at(tenant_id, scenario_id) if n != number.number]
+            if len(others) >= keys.MAX_NUMBERS_PER_SCENARIO:
+                raise too_many_numbers(scenario_id, len(others))
             self._about_to_write("point_number")
             try:
                 with self._at_revision(tenant_id, seen, f"number {number.number}"):
@@ -76,3 +80,14 @@ class MemoryNumberStore(MemoryTable, NumberStore):
                 return None
             stored: Versioned[PhoneNumber] = self._get(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number)
             return tenant_id, stored.item
+
+    def call_route(self, tenant_id: str, number: str) -> CallRoute | None:
+        """The route as the DynamoDB store keeps it, derived here from the number, the draft and the revision."""
+        with self._lock:
+            if self._number_owner.get(number) != tenant_id:
+                return None
+            stored: Versioned[PhoneNumber] = self._get(keys.tenant_pk(tenant_id), keys.NUMBER_PREFIX + number)
+            scenario_id = stored.item.scenario_id
+            draft = self._get(keys.tenant_pk(tenant_id), keys.SCENARIO_PREFIX + scenario_id) if scenario_id else None
+            published = draft.item.published_version if draft is not None else None
+            return CallRoute(scenario_id, published, self._revision(tenant_id))

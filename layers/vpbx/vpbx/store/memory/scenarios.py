@@ -13,6 +13,7 @@ from vpbx.store.common import (
     SCENARIOS,
     new_scenario_version,
     numbers_in_use,
+    too_many_numbers,
 )
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.models import (
@@ -92,6 +93,7 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
         directory_revision: int | None = None,
     ) -> ScenarioVersion:
         self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
+        self._check_routes(tenant_id, scenario_id)
         self._about_to_write("publish")
         with self._at_revision(tenant_id, directory_revision, f"scenario {scenario_id}"):
             stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)
@@ -104,6 +106,12 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
                 tenant_id, stored, version, published_version=version.number, latest_version=version.number
             )
             return version
+
+    def _check_routes(self, tenant_id: str, scenario_id: str) -> None:
+        """As on DynamoDB, whose publish re-routes every number of the scenario in its one transaction."""
+        numbers = self._numbers_pointing_at(tenant_id, scenario_id)
+        if len(numbers) > keys.MAX_NUMBERS_PER_SCENARIO:
+            raise too_many_numbers(scenario_id, len(numbers), ("path", "scenario_id"))
 
     def published_version_of(self, tenant_id: str, scenario_id: str) -> int | None:
         return self.get_scenario(tenant_id, scenario_id).item.published_version
@@ -121,6 +129,7 @@ class MemoryScenarioStore(MemoryTable, ScenarioStore):
         directory_revision: int | None = None,
     ) -> Versioned[ScenarioDraft]:
         target = self.get_scenario_version(tenant_id, scenario_id, version)
+        self._check_routes(tenant_id, scenario_id)
         self._about_to_write("rollback")
         with self._at_revision(tenant_id, directory_revision, f"the rollback of scenario {scenario_id}"):
             stored = self._read_at(tenant_id, SCENARIOS, scenario_id, expected_version)

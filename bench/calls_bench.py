@@ -10,9 +10,9 @@ Everything runs against one moto DynamoDB server on loopback, with the table bui
 - `requests per event` / `per start`: DynamoDB requests counted by a botocore `before-call.dynamodb` hook on the
   repository's client, warm function (goals ≤ 2 and ≤ 2: a start is one BatchGetItem of the number's route, which
   carries the published version, and a copy of the tenant's directory revision, and the call's write); `per cold
-  start` and `per start
-  after a directory edit` are reported without a goal (the first call of a version also reads the version; the
-  first call after an edit resolves the directory the version names and reads the tenant: the live directory);
+  start` and `per start after a directory edit` are reported without a goal (the first call of a version also reads
+  the version; the first call after an edit resolves the directory the version names and reads the tenant: the live
+  directory);
 - `write units per call start` / `per call event`, for the table and for GSI1: from the PutItem requests the handler
   sends (captured by a botocore `before-parameter-build.dynamodb.PutItem` hook), sized by DynamoDB's rules
   (tests/helpers/item_size.py): a put that replaces an item costs ceil(max(old, new) / 1 KB) on the table; the index

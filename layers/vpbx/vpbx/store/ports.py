@@ -207,7 +207,9 @@ class NumberRouter(Protocol):
 
 
 class NumberStore(NumberRouter, Protocol):
-    """A number's scenario must exist when it is written (NotFound), atomically with deleting that scenario."""
+    """A number's scenario must exist when it is written (NotFound), atomically with deleting that scenario; at most
+    keys.MAX_NUMBERS_PER_SCENARIO numbers point at one scenario (TooManyNumbers, 409 `limit_exceeded`), so a publish
+    re-routes them all in its one transaction (call_route)."""
 
     @abstractmethod
     def create_number(self, tenant_id: str, number: PhoneNumber) -> Versioned[PhoneNumber]: ...
@@ -238,9 +240,9 @@ class PublishedVersions(Protocol):
 
     @abstractmethod
     def published_version_and_revision(self, tenant_id: str, scenario_id: str) -> tuple[int | None, int]:
-        """A call start's one read: the published pointer (as published_version_of) and the tenant's directory
-        revision (as DirectoryReader.directory_revision), together in one request (BatchGetItem); calls cache the
-        version compiled against the directory by that revision. NotFound when the scenario does not exist."""
+        """The published pointer (as published_version_of) and the tenant's directory revision (as
+        DirectoryReader.directory_revision), together in one request (BatchGetItem). No longer a call start's read
+        (NumberRouter.call_route is). NotFound when the scenario does not exist."""
 
     @abstractmethod
     def get_scenario_version(self, tenant_id: str, scenario_id: str, version: int) -> ScenarioVersion: ...

@@ -63,7 +63,13 @@ IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 SUBSCRIBERS, NUMBERS, SCHEDULES, CALLER_LISTS = "/v1/subscribers", "/v1/numbers", "/v1/schedules", "/v1/caller-lists"
 QUEUES = "/v1/queues"
-NUMBER_CREATE_ERRORS = {**CREATE_ERRORS, 404: error_doc("The scenario_id names no scenario of yours")}
+NUMBERS_LIMIT = "`limit_exceeded`: the scenario already answers 90 numbers (a publish re-routes them all at once)"
+NUMBER_CREATE_ERRORS = {
+    **CREATE_ERRORS,
+    404: error_doc("The scenario_id names no scenario of yours"),
+    409: error_doc(f"Already exists (the number is held), or {NUMBERS_LIMIT}"),
+}
+NUMBER_REPLACE_ERRORS = {**WRITE_ERRORS, 409: error_doc(NUMBERS_LIMIT)}
 
 
 def _service() -> DirectoryService:
@@ -175,7 +181,8 @@ def list_numbers(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> Pa
     operation_id="createNumber",
     summary="Add a phone number (unique across the platform) and the scenario that answers it",
     description="Claims an E.164 number for the tenant (unique across the platform: 409 when anyone holds it) "
-    "and names the scenario that answers calls to it (404 when that scenario does not exist). "
+    "and names the scenario that answers calls to it (404 when that scenario does not exist; 409 when it already "
+    "answers 90 numbers). "
     "Answers 201 with the number, its ETag and Location (the plus URL-encoded).",
     middlewares=[idempotent],
     tags=["Numbers"],
@@ -205,9 +212,9 @@ def get_number(number: NumberPath) -> Response[NumberOut]:
     operation_id="replaceNumber",
     summary="Point a number at another scenario, or relabel it (If-Match required)",
     description="Points the number at another scenario, or changes its label. Needs `If-Match`; calls already "
-    "in progress keep the scenario they started with.",
+    "in progress keep the scenario they started with. At most 90 numbers may point at one scenario (409).",
     tags=["Numbers"],
-    responses=documented(200, NumberOut, "Replaced", WRITE_ERRORS),
+    responses=documented(200, NumberOut, "Replaced", NUMBER_REPLACE_ERRORS),
 )
 def replace_number(
     number: NumberPath,

@@ -393,6 +393,7 @@ def report(recorder: Recorder, calls: int, rate: float) -> dict[str, Any]:
         "write_units": total_units,
         "write_units_per_call": round(total_units / calls, 2),
         "requests": dict(recorder.requests),
+        "write_units_per_call_by_index": _per_call_by_index(recorder, calls),
         "hottest": hottest,
         "above_limit": [row["key"] for row in rows if row["wcu_s"] > PARTITION_WRITE_LIMIT],
         "classes": [
@@ -410,6 +411,13 @@ def report(recorder: Recorder, calls: int, rate: float) -> dict[str, Any]:
     }
 
 
+def _per_call_by_index(recorder: Recorder, calls: int) -> dict[str, float]:
+    totals: Counter[str] = Counter()
+    for key, units in recorder.units.items():
+        totals[key.partition(" ")[0]] += units
+    return {name: round(units / calls, 2) for name, units in totals.most_common()}
+
+
 def print_report(result: dict[str, Any], tree: Path, elapsed: float, top: int) -> None:
     print(f"burst through {tree}: {result['calls']} calls at {result['rate']} calls/s ({elapsed:.0f} s run)")
     print(f"requests: {result['requests']}")
@@ -417,6 +425,7 @@ def print_report(result: dict[str, Any], tree: Path, elapsed: float, top: int) -
         f"write units: {result['write_units']} ({result['write_units_per_call']} per call) "
         f"over {result['partition_keys_written']} partition keys"
     )
+    print(f"write units per call by table/index: {result['write_units_per_call_by_index']}")
     hot = result["hottest"]
     print(
         f"hottest key: {hot['key']}  share {hot['share']:.1%} of write units  {hot['wcu_s']} WCU/s = "

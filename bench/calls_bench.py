@@ -129,7 +129,7 @@ class Bench:
 
     def floor(self, call_id: str) -> float:
         """One consistent GetItem of a call item and one PutItem conditional on its seq: the least an event costs."""
-        key = {"PK": {"S": f"TENANT#{TENANT}"}, "SK": {"S": f"CALL#{call_id}"}}
+        key = {"PK": {"S": f"TENANT#{TENANT}#CALL#{call_id}"}, "SK": {"S": f"CALL#{call_id}"}}
         started = time.perf_counter()
         item = self.client.get_item(TableName=self.repository.table_name, Key=key, ConsistentRead=True)["Item"]
         seq = item["seq"]["N"]

@@ -145,7 +145,7 @@ def test_call_item_carries_a_ttl(api: Call, repository: DynamoRepository) -> Non
     before = datetime.now(UTC).timestamp()
     api("POST", "/v1/calls", start_body())
     item = repository.client.get_item(
-        TableName=repository.table_name, Key={"PK": {"S": f"TENANT#{TENANT}"}, "SK": {"S": "CALL#call-1"}}
+        TableName=repository.table_name, Key={"PK": {"S": f"TENANT#{TENANT}#CALL#call-1"}, "SK": {"S": "CALL#call-1"}}
     )["Item"]
     expires_at = int(item["expires_at"]["N"])
     assert before + 23.9 * 3600 < expires_at < before + 24.1 * 3600

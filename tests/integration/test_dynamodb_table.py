@@ -154,7 +154,7 @@ def test_calls_index_holds_only_the_listing_not_the_whole_call(dynamo_repository
     call = with_seq(call_record("c1", T0), 1, steps=MAX_TRACE_STEPS)
     dynamo_repository.create_call(A, call)
     client, table_name = dynamo_repository.client, dynamo_repository.table_name
-    key = {"PK": {"S": f"TENANT#{A}"}, "SK": {"S": "CALL#c1"}}
+    key = {"PK": {"S": f"TENANT#{A}#CALL#c1"}, "SK": {"S": "CALL#c1"}}
     table_item = client.get_item(TableName=table_name, Key=key)["Item"]
     (index_item,) = client.query(
         TableName=table_name,

@@ -20,7 +20,6 @@ Counter names (flat attributes, so a DynamoDB `ADD` can update them; element ids
 | `talk_seconds`        | talk time of completed calls (summed)                                        |
 """
 
-import zlib
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Protocol
@@ -31,9 +30,10 @@ from pydantic_core import PydanticCustomError
 from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import COMPLETED
 from vpbx.domain.errors import InvalidInput
+from vpbx.store import keys
 from vpbx.store.models import CallCounters, CallRecord, DayCounters
 
-COUNTER_SHARDS = 4  # a busy scenario's day over this many items (concurrent transactions on one item conflict)
+COUNTER_SHARDS = keys.STATS_SHARDS  # a scenario's counters over this many partitions (store/keys.py)
 MAX_COUNTERS_PER_CALL = 120  # keeps one call's ADD expression far below DynamoDB's 4 KB expression limit
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
@@ -66,7 +66,7 @@ def record_call_end(previous: CallRecord | None, current: CallRecord) -> CallCou
     return CallCounters(
         scenario_id=scenario_id,
         day=info.started_at.astimezone(UTC).date(),
-        shard=zlib.crc32(info.call_id.encode()) % COUNTER_SHARDS,
+        shard=keys.call_shard(info.call_id, COUNTER_SHARDS),
         values=values,
     )
 

@@ -1,4 +1,6 @@
-"""Single-table key layout (DESIGN.md §5). Every tenant-owned item lives in the partition `TENANT#<id>`.
+"""Single-table key layout (DESIGN.md §5). A tenant's directory lives in the partition `TENANT#<id>`; what the call
+path writes (calls, their history, their listing entries, statistics) is spread over many partitions, so a single busy
+tenant is never capped by one partition's throughput (docs/PERFORMANCE.md, "Capacity model").
 
 | item               | PK               | SK                        | GSI1PK / GSI1SK                          |
 |--------------------|------------------|---------------------------|------------------------------------------|
@@ -16,14 +18,22 @@
 | scenario counter   | TENANT#<t>       | SCNSEQ#<id>               |                                          |
 | directory revision | TENANT#<t>       | DIRREV                    |                                          |
 | its call-path copy | TENANT#<t>#DIRREV#<k> | DIRREV (k < DIRECTORY_REVISION_COPIES) |                     |
-| call               | TENANT#<t>       | CALL#<call id>            | TENANT#<t>#CALLS / <started_at>#<call id>|
+| call               | TENANT#<t>#CALL#<call id> | CALL#<call id>   | TENANT#<t>#CALLS#<nn> / <started_at>#<call id> |
 | call history       | TENANT#<t>#CALL#<call id> | HISTORY          | GSI1 as the call, + the filter indexes   |
-| call statistics    | TENANT#<t>#STATS#<scenario> | <yyyy-mm-dd>#<shard> |                                     |
+| call statistics    | TENANT#<t>#STATS#<scenario>#<nn> | <yyyy-mm-dd>  |                                          |
 
-Calls are listed from GSI1 and filtered through one index per filter (CALL_INDEXES: partition
-`TENANT#<t>#CALLS#<filter>#<value>`, sort key GSI1SK): a call item carries the index keys while the call is routed;
-once routing is over it drops them and its history item (own partition, the tenant's call_history_days TTL) carries
-them, so every call is listed once. The result and extension keys exist only on history items.
+A call's live item and its history item share the call's own partition (the tenant is part of it: another tenant's
+call id names another partition, hence 404). Calls are listed from GSI1 and filtered through one index per filter
+(CALL_INDEXES: partition `TENANT#<t>#CALLS#<filter>#<value>`, sort key GSI1SK): a call item carries the index keys
+while the call is routed; once routing is over it drops them and its history item (the tenant's call_history_days
+TTL) carries them, so every call is listed once. The result and extension keys exist only on history items.
+
+Write sharding: GSI1 and the filters that one value can make hot (SHARDED_CALL_FILTERS) spread a listing over
+CALL_LISTING_SHARDS partitions `…#<nn>`, nn = call_shard(call id); a listing reads every shard and merges them
+newest first (store/call_listing.py). Statistics counters spread a scenario over its own shard partitions the same
+way. Items written before sharding keep their unsharded keys (`TENANT#<t>#CALLS…`, `TENANT#<t>` / `CALL#<id>`,
+`TENANT#<t>#STATS#<scenario>` with `<day>#<shard>`): readers include them (LEGACY_* below, docs/PERFORMANCE.md,
+"Migration").
 
 The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
 its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
@@ -44,6 +54,7 @@ MAX_NUMBERS_PER_SCENARIO numbers point at one scenario, so a publish's transacti
 Ids never contain `#` (ResourceId, Extension and E.164 forbid it), so a prefix never matches a longer id.
 """
 
+import zlib
 from datetime import UTC, date, datetime
 
 TENANT_SK = "TENANT"
@@ -95,7 +106,36 @@ def scenario_counter_sk(scenario_id: str) -> str:
     return f"{SCENARIO_COUNTER_PREFIX}{scenario_id}"
 
 
-def calls_gsi_pk(tenant_id: str) -> str:
+CALL_LISTING_SHARDS = 16  # write shards of a listing partition (docs/PERFORMANCE.md, "Capacity model")
+STATS_SHARDS = 16  # write shards of a scenario's statistics counters
+SHARDED_CALL_FILTERS = frozenset({"result", "scenario_id", "number"})  # one value can carry a whole tenant's calls
+LEGACY_UNSHARDED_READS = True  # listings and statistics also read the pre-sharding partitions (see "Migration")
+
+
+def call_shard(call_id: str, shards: int = CALL_LISTING_SHARDS) -> int:
+    """A call's shard: stable (every write of the call lands in the same partitions) and uniform over call ids."""
+    return zlib.crc32(call_id.encode()) % shards
+
+
+def call_pk(tenant_id: str, call_id: str) -> str:
+    """The call's own partition: its live item and its history item."""
+    return call_history_pk(tenant_id, call_id)
+
+
+def call_sk(call_id: str) -> str:
+    return CALL_PREFIX + call_id  # the stream filter and stream_events.py select calls by this prefix
+
+
+def legacy_call_key(tenant_id: str, call_id: str) -> tuple[str, str]:
+    """Where a call started before calls had their own partition lived (read for its last 24 h, see "Migration")."""
+    return tenant_pk(tenant_id), CALL_PREFIX + call_id
+
+
+def calls_gsi_pk(tenant_id: str, shard: int) -> str:
+    return f"TENANT#{tenant_id}#CALLS#{shard:02d}"
+
+
+def legacy_calls_gsi_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#CALLS"
 
 
@@ -115,16 +155,38 @@ def call_history_pk(tenant_id: str, call_id: str) -> str:
     return f"TENANT#{tenant_id}#CALL#{call_id}"
 
 
-def calls_index_pk(tenant_id: str, kind: str, value: str) -> str:
+def legacy_calls_index_pk(tenant_id: str, kind: str, value: str) -> str:
     return f"TENANT#{tenant_id}#CALLS#{kind}#{value}"
 
 
-def call_stats_pk(tenant_id: str, scenario_id: str) -> str:
+def calls_index_pk(tenant_id: str, kind: str, value: str, shard: int) -> str:
+    """A filter index's partition: per shard for SHARDED_CALL_FILTERS, one per value for the others."""
+    base = legacy_calls_index_pk(tenant_id, kind, value)
+    return f"{base}#{shard:02d}" if kind in SHARDED_CALL_FILTERS else base
+
+
+def calls_listing_partitions(tenant_id: str, kind: str | None, value: str) -> list[str]:
+    """The index partitions one listing reads (all calls: kind None), shard order, then the pre-sharding one."""
+    if kind is None:
+        partitions = [calls_gsi_pk(tenant_id, shard) for shard in range(CALL_LISTING_SHARDS)]
+        return [*partitions, legacy_calls_gsi_pk(tenant_id)] if LEGACY_UNSHARDED_READS else partitions
+    if kind not in SHARDED_CALL_FILTERS:
+        return [legacy_calls_index_pk(tenant_id, kind, value)]
+    partitions = [calls_index_pk(tenant_id, kind, value, shard) for shard in range(CALL_LISTING_SHARDS)]
+    return [*partitions, legacy_calls_index_pk(tenant_id, kind, value)] if LEGACY_UNSHARDED_READS else partitions
+
+
+def call_stats_pk(tenant_id: str, scenario_id: str, shard: int) -> str:
+    return f"TENANT#{tenant_id}#STATS#{scenario_id}#{shard:02d}"
+
+
+def call_stats_sk(day: date) -> str:
+    return day.isoformat()
+
+
+def legacy_call_stats_pk(tenant_id: str, scenario_id: str) -> str:
+    """Before sharding: one partition per scenario, sort keys `<day>#<shard>` (read for as long as stats are asked)."""
     return f"TENANT#{tenant_id}#STATS#{scenario_id}"
-
-
-def call_stats_sk(day: date, shard: int) -> str:
-    return f"{day.isoformat()}#{shard}"
 
 
 def sortable_time(at: datetime) -> str:

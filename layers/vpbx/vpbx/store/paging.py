@@ -57,26 +57,31 @@ def clamp_limit(limit: int | None, default: int = DEFAULT_PAGE_LIMIT) -> int:
 
 
 def encode_cursor(tenant_id: str, key: Mapping[str, str]) -> str:
-    payload = json.dumps({"t": tenant_id, "k": dict(key)}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return encode_payload({"t": tenant_id, "k": dict(key)})
+
+
+def encode_payload(payload: Mapping[str, object]) -> str:
+    """A cursor's JSON payload, url-safe base64 without padding (the merged calls listing has its own payload)."""
+    text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, tenant_id: str, scope: ListScope) -> dict[str, str] | None:
     """The last key a cursor names, checked against the tenant and the listing; None for the first page."""
     if cursor is None or cursor == "":
         return None
-    key = _parse(cursor)
+    key = parse_payload(cursor)
     if key is None or not isinstance(key.get("t"), str) or key["t"] != tenant_id:
-        raise _bad_cursor()
+        raise bad_cursor()
     last_key = key.get("k")
     if not isinstance(last_key, dict) or not all(isinstance(v, str) for v in last_key.values()):
-        raise _bad_cursor()
+        raise bad_cursor()
     if not scope.owns(last_key):
-        raise _bad_cursor()
+        raise bad_cursor()
     return last_key
 
 
-def _parse(cursor: str) -> dict[str, object] | None:
+def parse_payload(cursor: str) -> dict[str, object] | None:
     if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
         return None
     try:
@@ -87,7 +92,7 @@ def _parse(cursor: str) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def _bad_cursor() -> InvalidInput:
+def bad_cursor() -> InvalidInput:
     return InvalidInput(
         "cursor is not valid for this listing",
         details=[

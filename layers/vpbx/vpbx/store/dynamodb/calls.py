@@ -1,14 +1,20 @@
-"""CallStore on DynamoDB: one compressed item per call (24 h), its listing summary projected to GSI1 and the filter
-indexes while it is routed; once routing is over, a compact history item (its summary, the tenant's retention) carries
-the index keys instead, and the call's statistics counters are added in the same transaction (store/keys.py)."""
+"""CallStore on DynamoDB: one compressed item per call (24 h) in the call's own partition, its listing summary
+projected to GSI1 and the filter indexes (write-sharded) while it is routed; once routing is over, a compact history
+item (its summary, the tenant's retention) carries the index keys instead, and the call's statistics counters (sharded
+per scenario) are added in the same transaction (store/keys.py). Listings merge the shards (store/call_listing.py)."""
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
 import zlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from threading import Lock
+from typing import Any
 
 from vpbx.domain.errors import AlreadyExists, Conflict, NotFound
 from vpbx.store import keys
+from vpbx.store.call_listing import Bound, Chunk, merged_page
 from vpbx.store.codec import bounded_call
 from vpbx.store.common import (
     call_is_live,
@@ -36,14 +42,26 @@ from vpbx.store.models import (
     DayCounters,
     Page,
 )
-from vpbx.store.paging import ListScope
 from vpbx.store.ports import CallStore
+
+LISTING_QUERY_THREADS = 8  # a listing's Queries of its shards run this many at a time (one round ≈ one Query's latency)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = Lock()
+
+
+def _listing_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=LISTING_QUERY_THREADS, thread_name_prefix="calls-listing")
+        return _pool
 
 
 def index_keys(tenant_id: str, summary: CallSummary, kinds: tuple[str, ...]) -> Item:
-    """GSI1's keys and those of the filter indexes `kinds` that have a value for this call."""
+    """GSI1's keys and those of the filter indexes `kinds` that have a value for this call, in the call's shard."""
+    shard = keys.call_shard(summary.call_id)
     keys_of: Item = {
-        "GSI1PK": attr_s(keys.calls_gsi_pk(tenant_id)),
+        "GSI1PK": attr_s(keys.calls_gsi_pk(tenant_id, shard)),
         "GSI1SK": attr_s(keys.calls_gsi_sk(summary.started_at, summary.call_id)),
     }
     values = {
@@ -56,11 +74,16 @@ def index_keys(tenant_id: str, summary: CallSummary, kinds: tuple[str, ...]) -> 
     for kind in kinds:
         value = values[kind]
         if value:
-            keys_of[keys.CALL_INDEXES[kind][1]] = attr_s(keys.calls_index_pk(tenant_id, kind, value))
+            keys_of[keys.CALL_INDEXES[kind][1]] = attr_s(keys.calls_index_pk(tenant_id, kind, value, shard))
     return keys_of
 
 
 class DynamoCallStore(DynamoTable, CallStore):
+    listing_threads = LISTING_QUERY_THREADS  # 1: a listing queries its shards one after another (bench, tests)
+
+    def _call_key(self, tenant_id: str, call_id: str) -> Item:
+        return table_key(keys.call_pk(tenant_id, call_id), keys.call_sk(call_id))
+
     def _call_item(self, tenant_id: str, call: CallRecord) -> Item:
         """The call item. The indexes project only CALL_LISTING_ATTRIBUTES (template.yaml), so each write of the call
         costs one write unit per index however long `body` (the whole record with its trace) grows; once routing is
@@ -69,7 +92,7 @@ class DynamoCallStore(DynamoTable, CallStore):
         summary = CallSummary.of(call)
         routed = call.history_expires_at is None
         return {
-            **table_key(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + info.call_id),
+            **self._call_key(tenant_id, info.call_id),
             **(index_keys(tenant_id, summary, keys.LIVE_CALL_FILTERS) if routed else {}),
             "seq": attr_n(call.state.seq),
             "dialed": attr_s(info.dialed),
@@ -94,8 +117,8 @@ class DynamoCallStore(DynamoTable, CallStore):
         return {
             "Update": {
                 "Key": table_key(
-                    keys.call_stats_pk(tenant_id, counters.scenario_id),
-                    keys.call_stats_sk(counters.day, counters.shard),
+                    keys.call_stats_pk(tenant_id, counters.scenario_id, counters.shard),
+                    keys.call_stats_sk(counters.day),
                 ),
                 "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
                 "ExpressionAttributeNames": names,
@@ -104,11 +127,18 @@ class DynamoCallStore(DynamoTable, CallStore):
         }
 
     def _write_call(
-        self, tenant_id: str, call: CallRecord, condition: str, values: Item, counters: CallCounters | None
+        self,
+        tenant_id: str,
+        call: CallRecord,
+        condition: str,
+        values: Item,
+        counters: CallCounters | None,
+        at_key: Item | None = None,
     ) -> None:
         """One request: a conditional PutItem while the call is routed; once routing is over a transaction that also
-        writes its history item and adds its counters (ConditionFailed carries the stored call item either way)."""
-        item = self._call_item(tenant_id, call)
+        writes its history item and adds its counters (ConditionFailed carries the stored call item either way).
+        `at_key`: the call item's key when it is not the call's own (a call started before the migration)."""
+        item = {**self._call_item(tenant_id, call), **(at_key or {})}
         if call.history_expires_at is None:
             self._conditional("put_item", Item=item, ConditionExpression=condition, ExpressionAttributeValues=values)
             return
@@ -144,8 +174,15 @@ class DynamoCallStore(DynamoTable, CallStore):
             raise AlreadyExists(f"call {call.state.call.call_id} already exists") from None
         return stored
 
+    def _stored_call_item(self, tenant_id: str, call_id: str) -> Item | None:
+        """The call item at its own key, else (a call started before the migration, for its last 24 h) the old one."""
+        item = self._get_item(keys.call_pk(tenant_id, call_id), keys.call_sk(call_id))
+        if item is None and keys.LEGACY_UNSHARDED_READS:
+            item = self._get_item(*keys.legacy_call_key(tenant_id, call_id))
+        return item
+
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
-        item = self._get_item(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
+        item = self._stored_call_item(tenant_id, call_id)
         if item is None or not call_is_live(int(item["expires_at"]["N"]), self._clock()):
             raise NotFound(f"call {call_id} not found")
         return decode_call(item)
@@ -162,18 +199,40 @@ class DynamoCallStore(DynamoTable, CallStore):
         check_call_owner(tenant_id, call)
         stored = bounded_call(call)
         call_id = call.state.call.call_id
+        condition = "seq = :expected AND expires_at > :now"
+        values = {":expected": attr_n(expected_seq), ":now": self._now_epoch()}
         try:
-            self._write_call(
-                tenant_id,
-                stored,
-                "seq = :expected AND expires_at > :now",
-                {":expected": attr_n(expected_seq), ":now": self._now_epoch()},
-                counters,
-            )
+            self._write_call(tenant_id, stored, condition, values, counters)
         except ConditionFailed as failed:
             current = failed.item
             if current is None and stored.history_expires_at is not None:
-                current = self._get_item(keys.tenant_pk(tenant_id), keys.CALL_PREFIX + call_id)
+                current = self._get_item(keys.call_pk(tenant_id, call_id), keys.call_sk(call_id))
+            if current is None and keys.LEGACY_UNSHARDED_READS:
+                return self._save_legacy_call(tenant_id, stored, expected_seq, condition, values, counters)
+            if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
+                raise NotFound(f"call {call_id} not found") from None
+            raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
+        return stored
+
+    def _save_legacy_call(
+        self,
+        tenant_id: str,
+        stored: CallRecord,
+        expected_seq: int,
+        condition: str,
+        values: Item,
+        counters: CallCounters | None,
+    ) -> CallRecord:
+        """A call started before the migration is saved where it lives (its listing entries move to the shards); a
+        call that is nowhere is NotFound. Costs a second write only for such calls, only in their last 24 h."""
+        call_id = stored.state.call.call_id
+        legacy_key = table_key(*keys.legacy_call_key(tenant_id, call_id))
+        try:
+            self._write_call(tenant_id, stored, condition, values, counters, at_key=legacy_key)
+        except ConditionFailed as failed:
+            current = failed.item
+            if current is None and stored.history_expires_at is not None:
+                current = self._get_item(*keys.legacy_call_key(tenant_id, call_id))
             if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
                 raise NotFound(f"call {call_id} not found") from None
             raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
@@ -189,47 +248,107 @@ class DynamoCallStore(DynamoTable, CallStore):
         until: datetime | None = None,
         where: CallFilter | None = None,
     ) -> Page[CallSummary]:
-        """Newest first from GSI1 or one filter's index (summaries, not whole calls); since <= started_at < until.
-        The only filter on read is the expiry (items TTL has not swept yet), so pages are never empty forever."""
+        """Newest first, merged from the listing's shards of GSI1 or of one filter's index (summaries, not whole
+        calls); since <= started_at < until. The only filter on read is the expiry (items TTL has not swept yet)."""
         chosen = calls_filter(number, where)
-        if chosen is None:
-            scope = ListScope(keys.calls_gsi_pk(tenant_id), "", index=keys.GSI1)
+        kind, value = (chosen.kind, chosen.value) if chosen else (None, "")
+        partitions = keys.calls_listing_partitions(tenant_id, kind, value)
+        index, attribute = keys.CALL_INDEXES[kind] if kind else (keys.GSI1, "GSI1PK")
+        sort_range = calls_time_range(since, until)
+        now = self._now_epoch()
+
+        def read_one(request: tuple[int, Bound], per_read: int) -> Chunk[CallSummary]:
+            partition, bound = partitions[request[0]], request[1]
+            return self._read_listing_shard(index, attribute, partition, bound, sort_range, now, per_read)
+
+        page = merged_page(tenant_id, partitions, self._read_round(read_one), limit, cursor)
+        return Page[CallSummary](items=page.items, next_cursor=page.next_cursor)
+
+    def _read_round(
+        self, read_one: Callable[[tuple[int, Bound], int], Chunk[Any]]
+    ) -> Callable[[Sequence[tuple[int, Bound]], int], Mapping[int, Chunk[Any]]]:
+        def read_round(requests: Sequence[tuple[int, Bound]], per_read: int) -> Mapping[int, Chunk[Any]]:
+            if self.listing_threads <= 1 or len(requests) == 1:
+                return {request[0]: read_one(request, per_read) for request in requests}
+            chunks = _listing_pool().map(lambda request: read_one(request, per_read), requests)
+            return {request[0]: chunk for request, chunk in zip(requests, chunks, strict=True)}
+
+        return read_round
+
+    def _read_listing_shard(
+        self,
+        index: str,
+        attribute: str,
+        partition: str,
+        bound: Bound,
+        sort_range: tuple[str | None, str | None],
+        now: dict[str, str],
+        per_read: int,
+    ) -> Chunk[CallSummary]:
+        """One Query of one shard, newest first, below `bound` (exclusive) within since/until."""
+        low, high = sort_range
+        upper = high if bound is None else bound if high is None else min(bound, high)
+        names = {"#p": attribute, "#s": "GSI1SK"}
+        values: dict[str, Any] = {":p": attr_s(partition), ":now": now}
+        if low is not None and upper is not None:  # BETWEEN is inclusive: an entry at `bound` is dropped below
+            condition = "#p = :p AND #s BETWEEN :low AND :high"
+            values.update({":low": attr_s(low), ":high": attr_s(upper)})
+        elif low is not None:
+            condition = "#p = :p AND #s >= :low"
+            values[":low"] = attr_s(low)
+        elif upper is not None:
+            condition = "#p = :p AND #s < :high"
+            values[":high"] = attr_s(upper)
         else:
-            index, attribute = keys.CALL_INDEXES[chosen.kind]
-            partition = keys.calls_index_pk(tenant_id, chosen.kind, chosen.value)
-            scope = ListScope(partition, "", index=index, index_partition_attr=attribute)
-        items, next_cursor = self._query_page(
-            tenant_id,
-            scope,
-            limit,
-            cursor,
-            descending=True,
-            sort_range=calls_time_range(since, until),
-            filter_expression="expires_at > :now",
-            filter_values={":now": self._now_epoch()},
+            condition = "#p = :p"
+            del names["#s"]
+        response = self._request(
+            "query",
+            TableName=self.table_name,
+            IndexName=index,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            FilterExpression="expires_at > :now",
+            ScanIndexForward=False,
+            Limit=per_read,
         )
-        summaries = [CallSummary.model_validate_json(item["summary"]["S"]) for item in items]
-        return Page[CallSummary](items=summaries, next_cursor=next_cursor)
+        entries = [
+            (item["GSI1SK"]["S"], CallSummary.model_validate_json(item["summary"]["S"]))
+            for item in response.get("Items", [])
+            if bound is None or item["GSI1SK"]["S"] < bound
+        ]
+        last = response.get("LastEvaluatedKey")
+        return Chunk(entries=entries, evaluated=last["GSI1SK"]["S"] if last else None)
 
     def read_call_counters(self, tenant_id: str, scenario_id: str, first: date, last: date) -> list[DayCounters]:
-        params: dict[str, object] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :p AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":p": attr_s(keys.call_stats_pk(tenant_id, scenario_id)),
-                ":low": attr_s(first.isoformat()),
-                ":high": attr_s(last.isoformat() + "#~"),
-            },
-        }
+        """The scenario's counters summed over its shards (one Query each, in parallel) and the pre-sharding item."""
+        partitions = [keys.call_stats_pk(tenant_id, scenario_id, shard) for shard in range(keys.STATS_SHARDS)]
+        partitions.append(keys.legacy_call_stats_pk(tenant_id, scenario_id))
+        low, high = attr_s(first.isoformat()), attr_s(last.isoformat() + "#~")
+        if self.listing_threads <= 1:
+            results = [self._stats_items(partition, low, high) for partition in partitions]
+        else:
+            results = list(_listing_pool().map(lambda partition: self._stats_items(partition, low, high), partitions))
         days: dict[date, dict[str, int]] = {}
-        while True:
-            response = self._request("query", **params)
-            for item in response.get("Items", []):
+        for items in results:
+            for item in items:
                 day = days.setdefault(date.fromisoformat(item["SK"]["S"].split("#")[0]), {})
                 for name, value in item.items():
                     if "N" in value:
                         day[name] = day.get(name, 0) + int(value["N"])
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [DayCounters(day=day, values=values) for day, values in sorted(days.items())]
+
+    def _stats_items(self, partition: str, low: dict[str, str], high: dict[str, str]) -> list[Item]:
+        params: dict[str, object] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :p AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":p": attr_s(partition), ":low": low, ":high": high},
+        }
+        items: list[Item] = []
+        while True:
+            response = self._request("query", **params)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -71,7 +71,7 @@ def events_of(record: Mapping[str, Any]) -> list[WebhookEvent]:
     pk, sk = _text(keys, "PK") or "", _text(keys, "SK") or ""
     if not pk.startswith(TENANT_PREFIX):
         return []
-    tenant_id = pk.removeprefix(TENANT_PREFIX)
+    tenant_id = pk.removeprefix(TENANT_PREFIX).split("#", 1)[0]  # a call's own partition: TENANT#<t>#CALL#<id>
     for prefix, mapper in _ITEM_MAPPERS.items():
         if sk.startswith(prefix):
             return mapper(tenant_id, record, change.get("OldImage") or {}, change.get("NewImage") or {})

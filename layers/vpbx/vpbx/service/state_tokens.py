@@ -94,13 +94,17 @@ def _unb64(text: str) -> bytes:
 class StateTokens:
     """Seals and opens state tokens with the deployment's keys.
 
-    `load` returns the keys (fetched once, cached by the caller); a token signed with a key id this process does not
-    know makes it load again (at most every REFRESH_INTERVAL_SECONDS), so a rotation reaches warm functions."""
+    `load` returns the keys (fetched once, cached by the caller), or None when the deployment has no secret (then no
+    token is issued or accepted); a token signed with a key id this process does not know makes it load again (at
+    most every REFRESH_INTERVAL_SECONDS), so a rotation reaches warm functions."""
 
-    def __init__(self, load: Callable[[], StateTokenKeys], *, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, load: Callable[[], StateTokenKeys | None], *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._load = load
         self._monotonic = monotonic
         self._keys: StateTokenKeys | None = None
+        self._loaded = False
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
@@ -111,10 +115,21 @@ class StateTokens:
     def _current_keys(self, refresh: bool = False) -> StateTokenKeys:
         with self._lock:
             stale = refresh and self._monotonic() - self._loaded_at >= REFRESH_INTERVAL_SECONDS
-            if self._keys is None or stale:
+            if not self._loaded or stale:
                 self._keys = self._load()
-                self._loaded_at = self._monotonic()
-            return self._keys
+                self._loaded, self._loaded_at = True, self._monotonic()
+        if self._keys is None:
+            raise InvalidStateToken("this deployment issues no state tokens; report the event without one")
+        return self._keys
+
+    @property
+    def issuing(self) -> bool:
+        """Whether this deployment has a secret (the first use loads it)."""
+        try:
+            self._current_keys()
+        except InvalidStateToken:
+            return False
+        return True
 
     def seal(self, tenant_id: str, call_id: str, seq: int, payload: bytes) -> str:
         keys = self._current_keys()

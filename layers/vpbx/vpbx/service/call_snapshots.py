@@ -7,7 +7,7 @@ and result in `path` and `rang`, the statistics in `tally`; `completed` finds th
 
 from datetime import datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import Action, CallState, HangupAction, TraceStep, call_result
@@ -85,12 +85,16 @@ class CallSnapshot(LazyModel):
 
 
 def seal_snapshot(tokens: StateTokens, tenant_id: str, snapshot: CallSnapshot) -> str:
-    payload = snapshot.model_dump_json(exclude_defaults=True).encode()
+    payload = snapshot.model_dump_json().encode()  # defaults too: an action's `type` is its discriminator
     return tokens.seal(tenant_id, snapshot.state.call.call_id, snapshot.state.seq, payload)
 
 
 def open_snapshot(tokens: StateTokens, tenant_id: str, call_id: str, seq: int, token: str) -> CallSnapshot:
-    snapshot = CallSnapshot.model_validate_json(tokens.open(tenant_id, call_id, seq, token))
+    payload = tokens.open(tenant_id, call_id, seq, token)
+    try:
+        snapshot = CallSnapshot.model_validate_json(payload)
+    except ValidationError:  # signed by us, so only an older format: report without the token
+        raise InvalidStateToken("the state token's format is not understood by this version") from None
     if snapshot.state.seq != seq or snapshot.state.call.call_id != call_id:
         raise InvalidStateToken("the state token does not describe this call and decision")
     return snapshot

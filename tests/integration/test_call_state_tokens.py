@@ -289,3 +289,27 @@ def test_without_a_secret_no_token_is_issued_and_none_is_accepted(api: Call, rep
     assert started(api, "call-2")["state_token"] is None
     refused = report(api, "call-1", first, "no_answer")
     assert (refused["statusCode"], error_code(refused)) == (400, "invalid_state_token")
+
+
+def test_simultaneous_untokened_deliveries_never_read_twice(api: Call, repository: DynamoRepository) -> None:
+    """Without a token each delivery reads the call once; the loser of the write answers from its failed write's
+    ALL_OLD instead of reading again (before: GetItem + PutItem + GetItem for the loser)."""
+    publish(repository, TENANT, SEED_SCENARIO)
+    started(api)
+    barrier = threading.Barrier(2)
+    answers: list[dict[str, Any]] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        answers.append(api("POST", "/v1/calls/call-1/events", {"seq": 1, "outcome": "no_answer"}))
+
+    with counted(repository) as operations:
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert operations.count("GetItem") == 2
+        assert operations.count("PutItem") <= 2  # a delivery that reads after the winner wrote replays from the read
+    assert response_json(answers[0]) == response_json(answers[1])
+    assert repository.get_call(TENANT, "call-1").state.seq == 2

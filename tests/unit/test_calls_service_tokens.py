@@ -134,3 +134,14 @@ def test_a_service_without_keys_refuses_a_token(world: World) -> None:
     assert keyless.start_call(
         TENANT, CallStart.model_validate({"call_id": "c2", "from": CALLER, "to": MAIN_NUMBER})
     ) == CallAnswer(world.repository.get_call(TENANT, "c2").last_decision)
+
+
+def test_a_token_that_would_be_too_long_is_not_issued(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telephony then reports without one (the call is read first); nothing breaks."""
+    world.publish(seed_scenario())
+    monkeypatch.setattr("vpbx.service.calls.MAX_TOKEN_LENGTH", 64)
+    service = service_of(world)
+    first = start(service)
+    assert first.state_token is None
+    second = service.report_event(TENANT, "call-1", CallEvent.model_validate({"seq": 1, "outcome": "no_answer"}))
+    assert (second.decision.seq, second.state_token) == (2, None)

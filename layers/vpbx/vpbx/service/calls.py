@@ -7,10 +7,12 @@ run on the same compiled entry (service/version_cache.py says what happens when 
 
 Request budget (DynamoDB requests, warm function):
 - start: route_number + published_version_and_revision (one BatchGetItem) + create_call = 3;
-- event: get_call + save_call = 2.
+- event with the decision's state token: advance_call = 1 (vpbx.service.call_snapshots; no read);
+- event without it: get_call + save_call = 2.
 A directory edit (a new revision) makes the next start resolve what the version names (one BatchGetItem per family,
 or a Query for a CRM's every subscriber) and read the tenant; a cold cache adds the read of the immutable version. A
-duplicate start or a lost race adds one get_call; a dialed number in national form adds a read of the tenant when no
+duplicate start or a lost race reads nothing more: the failed write returns the stored call (CallTaken, CallMoved,
+from ReturnValuesOnConditionCheckFailure=ALL_OLD); a dialed number in national form adds a read of the tenant when no
 call of the tenant was compiled yet.
 
 Numbers: `from` and `to` are read with the tenant's `default_country` (RU: `89161234567` is `+79161234567`), so

@@ -1,6 +1,11 @@
-"""CallStore on DynamoDB: one compressed item per call (24 h), its listing summary projected to GSI1 and the filter
-indexes while it is routed; once routing is over, a compact history item (its summary, the tenant's retention) carries
-the index keys instead, and the call's statistics counters are added in the same transaction (store/keys.py)."""
+"""CallStore on DynamoDB: one item per call (24 h), its listing summary projected to GSI1 and the filter indexes while
+it is routed; once routing is over, a compact history item (its summary, the tenant's retention) carries the index keys
+instead, and the call's statistics counters are added in the same transaction (store/keys.py).
+
+The call item: `body` (the compressed record without its trace and first decision), `trace` (a list of compressed
+chunks, one per decision: trace_slot), `first` (the start's decision), `seq`, `expires_at`, `summary`. An event from a
+state token (advance_call) SETs body, summary, seq, expiry and its one trace slot with one UpdateItem conditional on the
+seq; a failed condition returns the stored item (ALL_OLD), which the service answers from."""
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 

@@ -18,9 +18,15 @@ Everything runs against one moto DynamoDB server on loopback, with the table bui
   (tests/helpers/item_size.py): a put that replaces an item costs ceil(max(old, new) / 1 KB) on the table; the index
   entry (table keys + index keys + the projection DescribeTable reports, + 100 B) costs the same way on GSI1. One
   call is measured: a start, then `no_answer` and `answered` (the event figure is the larger of the two).
+- `tokened event`: the same event with the decision's `state_token` echoed (docs/CALLS.md, State tokens): its
+  latency, requests (goal 1: one conditional UpdateItem, no read), and units: read units 0, write units from the call
+  item's size before and after (an UpdateItem costs ceil(max(old, new) / 1 KB), and so does each index entry the update
+  rewrites), beside the untokened event's read units (a consistent GetItem: ceil(size / 4 KB)). Also the requests of a
+  repeated start (answered from the failed PutItem's ALL_OLD), and of two deliveries of one tokened event.
 Rounds interleave handler and floor so that machine noise hits both alike.
 """
 
+import json
 import sys
 import time
 import uuid
@@ -45,11 +51,12 @@ from bench.common import (
 )
 from tests.helpers.apigw import api_event, authorizer_context
 from tests.helpers.functions import load_function
-from tests.helpers.item_size import index_entry, index_entry_size, item_size, write_units
+from tests.helpers.item_size import index_entry, index_entry_size, item_size, read_units, write_units
 from tests.helpers.scenarios import seed_scenario
 
 GOAL_RATIO = 1.3
 GOAL_REQUESTS_PER_EVENT = 2
+GOAL_REQUESTS_PER_TOKENED_EVENT = 1
 GOAL_REQUESTS_PER_START = 2
 TENANT = "bench"
 NUMBER = "+74951234567"
@@ -104,6 +111,10 @@ class Bench:
         snapshot = DirectorySnapshot(subscribers=subscribers)
         self.repository.publish_scenario(TENANT, "main", draft.version, snapshot, now, None)
         self.repository.create_number(TENANT, PhoneNumber(number=NUMBER, scenario_id="main"))
+        from vpbx.api.deps import set_state_tokens
+        from vpbx.service.state_tokens import StateTokenKeys, StateTokens
+
+        set_state_tokens(StateTokens.of(StateTokenKeys.from_secret(StateTokenKeys.generate())))
         self.handler = load_function("CallsFunction").handler
         self.counter = RequestCounter(self.client, "calls-bench")
         self.writes = WriteMeter(self.client, self.repository.table_name)
@@ -113,19 +124,32 @@ class Bench:
         """(ms, DynamoDB requests) of one invocation."""
         self.counter.reset()
         started = time.perf_counter()
-        invoke(self.handler, event)
+        self.last = invoke(self.handler, event)
         return ms_since(started), self.counter.requests
 
-    def start(self) -> tuple[str, float, int]:
+    def start(self, call_id: str | None = None) -> tuple[str, float, int]:
         self.calls += 1
-        call_id = f"bench-{self.calls}-{uuid.uuid4().hex[:6]}"
+        call_id = call_id or f"bench-{self.calls}-{uuid.uuid4().hex[:6]}"
         body = {"call_id": call_id, "from": "+79161234567", "to": NUMBER}
         return call_id, *self.timed(api_event("POST", "/v1/calls", body=body, authorizer=TELEPHONY))
 
-    def event(self, call_id: str, seq: int = 1, outcome: str = "no_answer") -> tuple[float, int]:
+    def event(
+        self, call_id: str, seq: int = 1, outcome: str = "no_answer", token: str | None = None
+    ) -> tuple[float, int]:
         path, resource = f"/v1/calls/{call_id}/events", "/v1/calls/{call_id}/events"
-        body = {"seq": seq, "outcome": outcome}
+        body: dict[str, Any] = {"seq": seq, "outcome": outcome}
+        if token is not None:
+            body["state_token"] = token
         return self.timed(api_event("POST", path, resource=resource, body=body, authorizer=TELEPHONY))
+
+    def token(self) -> str:
+        """The state token of the last decision answered."""
+        return str(json.loads(self.last["body"])["state_token"])
+
+    def call_item(self, call_id: str) -> dict[str, Any]:
+        key = {"PK": {"S": f"TENANT#{TENANT}"}, "SK": {"S": f"CALL#{call_id}"}}
+        item: dict[str, Any] = self.client.get_item(TableName=self.repository.table_name, Key=key)["Item"]
+        return item
 
     def floor(self, call_id: str) -> float:
         """One consistent GetItem of a call item and one PutItem conditional on its seq: the least an event costs."""
@@ -160,6 +184,37 @@ def write_units_of_a_call(bench: Bench) -> dict[str, Any]:
     }
 
 
+def units_of_a_tokened_event(bench: Bench) -> dict[str, Any]:
+    """Units of one tokened `no_answer` (an UpdateItem, sized from the call item before and after it), and the read
+    units the untokened event's GetItem costs on the same item."""
+    call_id, _, _ = bench.start()
+    token = bench.token()
+    before = bench.call_item(call_id)
+    _, requests = bench.event(call_id, 1, "no_answer", token)
+    after = bench.call_item(call_id)
+    units = {"table": write_units(max(item_size(before), item_size(after)))}
+    for name, (key_attributes, projection) in bench.writes.indexes.items():
+        old = index_entry_size(index_entry(before, key_attributes, projection))
+        new = index_entry_size(index_entry(after, key_attributes, projection))
+        units[name] = write_units(max(old, new))
+    return {
+        "tokened_event_requests_measured": requests,
+        "tokened_event_wru": units,
+        "untokened_event_rru": read_units(item_size(before)),
+        "token_bytes": len(token),
+    }
+
+
+def failed_condition_requests(bench: Bench) -> dict[str, int]:
+    """A repeated start, and a second delivery of one tokened event: each answered from its failed write's ALL_OLD."""
+    call_id, _, _ = bench.start()
+    token = bench.token()
+    _, _, repeated_start = bench.start(call_id)
+    _, first = bench.event(call_id, 1, "no_answer", token)
+    _, duplicate = bench.event(call_id, 1, "no_answer", token)
+    return {"repeated_start_requests": repeated_start, "duplicate_delivery_requests": first + duplicate}
+
+
 def start_after_a_directory_edit(bench: Bench) -> int:
     """Requests of the first start after a subscriber edit (a new directory revision), then warm again."""
     from vpbx.domain.directory import Subscriber
@@ -182,20 +237,29 @@ def measure(quick: bool) -> dict[str, Any]:
             bench.event(call_id)
             bench.floor(bench.start()[0])
         edited_start_requests = start_after_a_directory_edit(bench)
-        samples: dict[str, list[float]] = {"event_ms": [], "start_ms": [], "floor_ms": []}
+        samples: dict[str, list[float]] = {"event_ms": [], "start_ms": [], "floor_ms": [], "tokened_event_ms": []}
         event_requests: list[int] = []
         start_requests: list[int] = []
+        tokened_requests: list[int] = []
         for _ in range(rounds):
             call_id, started_ms, started_requests = bench.start()
             samples["start_ms"].append(started_ms)
             start_requests.append(started_requests)
+            tokened_call, _, _ = bench.start()
+            tokened_token = bench.token()
             floor_call, _, _ = bench.start()
             took, requests = bench.event(call_id)
             samples["event_ms"].append(took)
             event_requests.append(requests)
+            took, requests = bench.event(tokened_call, 1, "no_answer", tokened_token)
+            samples["tokened_event_ms"].append(took)
+            tokened_requests.append(requests)
             samples["floor_ms"].append(bench.floor(floor_call))
         return {
             **medians(samples),
+            **units_of_a_tokened_event(bench),
+            **failed_condition_requests(bench),
+            "tokened_event_requests": max(tokened_requests),
             "event_requests": max(event_requests),
             "start_requests": max(start_requests),
             "cold_start_requests": cold_start_requests,
@@ -216,7 +280,24 @@ def run(quick: bool) -> list[Row]:
             digits=3,
         ),
         row("call start decision latency (handler on moto)", figures["start_ms"], "ms", digits=3),
+        row("tokened call event decision latency (handler on moto)", figures["tokened_event_ms"], "ms", digits=3),
         count_row("DynamoDB requests per call event", figures["event_requests"], "requests", GOAL_REQUESTS_PER_EVENT),
+        count_row(
+            "DynamoDB requests per tokened call event",
+            figures["tokened_event_requests"],
+            "requests",
+            GOAL_REQUESTS_PER_TOKENED_EVENT,
+        ),
+        row("DynamoDB read units per tokened call event", 0, "RRU", digits=0),
+        row("DynamoDB read units per call event without a token", figures["untokened_event_rru"], "RRU", digits=0),
+        row("state token length", figures["token_bytes"], "bytes", digits=0),
+        count_row("DynamoDB requests per repeated call start", figures["repeated_start_requests"], "requests", None),
+        count_row(
+            "DynamoDB requests for two deliveries of one tokened event",
+            figures["duplicate_delivery_requests"],
+            "requests",
+            2,
+        ),
         count_row(
             "DynamoDB requests per call start (warm)", figures["start_requests"], "requests", GOAL_REQUESTS_PER_START
         ),
@@ -240,6 +321,12 @@ def write_unit_rows(figures: dict[str, Any]) -> list[Row]:
         rows += [
             row(f"DynamoDB write units per call start ({where})", figures["start_wru"][name], "WRU", digits=0),
             row(f"DynamoDB write units per call event ({where})", figures["event_wru"][name], "WRU", digits=0),
+            row(
+                f"DynamoDB write units per tokened call event ({where})",
+                figures["tokened_event_wru"][name],
+                "WRU",
+                digits=0,
+            ),
             row(f"call item size after the start ({where})", figures["start_bytes"][name], "bytes", digits=0),
             row(f"call item size after 2 events ({where})", figures["item_bytes"][name], "bytes", digits=0),
         ]

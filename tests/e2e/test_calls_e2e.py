@@ -77,7 +77,9 @@ def test_seed_call_rings_101_for_20_s_then_the_next_element_then_connects(tenant
     assert second.json()["action"]["timeout_seconds"] is None
 
     third = tenant.event("seed-1", 2, "answered")
-    assert third.json() == {"call_id": "seed-1", "seq": 3, "action": None, "status": "connected"}
+    connected = third.json()
+    assert isinstance(connected.pop("state_token"), str)  # `completed` follows: the local server issues tokens
+    assert connected == {"call_id": "seed-1", "seq": 3, "action": None, "status": "connected"}
 
     detail = tenant.viewer("GET", "/v1/calls/seed-1")
     assert detail.status_code == 200, detail.text
@@ -153,7 +155,7 @@ def test_completed_missed_history_filters_and_stats_over_the_local_server(tenant
     tenant.event("answered", 2, "answered")
     body = {"seq": 3, "outcome": "completed", "duration_seconds": 125, "ended_by": "caller"}
     ended = tenant.telephony("POST", "/v1/calls/answered/events", body)
-    assert ended.json() == {"call_id": "answered", "seq": 4, "action": None, "status": "ended"}
+    assert ended.json() == {"call_id": "answered", "seq": 4, "action": None, "status": "ended", "state_token": None}
     assert tenant.start("missed").status_code == 201
     tenant.event("missed", 1, "no_answer")
     assert tenant.event("missed", 2, "no_answer").json()["status"] == "ended"

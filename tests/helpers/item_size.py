@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 WRITE_UNIT_BYTES = 1024
+READ_UNIT_BYTES = 4096
 INDEX_ENTRY_OVERHEAD = 100
 
 Item = Mapping[str, Mapping[str, Any]]
@@ -59,6 +60,11 @@ def item_size(item: Item) -> int:
 def write_units(size: int) -> int:
     """Write units of writing an item of `size` bytes (0 bytes: nothing written)."""
     return math.ceil(size / WRITE_UNIT_BYTES)
+
+
+def read_units(size: int) -> int:
+    """Read units of a strongly consistent read of an item of `size` bytes (one per started 4 KB)."""
+    return math.ceil(size / READ_UNIT_BYTES)
 
 
 def index_entry(item: Item, key_attributes: Iterable[str], projection: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -119,7 +119,7 @@ def test_seed_route_through_the_handler(api: Call, repository: DynamoRepository)
     assert second["statusCode"] == 200
     assert response_json(second)["action"]["targets"][0]["extension"] == "102"
     third = response_json(api("POST", "/v1/calls/call-1/events", {"seq": 2, "outcome": "answered"}))
-    assert third == {"call_id": "call-1", "seq": 3, "action": None, "status": "connected"}
+    assert third == {"call_id": "call-1", "seq": 3, "action": None, "status": "connected", "state_token": None}
 
     detail = api("GET", "/v1/calls/call-1", role="viewer")
     assert detail["statusCode"] == 200
@@ -411,7 +411,7 @@ def test_completed_over_http(api: Call, repository: DynamoRepository) -> None:
     ended = api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", **COMPLETED})
     assert (ended["statusCode"], response_json(ended)) == (
         200,
-        {"call_id": "c1", "seq": 3, "action": None, "status": "ended"},
+        {"call_id": "c1", "seq": 3, "action": None, "status": "ended", "state_token": None},
     )
     again = api("POST", "/v1/calls/c1/events", {"seq": 2, "outcome": "completed", **COMPLETED})
     assert response_json(again) == response_json(ended)

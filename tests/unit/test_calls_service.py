@@ -154,6 +154,7 @@ def test_seed_route_rings_101_then_the_next_element_then_connects(world: World) 
             "strategy": "single",
             "timeout_seconds": 20,
         },
+        "state_token": None,  # this service has no token keys
     }
     world.clock.advance(20)
     second = as_json(event(service, 1, "no_answer"))
@@ -161,7 +162,7 @@ def test_seed_route_rings_101_then_the_next_element_then_connects(world: World) 
     assert second["action"]["targets"][0]["extension"] == "102"
     assert second["action"]["timeout_seconds"] is None  # without limit_wait the element rings until answered
     third = as_json(event(service, 2, "answered"))
-    assert third == {"call_id": "call-1", "seq": 3, "action": None, "status": "connected"}
+    assert third == {"call_id": "call-1", "seq": 3, "action": None, "status": "connected", "state_token": None}
 
     stored = world.repository.get_call(TENANT, "call-1")
     assert stored.state.result == "connected"
@@ -227,6 +228,7 @@ def test_unpublished_scenario_hangs_up_with_a_reason(world: World) -> None:
         "seq": 1,
         "action": {"type": "hangup", "reason": "not_published"},
         "status": "ended",
+        "state_token": None,
     }
     assert world.repository.get_call(TENANT, "call-1").state.result == "not_published"
     with pytest.raises(Conflict):

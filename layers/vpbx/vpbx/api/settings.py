@@ -3,12 +3,14 @@
 import os
 from functools import lru_cache
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 INSECURE_CRM_ENV = "VPBX_ALLOW_INSECURE_CRM"
+STATE_TOKEN_SECRET_ENV = "VPBX_STATE_TOKEN_SECRET"  # noqa: S105 - a variable name; its value: local server, tests
+STATE_TOKEN_SECRET_ID_ENV = "STATE_TOKEN_SECRET_ID"  # noqa: S105 - a variable name; AWS: template.yaml
 
 
 class Settings(LazyModel):
@@ -20,6 +22,8 @@ class Settings(LazyModel):
     usage_identifier_key: str | None = None  # API Gateway usage-plan key the authorizer hands back
     usage_plan_id: str | None = None  # plan each new tenant's usage key joins; unset → no per-tenant keys
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    state_token_secret: str | None = Field(default=None, repr=False)  # wins over the secret id
+    state_token_secret_id: str | None = None  # neither set: decisions carry no state token
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -31,6 +35,8 @@ class Settings(LazyModel):
             usage_identifier_key=env.get("USAGE_IDENTIFIER_KEY") or None,
             usage_plan_id=env.get("USAGE_PLAN_ID") or None,
             max_body_bytes=int(env.get("VPBX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            state_token_secret=env.get(STATE_TOKEN_SECRET_ENV) or None,
+            state_token_secret_id=env.get(STATE_TOKEN_SECRET_ID_ENV) or None,
         )
 
 

@@ -17,10 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vpbx.api.cors import ORIGINS_ENV
-from vpbx.api.settings import INSECURE_CRM_ENV, flag
+from vpbx.api.settings import INSECURE_CRM_ENV, STATE_TOKEN_SECRET_ENV, flag
 from vpbx.local.gateway import REQUEST_ID_HEADER, HttpResponse, LocalGateway
 from vpbx.local.instances import DEFAULT_MAX_INSTANCES, ProcessPool
 from vpbx.local.template import local_api, resolve_environment, template_path
+from vpbx.service.state_tokens import StateTokenKeys
 
 LOCAL_TABLE = "vpbx-local"
 DEMO_TENANT = "demo"
@@ -236,6 +237,8 @@ def _prepare(endpoint: str, instances: int) -> LocalGateway:
                 os.environ.setdefault(name, value)
             elif name != "POWERTOOLS_SERVICE_NAME":  # process-wide; each function names its own service in code
                 os.environ[name] = value
+    # the instances share one state-token secret (docs/CALLS.md, State tokens): the environment's, else one per run
+    os.environ.setdefault(STATE_TOKEN_SECRET_ENV, StateTokenKeys.generate())
     os.environ.update(
         {
             "TABLE_NAME": table_name,

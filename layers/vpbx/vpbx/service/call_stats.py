@@ -21,6 +21,7 @@ Counter names (flat attributes, so a DynamoDB `ADD` can update them; element ids
 """
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -28,7 +29,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from vpbx.domain.base import LazyModel
-from vpbx.domain.calls import COMPLETED
+from vpbx.domain.calls import COMPLETED, TraceStep
 from vpbx.domain.errors import InvalidInput
 from vpbx.store import keys
 from vpbx.store.models import CallCounters, CallRecord, DayCounters
@@ -49,15 +50,26 @@ StatsDay = Annotated[date, BeforeValidator(_day_text)]
 """A day of the statistics (UTC), YYYY-MM-DD."""
 
 
-def record_call_end(previous: CallRecord | None, current: CallRecord) -> CallCounters | None:
+def record_call_end(
+    previous: CallRecord | None,
+    current: CallRecord,
+    *,
+    tally: Mapping[str, int] | None = None,
+    result: str | None = None,
+) -> CallCounters | None:
     """The counters one save adds: the routing's when it has just ended, the talk time when `completed` was just
-    reported, None otherwise (and for a call without a scenario)."""
+    reported, None otherwise (and for a call without a scenario).
+
+    A call advanced from a state token has no whole trace: `tally` (step_tally of its earlier steps plus the new ones)
+    and `result` come from the token, and `current.trace` holds the latest steps (where the call was answered or
+    ended)."""
     scenario_id = current.state.scenario_id
     if scenario_id is None or current.state.status == "in_progress":
         return None
     previous_status = previous.state.status if previous is not None else "in_progress"
     if previous_status == "in_progress":
-        values = _routing_counters(current)
+        steps = step_tally(current.trace) if tally is None else tally
+        values = _routing_counters(current, steps, result or current.result)
     elif current.state.result == COMPLETED and previous_status == "connected":
         values = {f"r#{COMPLETED}": 1, "talk_seconds": current.duration_seconds or 0}
     else:
@@ -71,20 +83,35 @@ def record_call_end(previous: CallRecord | None, current: CallRecord) -> CallCou
     )
 
 
-def _routing_counters(call: CallRecord) -> dict[str, int]:
-    counts: Counter[str] = Counter({"calls": 1, f"r#{call.result}": 1})
-    for step in call.trace:
+def step_tally(steps: Iterable[TraceStep], into: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Visits, exits, ring offers and answers of `steps`, added to `into`; at most MAX_COUNTERS_PER_CALL names (a
+    state token carries this between events)."""
+    counts = dict(into or {})
+
+    def add(name: str) -> None:
+        if name in counts or len(counts) < MAX_COUNTERS_PER_CALL:
+            counts[name] = counts.get(name, 0) + 1
+
+    for step in steps:
         if step.outcome is None:
-            counts[f"v#{step.element_id}"] += 1
+            add(f"v#{step.element_id}")
         if step.exit is not None:
-            counts[f"x#{step.element_id}#{step.exit}"] += 1
+            add(f"x#{step.element_id}#{step.exit}")
         if step.action is not None and step.action.type == "ring":
-            counts[f"o#{step.element_id}"] += 1
+            add(f"o#{step.element_id}")
         if step.outcome == "answered":
-            counts[f"a#{step.element_id}"] += 1
-            if call.answered_at is not None:
-                wait = (call.answered_at - call.state.call.started_at).total_seconds()
-                counts[f"w#{step.element_id}"] += max(0, round(wait))
+            add(f"a#{step.element_id}")
+    return counts
+
+
+def _routing_counters(call: CallRecord, tally: Mapping[str, int], result: str | None) -> dict[str, int]:
+    counts: Counter[str] = Counter({"calls": 1, f"r#{result}": 1})
+    counts.update(tally)
+    if call.answered_at is not None:
+        wait = max(0, round((call.answered_at - call.state.call.started_at).total_seconds()))
+        for step in call.trace:
+            if step.outcome == "answered":
+                counts[f"w#{step.element_id}"] += wait
     ended_at = call.state.result_element or (call.trace[-1].element_id if call.trace else None)
     if ended_at:
         counts[f"e#{ended_at}"] += 1

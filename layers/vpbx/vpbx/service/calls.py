@@ -9,10 +9,12 @@ Request budget (DynamoDB requests, warm function):
 - start: call_route (one BatchGetItem: the number's route item, which carries the scenario and its published version,
   and one of the tenant's directory revision copies, store/keys.py) + create_call (PutItem) = 2; the scenario draft
   (its reference set, its pointer) is never read by a call;
-- event: get_call + save_call = 2.
+- event with the decision's state token: advance_call = 1 (vpbx.service.call_snapshots; no read);
+- event without it: get_call + save_call = 2.
 A directory edit (a new revision) makes the next start resolve what the version names (one BatchGetItem per family,
 or a Query for a CRM's every subscriber) and read the tenant; a cold cache adds the read of the immutable version. A
-duplicate start or a lost race adds one get_call; a dialed number in national form adds a read of the tenant when no
+duplicate start or a lost race reads nothing more: the failed write returns the stored call (CallTaken, CallMoved,
+from ReturnValuesOnConditionCheckFailure=ALL_OLD); a dialed number in national form adds a read of the tenant when no
 call of the tenant was compiled yet.
 
 Numbers: `from` and `to` are read with the tenant's `default_country` (RU: `89161234567` is `+79161234567`), so
@@ -35,6 +37,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -58,13 +61,26 @@ from vpbx.domain.errors import AlreadyExists, Conflict, InvalidField, InvalidInp
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
 from vpbx.service.call_history import completed_call, with_routing_facts, with_started_facts
-from vpbx.service.call_stats import record_call_end
+from vpbx.service.call_snapshots import CallSnapshot, open_snapshot, seal_snapshot
+from vpbx.service.call_stats import record_call_end, step_tally
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
+from vpbx.service.state_tokens import MAX_TOKEN_LENGTH, InvalidStateToken, StateTokens
 from vpbx.service.version_cache import VersionCache, version_cache_for
-from vpbx.store.models import CALL_FILTERS, CallFilter, CallRecord, CallSummary, Page, StoredDecision, StoredEvent
+from vpbx.store.models import (
+    CALL_FILTERS,
+    CallAdvance,
+    CallFilter,
+    CallRecord,
+    CallSummary,
+    Page,
+    StoredDecision,
+    StoredEvent,
+)
 from vpbx.store.ports import (
     MAX_PAGE_LIMIT,
+    CallMoved,
     CallStore,
+    CallTaken,
     DirectoryReader,
     NumberRouter,
     PublishedVersions,
@@ -146,6 +162,14 @@ class CallEvent(_Body):
         default=None, ge=0, le=604_800, description="With `completed` (required): talk time from answer to hang-up"
     )
     ended_by: EndedBy | None = Field(default=None, description="With `completed` (required): who hung up")
+    state_token: str | None = Field(
+        default=None,
+        max_length=MAX_TOKEN_LENGTH,
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="The `state_token` of the decision this event answers, echoed as received: the call advances "
+        "with one database write. Optional (without it the call is read first); a token not issued for this call "
+        "and seq is 400 `invalid_state_token`",
+    )
 
     @model_validator(mode="after")
     def _fields_with_their_outcome(self) -> "CallEvent":
@@ -181,6 +205,11 @@ class CallDecisionOut(LazyModel):
     seq: int = Field(description="Send this seq back with the outcome of `action`")
     action: Action | None
     status: CallStatus = Field(description="in_progress: report the outcome; connected/ended: routing is over")
+    state_token: str | None = Field(
+        default=None,
+        description="Opaque; send it back as the next event's `state_token` (docs/CALLS.md, State tokens). Null once "
+        "the call has ended (nothing more to report) or when this deployment issues none",
+    )
 
 
 class TraceStepOut(LazyModel):
@@ -262,6 +291,14 @@ def call_detail(record: CallRecord | CallSummary) -> CallDetailOut:
     )
 
 
+@dataclass(frozen=True)
+class CallAnswer:
+    """A decision with the state token telephony echoes with the next event (None: the call ended, or no tokens)."""
+
+    decision: StoredDecision
+    state_token: str | None = None
+
+
 # ------------------------------------------------------------------------------------------------ metrics
 
 
@@ -325,8 +362,10 @@ class CallsService:
         versions: VersionCache | None = None,
         metrics: CallMetrics | None = None,
         ttl: timedelta = CALL_TTL,
+        tokens: StateTokens | None = None,
     ) -> None:
-        """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call."""
+        """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call; without `tokens` decisions
+        carry no state token (and an event that brings one is refused)."""
         self.repository = repository
         self.clock = clock
         self.crm = crm if crm is not None else CrmClient()
@@ -334,9 +373,13 @@ class CallsService:
         self.versions = versions if versions is not None else version_cache_for(repository)
         self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()
         self.ttl = ttl
+        self.tokens = tokens
 
     # -------------------------------------------------------------------------------------------- start
     def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
+        return self.start_call(tenant_id, request).decision
+
+    def start_call(self, tenant_id: str, request: CallStart) -> CallAnswer:
         started = time.perf_counter()
         now = self.clock()
         dialed = self._dialed(tenant_id, request.to)
@@ -365,14 +408,14 @@ class CallsService:
             record = with_started_facts(record, now, self._history_days(tenant_id))
         try:
             self.repository.create_call(tenant_id, record, record_call_end(None, record))
-        except AlreadyExists:
-            return self._repeated_start(tenant_id, info)
+        except AlreadyExists as taken:
+            return self._repeated_start(tenant_id, info, taken.stored if isinstance(taken, CallTaken) else None)
         self.metrics.decision(answer, _ms_since(started))
         logger.info(
             "call started",
             extra={"call_id": info.call_id, "scenario_id": scenario_id, "version": version, "seq": state.seq},
         )
-        return answer
+        return self._answer(tenant_id, record)
 
     def _dialed(self, tenant_id: str, to: str) -> str:
         """`to` in E.164: as given, or a national form read with the tenant's default country."""
@@ -400,23 +443,34 @@ class CallsService:
             return self.crm_lookup
         return crm_lookup_for_call(self.crm, called=info.dialed, call_id=info.call_id)
 
-    def _repeated_start(self, tenant_id: str, request: CallInfo) -> StoredDecision:
-        stored = self.repository.get_call(tenant_id, request.call_id)
+    def _repeated_start(self, tenant_id: str, request: CallInfo, stored: CallRecord | None) -> CallAnswer:
+        """The first decision again, from the call the failed create returned (read only when a store returns none);
+        with a token only while the call still waits for that decision's outcome."""
+        if stored is None:
+            stored = self.repository.get_call(tenant_id, request.call_id)
         info = stored.state.call
         if (info.caller, info.dialed) != (request.caller, request.dialed):
             raise Conflict(
                 f"call {request.call_id} was already started from {info.caller} to {info.dialed}",
                 [{"loc": ["body", "call_id"], "msg": "call id already used by another call", "type": "conflict"}],
             )
-        return stored.first_decision or stored.last_decision
+        first = stored.first_decision or stored.last_decision
+        if first.seq != stored.state.seq:
+            return CallAnswer(first)
+        return self._answer(tenant_id, stored)
 
     # -------------------------------------------------------------------------------------------- events
     def handle_event(self, tenant_id: str, call_id: str, event: CallEvent) -> StoredDecision:
+        return self.report_event(tenant_id, call_id, event).decision
+
+    def report_event(self, tenant_id: str, call_id: str, event: CallEvent) -> CallAnswer:
+        """The next decision: from the event's state token with one conditional write, else read the call first."""
         started = time.perf_counter()
+        if event.state_token is not None:
+            return self._tokened_event(tenant_id, call_id, event, started)
         record = self.repository.get_call(tenant_id, call_id)
-        replay = _replayed_decision(record, event)
-        if replay is not None:
-            return replay
+        if _replayed_decision(record, event) is not None:
+            return self._answer(tenant_id, record)
         state = record.state
         if event.outcome == COMPLETED:
             return self._complete(tenant_id, record, event, started)
@@ -444,7 +498,7 @@ class CallsService:
             updated = with_routing_facts(updated, record, event.extension, self.clock(), days)
         return self._save(tenant_id, record, updated, event, started)
 
-    def _complete(self, tenant_id: str, record: CallRecord, event: CallEvent, started: float) -> StoredDecision:
+    def _complete(self, tenant_id: str, record: CallRecord, event: CallEvent, started: float) -> CallAnswer:
         """`completed` ends a connected call: talk time and who hung up; the same conditional write as any event."""
         if record.state.status != "connected":
             raise _conflict(
@@ -457,30 +511,110 @@ class CallsService:
 
     def _save(
         self, tenant_id: str, record: CallRecord, updated: CallRecord, event: CallEvent, started: float
-    ) -> StoredDecision:
+    ) -> CallAnswer:
         """The conditional write of an event (the call, and once routing is over its history and counters)."""
-        call_id, new_state, answer = record.state.call.call_id, updated.state, updated.last_decision
+        call_id, answer = record.state.call.call_id, updated.last_decision
         try:
             self.repository.save_call(
                 tenant_id, updated, expected_seq=record.state.seq, counters=record_call_end(record, updated)
             )
-        except Conflict:
-            return self._lost_race(tenant_id, call_id, event)
+        except Conflict as moved:
+            return self._lost_race(tenant_id, call_id, event, moved.stored if isinstance(moved, CallMoved) else None)
+        self._advanced(call_id, event, answer, started)
+        return self._answer(tenant_id, updated)
+
+    def _advanced(self, call_id: str, event: CallEvent, answer: StoredDecision, started: float) -> None:
         self.metrics.outcome(event.outcome)
         self.metrics.decision(answer, _ms_since(started))
         logger.info(
             "call advanced",
-            extra={"call_id": call_id, "outcome": event.outcome, "seq": new_state.seq, "status": new_state.status},
+            extra={"call_id": call_id, "outcome": event.outcome, "seq": answer.seq, "status": answer.status},
         )
-        return answer
 
-    def _lost_race(self, tenant_id: str, call_id: str, event: CallEvent) -> StoredDecision:
-        """Another delivery saved first: the same event gets the winner's decision, anything else a conflict."""
-        stored = self.repository.get_call(tenant_id, call_id)
-        replay = _replayed_decision(stored, event)
-        if replay is not None:
-            return replay
+    def _lost_race(self, tenant_id: str, call_id: str, event: CallEvent, stored: CallRecord | None) -> CallAnswer:
+        """Another delivery saved first: the same event gets the winner's decision, anything else a conflict. The
+        stored call comes with the failed write (ALL_OLD); it is read only when a store returns none."""
+        if stored is None:
+            stored = self.repository.get_call(tenant_id, call_id)
+        if _replayed_decision(stored, event) is not None:
+            return self._answer(tenant_id, stored)
         raise _conflict(stored, f"call {call_id} moved on while this event was handled")
+
+    # -------------------------------------------------------------------------------------------- state tokens
+    def _answer(self, tenant_id: str, record: CallRecord) -> CallAnswer:
+        """The call's latest decision, with a token while an event can still follow (in progress, or connected:
+        `completed` follows)."""
+        if self.tokens is None or record.state.status == "ended" or not self.tokens.issuing:
+            return CallAnswer(record.last_decision)
+        return CallAnswer(record.last_decision, self._seal(tenant_id, CallSnapshot.of(record)))
+
+    def _seal(self, tenant_id: str, snapshot: CallSnapshot) -> str | None:
+        if self.tokens is None or snapshot.state.status == "ended" or not self.tokens.issuing:
+            return None
+        token = seal_snapshot(self.tokens, tenant_id, snapshot)
+        if len(token) > MAX_TOKEN_LENGTH:  # telephony then reports without one: the call is read first
+            logger.warning(
+                "state token not issued", extra={"call_id": snapshot.state.call.call_id, "length": len(token)}
+            )
+            return None
+        return token
+
+    def _tokened_event(self, tenant_id: str, call_id: str, event: CallEvent, started: float) -> CallAnswer:
+        """The event decided from its state token and written with one conditional UpdateItem (a TransactWriteItems
+        when routing ends): no read. A lost race or a replay is answered from the stored call the failed write
+        returns; a token that was not issued for this tenant, call and seq is refused before any request."""
+        if self.tokens is None:
+            raise InvalidStateToken("this deployment issues no state tokens; report the event without one")
+        snapshot = open_snapshot(self.tokens, tenant_id, call_id, event.seq, event.state_token or "")
+        now = self.clock()
+        if snapshot.expires_at <= int(now.timestamp()):
+            raise NotFound(f"call {call_id} not found")
+        previous = snapshot.record(tenant_id)
+        if event.outcome == COMPLETED:
+            if previous.state.status != "connected":
+                raise _conflict(
+                    previous, f"call {call_id} is {previous.state.status}; `completed` needs a connected call"
+                )
+            completed = completed_call(previous, event.as_stored(), now, self._history_days(tenant_id))
+            new_steps = completed.trace[-1:]
+            updated = completed.model_copy(update={"trace": new_steps, "expires_at": self._expiry(now)})
+        else:
+            updated = self._advanced_from_token(tenant_id, previous, event, now)
+            new_steps = updated.trace
+        after = snapshot.after(updated, new_steps)
+        counters = record_call_end(previous, updated, tally=step_tally(new_steps, snapshot.tally), result=after.result)
+        advance = CallAdvance(
+            call=updated, summary=after.summary(updated), expected_seq=previous.state.seq, counters=counters
+        )
+        try:
+            self.repository.advance_call(tenant_id, advance)
+        except CallMoved as moved:
+            return self._lost_race(tenant_id, call_id, event, moved.stored)
+        self._advanced(call_id, event, updated.last_decision, started)
+        return CallAnswer(updated.last_decision, self._seal(tenant_id, after))
+
+    def _advanced_from_token(self, tenant_id: str, previous: CallRecord, event: CallEvent, now: datetime) -> CallRecord:
+        """The call after `event`, its trace the new decision's steps only."""
+        state, call_id = previous.state, previous.state.call.call_id
+        if state.status != "in_progress":
+            raise _conflict(previous, f"call {call_id} is already {state.status}; no outcome is expected")
+        if state.scenario_id is None or state.version is None:
+            raise _conflict(previous, f"call {call_id} has no scenario version to advance")
+        compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
+        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
+        new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
+        updated = previous.model_copy(
+            update={
+                "state": new_state,
+                "last_decision": _stored(decision),
+                "last_event": event.as_stored(),
+                "trace": list(decision.steps),
+                "expires_at": self._expiry(now),
+            }
+        )
+        if new_state.status == "in_progress":
+            return updated
+        return with_routing_facts(updated, previous, event.extension, now, self._history_days(tenant_id))
 
     # -------------------------------------------------------------------------------------------- reading
     def get(self, tenant_id: str, call_id: str) -> CallRecord | CallSummary:
@@ -599,8 +733,10 @@ def _conflict(record: CallRecord, message: str) -> Conflict:
     return Conflict(message, [{**detail, "current_seq": record.state.seq, "status": record.state.status}])
 
 
-def decision_out(call_id: str, decision: StoredDecision) -> CallDecisionOut:
-    return CallDecisionOut(call_id=call_id, seq=decision.seq, action=decision.action, status=decision.status)
+def decision_out(call_id: str, decision: StoredDecision, state_token: str | None = None) -> CallDecisionOut:
+    return CallDecisionOut(
+        call_id=call_id, seq=decision.seq, action=decision.action, status=decision.status, state_token=state_token
+    )
 
 
 def _e164_query(value: str, name: str) -> str:

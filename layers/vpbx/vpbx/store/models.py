@@ -213,6 +213,17 @@ class CallCounters(Record):
     values: dict[str, int]
 
 
+class CallAdvance(Record):
+    """One event's write without reading the call first (a state token carried the call: docs/CALLS.md, "State
+    tokens"): the call after the event whose `trace` holds only the new decision's steps (appended to the stored
+    trace), its listing summary (the path the token kept), and the counters when routing has just ended."""
+
+    call: CallRecord
+    summary: CallSummary
+    expected_seq: int
+    counters: CallCounters | None = None
+
+
 class DayCounters(Record):
     """A scenario's counters of one day, summed over its shards."""
 

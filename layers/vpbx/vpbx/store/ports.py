@@ -29,7 +29,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from vpbx.domain.errors import Conflict
+from vpbx.domain.errors import AlreadyExists, Conflict
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from vpbx.domain.webhooks import Delivery, SigningSecrets, Webhook, WebhookEvent
     from vpbx.store.models import (
         ApiKey,
+        CallAdvance,
         CallCounters,
         CallFilter,
         CallRecord,
@@ -317,6 +318,24 @@ class ScenarioStore(PublishedVersions, Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- calls
+class CallTaken(AlreadyExists):
+    """create_call found the call id taken; `stored` is the call as it is (the failed write's ALL_OLD), so a
+    duplicate start is answered without reading it again."""
+
+    def __init__(self, message: str, stored: CallRecord | None) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+class CallMoved(Conflict):
+    """A conditional write of a call found another seq; `stored` is the call as it is (the failed write's ALL_OLD), so
+    a lost race or a replay is answered without reading it again."""
+
+    def __init__(self, message: str, stored: CallRecord) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
 class CallStore(Protocol):
     @abstractmethod
     def create_call(self, tenant_id: str, call: CallRecord, counters: CallCounters | None = None) -> CallRecord:
@@ -339,6 +358,14 @@ class CallStore(Protocol):
         When `call.history_expires_at` is set, the call's compact history (its CallSummary) is written too, and
         `counters` added, atomically with the call: all or nothing, so a call is counted once.
         """
+
+    @abstractmethod
+    def advance_call(self, tenant_id: str, advance: CallAdvance) -> None:
+        """One conditional write, no read: succeeds only when the stored call's seq is `advance.expected_seq` and it
+        is live. Replaces its state, decisions, summary and expiry with `advance.call`'s, appends `advance.call.trace`
+        (the new decision's steps) to the stored trace (bounded), keeps its first decision; once routing is over
+        writes its history (`advance.summary`) and adds `advance.counters` atomically with it, and the call leaves the
+        listing indexes. CallMoved (carrying the stored call) when the seq differs; NotFound when it is gone."""
 
     @abstractmethod
     def get_call_history(self, tenant_id: str, call_id: str) -> CallSummary:

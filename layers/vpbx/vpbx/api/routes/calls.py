@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vpbx.api.context import current_caller
-from vpbx.api.deps import get_crm_client, get_repository
+from vpbx.api.deps import get_crm_client, get_repository, get_state_tokens
 from vpbx.api.errors import JSON_CONTENT_TYPE
 from vpbx.api.models import Cursor, Limit, PageOf
 from vpbx.api.responses import READ_ERRORS, documented, error_doc
@@ -70,7 +70,9 @@ class PowertoolsCallMetrics:
 
 
 def _service() -> CallsService:
-    return CallsService(get_repository(), crm=get_crm_client(), metrics=PowertoolsCallMetrics(metrics))
+    return CallsService(
+        get_repository(), crm=get_crm_client(), metrics=PowertoolsCallMetrics(metrics), tokens=get_state_tokens()
+    )
 
 
 def _tenant() -> str:
@@ -99,8 +101,8 @@ def _decision(decision: CallDecisionOut, status: int = HTTPStatus.OK) -> Respons
     ),
 )
 def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
-    decision = _service().start(_tenant(), body)
-    return _decision(decision_out(body.call_id, decision), HTTPStatus.CREATED)
+    answer = _service().start_call(_tenant(), body)
+    return _decision(decision_out(body.call_id, answer.decision, answer.state_token), HTTPStatus.CREATED)
 
 
 @router.post(
@@ -109,7 +111,9 @@ def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     summary="Report the outcome of the latest action; get the next one (telephony keys)",
     description="Telephony reports the outcome of the action of decision `seq` (answered, no_answer, busy, "
     "digits…) and gets the next action, until `status` is `connected` or `ended`. A repeated "
-    "event returns the same answer; a stale or future `seq` is 409. Telephony keys only.",
+    "event returns the same answer; a stale or future `seq` is 409. With the decision's `state_token` echoed, "
+    "the call advances with one database write; a token not issued for this call and seq is 400 "
+    "`invalid_state_token`. Telephony keys only.",
     tags=TAGS,
     responses=documented(
         200,
@@ -120,7 +124,8 @@ def start_call(body: Annotated[CallStart, Body()]) -> Response[CallDecisionOut]:
     ),
 )
 def report_call_event(call_id: CallIdPath, body: Annotated[CallEvent, Body()]) -> Response[CallDecisionOut]:
-    return _decision(decision_out(call_id, _service().handle_event(_tenant(), call_id, body)))
+    answer = _service().report_event(_tenant(), call_id, body)
+    return _decision(decision_out(call_id, answer.decision, answer.state_token))
 
 
 @router.get(

@@ -1,7 +1,12 @@
-"""CallStore on DynamoDB: one compressed item per call (24 h) in the call's own partition, its listing summary
-projected to GSI1 and the filter indexes (write-sharded) while it is routed; once routing is over, a compact history
-item (its summary, the tenant's retention) carries the index keys instead, and the call's statistics counters (sharded
-per scenario) are added in the same transaction (store/keys.py). Listings merge the shards (store/call_listing.py)."""
+"""CallStore on DynamoDB: one item per call (24 h) in the call's own partition, its listing summary projected to GSI1
+and the filter indexes (write-sharded) while it is routed; once routing is over, a compact history item (its summary,
+the tenant's retention) carries the index keys instead, and the call's statistics counters (sharded per scenario) are
+added in the same transaction (store/keys.py). Listings merge the shards (store/call_listing.py).
+
+The call item: `body` (the compressed record without its trace and first decision), `trace` (a list of compressed
+chunks, one per decision: trace_slot), `first` (the start's decision), `seq`, `expires_at`, `summary`. An event from a
+state token (advance_call) SETs body, summary, seq, expiry and its one trace slot with one UpdateItem conditional on the
+seq; a failed condition returns the stored item (ALL_OLD), which the service answers from."""
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
@@ -12,7 +17,8 @@ from datetime import date, datetime
 from threading import Lock
 from typing import Any
 
-from vpbx.domain.errors import AlreadyExists, Conflict, NotFound
+from vpbx.domain.calls import TraceStep
+from vpbx.domain.errors import NotFound
 from vpbx.store import keys
 from vpbx.store.call_listing import Bound, Chunk, merged_page
 from vpbx.store.codec import bounded_call
@@ -32,9 +38,11 @@ from vpbx.store.dynamodb.table import (
     attr_n,
     attr_s,
     decode_call,
+    encode_trace_chunk,
     table_key,
 )
 from vpbx.store.models import (
+    CallAdvance,
     CallCounters,
     CallFilter,
     CallRecord,
@@ -42,7 +50,7 @@ from vpbx.store.models import (
     DayCounters,
     Page,
 )
-from vpbx.store.ports import CallStore
+from vpbx.store.ports import CallMoved, CallStore, CallTaken
 
 LISTING_QUERY_THREADS = 8  # a listing's Queries of its shards run this many at a time (one round ≈ one Query's latency)
 _pool: ThreadPoolExecutor | None = None
@@ -78,6 +86,36 @@ def index_keys(tenant_id: str, summary: CallSummary, kinds: tuple[str, ...]) -> 
     return keys_of
 
 
+TRACE_HEAD_CHUNKS = 16
+TRACE_RING_CHUNKS = 64
+"""The `trace` attribute is a list of compressed chunks, one per decision, at trace_slot(seq): the first
+TRACE_HEAD_CHUNKS decisions (how the call began), then a ring of the latest TRACE_RING_CHUNKS (where it is). An event
+written from a state token sets its one slot (SET trace[i]: an index past the end appends) without reading the item,
+and the item stays bounded however long a call loops."""
+
+ROUTED_INDEX_ATTRIBUTES = ("GSI1PK", "GSI1SK", *(keys.CALL_INDEXES[kind][1] for kind in keys.LIVE_CALL_FILTERS))
+
+
+def trace_slot(seq: int) -> int:
+    index = seq - 1
+    return index if index < TRACE_HEAD_CHUNKS else TRACE_HEAD_CHUNKS + (index - TRACE_HEAD_CHUNKS) % TRACE_RING_CHUNKS
+
+
+def trace_chunks(steps: list[TraceStep]) -> list[Item]:
+    """The trace as chunks in their slots: a later decision replaces the one its ring slot held."""
+    by_seq: dict[int, list[TraceStep]] = {}
+    for step in steps:
+        by_seq.setdefault(step.seq, []).append(step)
+    slots = {trace_slot(seq): by_seq[seq] for seq in sorted(by_seq) if seq >= 1}
+    return [encode_trace_chunk(slots.get(slot, [])) for slot in range(max(slots, default=-1) + 1)]
+
+
+def _body(call: CallRecord) -> Item:
+    """The record without its trace and first decision (their own attributes): what every event replaces."""
+    rest = call.model_copy(update={"trace": [], "first_decision": None})
+    return attr_b(zlib.compress(rest.model_dump_json().encode(), CALL_COMPRESSION_LEVEL))
+
+
 class DynamoCallStore(DynamoTable, CallStore):
     listing_threads = LISTING_QUERY_THREADS  # 1: a listing queries its shards one after another (bench, tests)
 
@@ -91,18 +129,21 @@ class DynamoCallStore(DynamoTable, CallStore):
         info = call.state.call
         summary = CallSummary.of(call)
         routed = call.history_expires_at is None
-        return {
+        item = {
             **self._call_key(tenant_id, info.call_id),
             **(index_keys(tenant_id, summary, keys.LIVE_CALL_FILTERS) if routed else {}),
             "seq": attr_n(call.state.seq),
             "dialed": attr_s(info.dialed),
             "expires_at": attr_n(call.expires_at),
             "summary": attr_s(summary.model_dump_json()),
-            "body": attr_b(zlib.compress(call.model_dump_json().encode(), CALL_COMPRESSION_LEVEL)),
+            "body": _body(call),
+            "trace": {"L": trace_chunks(call.trace)},
         }
+        if call.first_decision is not None:
+            item["first"] = attr_b(zlib.compress(call.first_decision.model_dump_json().encode()))
+        return item
 
-    def _history_item(self, tenant_id: str, call: CallRecord) -> Item:
-        summary = CallSummary.of(call)
+    def _history_item(self, tenant_id: str, summary: CallSummary) -> Item:
         return {
             **table_key(keys.call_history_pk(tenant_id, summary.call_id), keys.CALL_HISTORY_SK),
             **index_keys(tenant_id, summary, tuple(keys.CALL_INDEXES)),
@@ -144,7 +185,7 @@ class DynamoCallStore(DynamoTable, CallStore):
             return
         writes: list[dict[str, object]] = [
             {"Put": {"Item": item, "ConditionExpression": condition, "ExpressionAttributeValues": values}},
-            {"Put": {"Item": self._history_item(tenant_id, call)}},
+            {"Put": {"Item": self._history_item(tenant_id, CallSummary.of(call))}},
         ]
         if counters is not None and counters.values:
             writes.append(self._counters_update(tenant_id, counters))
@@ -170,8 +211,9 @@ class DynamoCallStore(DynamoTable, CallStore):
                 {":now": self._now_epoch()},
                 counters,
             )
-        except ConditionFailed:
-            raise AlreadyExists(f"call {call.state.call.call_id} already exists") from None
+        except ConditionFailed as failed:
+            taken = decode_call(failed.item) if failed.item else None
+            raise CallTaken(f"call {call.state.call.call_id} already exists", taken) from None
         return stored
 
     def _stored_call_item(self, tenant_id: str, call_id: str) -> Item | None:
@@ -205,13 +247,9 @@ class DynamoCallStore(DynamoTable, CallStore):
             self._write_call(tenant_id, stored, condition, values, counters)
         except ConditionFailed as failed:
             current = failed.item
-            if current is None and stored.history_expires_at is not None:
-                current = self._get_item(keys.call_pk(tenant_id, call_id), keys.call_sk(call_id))
             if current is None and keys.LEGACY_UNSHARDED_READS:
                 return self._save_legacy_call(tenant_id, stored, expected_seq, condition, values, counters)
-            if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
-                raise NotFound(f"call {call_id} not found") from None
-            raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
+            raise self._moved(call_id, current, expected_seq) from None
         return stored
 
     def _save_legacy_call(
@@ -230,13 +268,61 @@ class DynamoCallStore(DynamoTable, CallStore):
         try:
             self._write_call(tenant_id, stored, condition, values, counters, at_key=legacy_key)
         except ConditionFailed as failed:
-            current = failed.item
-            if current is None and stored.history_expires_at is not None:
-                current = self._get_item(*keys.legacy_call_key(tenant_id, call_id))
-            if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
-                raise NotFound(f"call {call_id} not found") from None
-            raise Conflict(f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}") from None
+            raise self._moved(call_id, failed.item, expected_seq) from None
         return stored
+
+    def _moved(self, call_id: str, current: Item | None, expected_seq: int) -> CallMoved | NotFound:
+        """What a failed seq condition means, from the item it returned (ALL_OLD; in a transaction, the cancellation
+        reason's): the call moved on (the caller answers a replay or a conflict from it), or it is gone."""
+        if not current or not call_is_live(int(current["expires_at"]["N"]), self._clock()):
+            return NotFound(f"call {call_id} not found")
+        message = f"call {call_id} is at sequence {current['seq']['N']}, not {expected_seq}"
+        return CallMoved(message, decode_call(current))
+
+    def advance_call(self, tenant_id: str, advance: CallAdvance) -> None:
+        """One UpdateItem conditional on the seq while the call is routed; once routing is over one
+        TransactWriteItems that also writes the history item and adds the counters. No read either way."""
+        call = advance.call
+        check_call_owner(tenant_id, call)
+        call_id = call.state.call.call_id
+        new_steps = bounded_call(call).trace
+        expression = f"SET #q = :q, #b = :b, #s = :s, #e = :e, #t[{trace_slot(call.state.seq)}] = :c"
+        routed = call.history_expires_at is None
+        if not routed:
+            expression += " REMOVE " + ", ".join(ROUTED_INDEX_ATTRIBUTES)
+        update: dict[str, object] = {
+            "Key": self._call_key(tenant_id, call_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#q = :expected AND #e > :now",
+            "ExpressionAttributeNames": {"#q": "seq", "#b": "body", "#s": "summary", "#e": "expires_at", "#t": "trace"},
+            "ExpressionAttributeValues": {
+                ":q": attr_n(call.state.seq),
+                ":b": _body(call),
+                ":s": attr_s(advance.summary.model_dump_json()),
+                ":e": attr_n(call.expires_at),
+                ":c": encode_trace_chunk(new_steps),
+                ":expected": attr_n(advance.expected_seq),
+                ":now": self._now_epoch(),
+            },
+        }
+        try:
+            if routed:
+                self._conditional("update_item", **update)
+                return
+            writes: list[dict[str, object]] = [
+                {"Update": update},
+                {"Put": {"Item": self._history_item(tenant_id, advance.summary)}},
+            ]
+            if advance.counters is not None and advance.counters.values:
+                writes.append(self._counters_update(tenant_id, advance.counters))
+            try:
+                self._transact(writes)
+            except TransactionCanceled as canceled:
+                if canceled.failed(0):
+                    raise ConditionFailed(canceled.item(0)) from None
+                raise
+        except ConditionFailed as failed:
+            raise self._moved(call_id, failed.item, advance.expected_seq) from None
 
     def list_calls(
         self,

@@ -18,15 +18,17 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from vpbx.domain.calls import TraceStep
 from vpbx.domain.errors import Conflict, InvalidInput, Unavailable, VpbxError
-from vpbx.store.models import CallRecord
+from vpbx.store.models import CallRecord, StoredDecision
 from vpbx.store.paging import ListScope, clamp_limit, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,30 @@ def table_key(pk: str, sk: str) -> Item:
 
 
 def decode_call(item: Item) -> CallRecord:
-    return CallRecord.model_validate_json(zlib.decompress(item["body"]["B"]))
+    """A call item: `body` (the record without its trace and first decision), `trace` (one compressed chunk of steps
+    per decision, store/dynamodb/calls.py), `first` (the start's decision). An item written before the trace had its
+    own attribute carries everything in `body`."""
+    record = CallRecord.model_validate_json(zlib.decompress(item["body"]["B"]))
+    update: dict[str, Any] = {}
+    if "trace" in item:
+        steps = [step for chunk in item["trace"]["L"] for step in _trace_steps().validate_json(_inflate(chunk))]
+        update["trace"] = sorted(steps, key=lambda step: step.seq)
+    if "first" in item:
+        update["first_decision"] = StoredDecision.model_validate_json(_inflate(item["first"]))
+    return record.model_copy(update=update) if update else record
+
+
+def encode_trace_chunk(steps: list[TraceStep]) -> dict[str, bytes]:
+    return attr_b(zlib.compress(_trace_steps().dump_json(steps), CALL_COMPRESSION_LEVEL))
+
+
+@cache
+def _trace_steps() -> TypeAdapter[list[TraceStep]]:
+    return TypeAdapter(list[TraceStep])
+
+
+def _inflate(value: dict[str, bytes]) -> bytes:
+    return zlib.decompress(value["B"])
 
 
 def read_int(item: Item, name: str) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations  # `Versioned[X]` in signatures would build g
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from vpbx.domain.errors import AlreadyExists, Conflict, NotFound
+from vpbx.domain.errors import NotFound
 from vpbx.store import keys
 from vpbx.store.call_listing import Bound, Chunk, merged_page
 from vpbx.store.codec import bounded_call
@@ -18,6 +18,7 @@ from vpbx.store.common import (
 )
 from vpbx.store.memory.table import MemoryTable
 from vpbx.store.models import (
+    CallAdvance,
     CallCounters,
     CallFilter,
     CallRecord,
@@ -25,7 +26,7 @@ from vpbx.store.models import (
     DayCounters,
     Page,
 )
-from vpbx.store.ports import CallStore
+from vpbx.store.ports import CallMoved, CallStore, CallTaken
 
 
 class MemoryCallStore(MemoryTable, CallStore):
@@ -53,8 +54,9 @@ class MemoryCallStore(MemoryTable, CallStore):
         check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
-            if self._live_call(tenant_id, call_id) is not None:
-                raise AlreadyExists(f"call {call_id} already exists")
+            taken = self._live_call(tenant_id, call_id)
+            if taken is not None:
+                raise CallTaken(f"call {call_id} already exists", taken)
             return self._store_call(tenant_id, call, counters)
 
     def get_call(self, tenant_id: str, call_id: str) -> CallRecord:
@@ -77,10 +79,27 @@ class MemoryCallStore(MemoryTable, CallStore):
         check_call_owner(tenant_id, call)
         call_id = call.state.call.call_id
         with self._lock:
-            current = self.get_call(tenant_id, call_id)
-            if current.state.seq != expected_seq:
-                raise Conflict(f"call {call_id} is at sequence {current.state.seq}, not {expected_seq}")
+            self._check_seq(tenant_id, call_id, expected_seq)
             return self._store_call(tenant_id, call, counters)
+
+    def _check_seq(self, tenant_id: str, call_id: str, expected_seq: int) -> CallRecord:
+        current = self.get_call(tenant_id, call_id)
+        if current.state.seq != expected_seq:
+            raise CallMoved(f"call {call_id} is at sequence {current.state.seq}, not {expected_seq}", current)
+        return current
+
+    def advance_call(self, tenant_id: str, advance: CallAdvance) -> None:
+        call = advance.call
+        check_call_owner(tenant_id, call)
+        call_id = call.state.call.call_id
+        with self._lock:
+            current = self._check_seq(tenant_id, call_id, advance.expected_seq)
+            merged = call.model_copy(
+                update={"trace": [*current.trace, *call.trace], "first_decision": current.first_decision}
+            )
+            stored = self._store_call(tenant_id, merged, advance.counters)
+            if stored.history_expires_at is not None:  # the path the token kept, as DynamoDB stores it
+                self._put(keys.call_history_pk(tenant_id, call_id), keys.CALL_HISTORY_SK, advance.summary)
 
     def list_calls(
         self,

@@ -115,7 +115,8 @@ def test_a_warm_start_is_one_batch_get_of_the_route_and_a_revision_copy_and_one_
         [revision_copy] = [pk for pk, sk in read if sk == keys.DIRECTORY_REVISION_SK]
         assert sorted(read) == sorted([(f"NUMBER#{NUMBER}", "NUMBER"), (revision_copy, "DIRREV")])
         copies_read.add(revision_copy)
-        assert written == [(f"TENANT#{TENANT}", f"CALL#measured-{index}")]
+        call_id = f"measured-{index}"
+        assert written == [(keys.call_pk(TENANT, call_id), keys.call_sk(call_id))]  # the call's own partition
     # never the draft (its reference set, its pointer) and never the single revision item reference checks use
     assert copies_read <= {f"TENANT#{TENANT}#DIRREV#{k}" for k in range(keys.DIRECTORY_REVISION_COPIES)}
     assert len(copies_read) > 1  # spread over the copies (24 starts on one of 4 copies: 4 × 4⁻²⁴ by chance)

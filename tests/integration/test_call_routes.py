@@ -17,9 +17,10 @@ from vpbx.store.common import TooManyNumbers
 from vpbx.store.dynamodb import DynamoRepository
 from vpbx.store.models import DirectorySnapshot, PhoneNumber
 
-from tests.helpers.apigw import response_json
+from tests.helpers.apigw import FakeLambdaContext, api_event, authorizer_context, response_json
 from tests.integration import test_calls_api as calls_api
 from tests.integration.test_calls_api import NOW, NUMBER, SEED_SCENARIO, TENANT, Call, publish, save_draft, start_body
+from tests.integration.test_directory_api import load_function
 
 repository = calls_api.repository  # the fixtures: the table with two tenants, and the calls handler on it
 api = calls_api.api
@@ -274,9 +275,12 @@ def test_at_most_max_numbers_per_scenario_and_a_publish_reroutes_them_all(
     assert rung(api, "last", numbers[-1]) == "102"
 
 
-def test_the_limit_over_http_is_a_409(api: Call, repository: DynamoRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_limit_over_http_is_a_409(repository: DynamoRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+    publish(repository, TENANT, ringing("101"))  # the scenario the fixture's number points at
     monkeypatch.setattr(keys, "MAX_NUMBERS_PER_SCENARIO", 1)  # the fixture's number is the one
-    response = api("POST", "/v1/numbers", {"number": "+74952000001", "scenario_id": "main"}, role="admin")
+    body = {"number": "+74952000001", "scenario_id": "main"}
+    event = api_event("POST", "/v1/numbers", body=body, authorizer=authorizer_context(TENANT, role="admin"))
+    response = load_function("directory").handler(event, FakeLambdaContext())  # numbers live in the directory API
     assert response["statusCode"] == 409
     error = response_json(response)["error"]
     assert error["code"] == "limit_exceeded"

@@ -3,12 +3,14 @@
 import os
 from functools import lru_cache
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from vpbx.domain.base import LazyModel
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 INSECURE_CRM_ENV = "VPBX_ALLOW_INSECURE_CRM"
+DEFAULT_FUNCTION_MEMORY_MB = 512  # the template's Globals; what `vpbx serve` and tests assume outside Lambda
+DEFAULT_VERSION_CACHE_SHARE = 0.25  # of the function's memory, for compiled scenarios (service/version_cache.py)
 
 
 class Settings(LazyModel):
@@ -20,6 +22,13 @@ class Settings(LazyModel):
     usage_identifier_key: str | None = None  # API Gateway usage-plan key the authorizer hands back
     usage_plan_id: str | None = None  # plan each new tenant's usage key joins; unset → no per-tenant keys
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    function_memory_mb: int = Field(default=DEFAULT_FUNCTION_MEMORY_MB, ge=128)  # AWS_LAMBDA_FUNCTION_MEMORY_SIZE
+    version_cache_share: float = Field(default=DEFAULT_VERSION_CACHE_SHARE, gt=0, le=0.6)
+
+    @property
+    def version_cache_bytes(self) -> int:
+        """The memory compiled scenarios may take in one function instance (estimated, service/version_cache.py)."""
+        return int(self.function_memory_mb * 1024 * 1024 * self.version_cache_share)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -31,6 +40,8 @@ class Settings(LazyModel):
             usage_identifier_key=env.get("USAGE_IDENTIFIER_KEY") or None,
             usage_plan_id=env.get("USAGE_PLAN_ID") or None,
             max_body_bytes=int(env.get("VPBX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            function_memory_mb=int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or DEFAULT_FUNCTION_MEMORY_MB),
+            version_cache_share=float(env.get("VPBX_VERSION_CACHE_SHARE") or DEFAULT_VERSION_CACHE_SHARE),
         )
 
 

@@ -104,6 +104,11 @@ class DirectoryReader(Protocol):
         refs.any_extension); missing ones are left out. O(1) requests in the number of names: one BatchGetItem
         per family up to 100 names, else one Query of the family's key range."""
 
+    @abstractmethod
+    def lookup_subscriber(self, tenant_id: str, extension: str) -> Subscriber | None:
+        """One subscriber by extension, None when there is none: one GetItem. What a call of a scenario that may
+        ring any extension (a CRM answer, a direct dial) reads instead of resolving every subscriber."""
+
 
 class DirectoryStore(DirectoryReader, Protocol):
     """Deleting a subscriber, schedule or caller list that the published version of a scenario names is refused

@@ -7,10 +7,11 @@ subscribers) filtered here. The tenant's directory revision is one small item (k
 
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
+from vpbx.domain.directory import Subscriber
 from vpbx.domain.scenario import References
 from vpbx.store import keys
 from vpbx.store.common import CALLER_LISTS, SCHEDULES, SUBSCRIBERS, DirectoryFamilies, Family, snapshot_of
@@ -35,6 +36,10 @@ class DynamoDirectoryStore(VersionedTable, DirectoryFamilies, DirectoryStore):
             self._objects_in(tenant_id, SCHEDULES, refs.schedules),
             self._objects_in(tenant_id, CALLER_LISTS, refs.caller_lists),
         )
+
+    def lookup_subscriber(self, tenant_id: str, extension: str) -> Subscriber | None:
+        item = self._get_item(keys.tenant_pk(tenant_id), SUBSCRIBERS.prefix + extension)
+        return cast(Subscriber, self._decode_versioned(item, Subscriber).item) if item is not None else None
 
     def _objects_in(self, tenant_id: str, family: Family, idents: frozenset[str] | None) -> list[Any]:
         """The existing objects of `family` named `idents` (every one when None)."""

@@ -177,3 +177,12 @@ def test_every_directory_write_advances_the_revision(repository: Repository, kin
     seen.append(repository.directory_revision(A))
     assert seen == sorted(set(seen)), f"the revision did not advance on every write: {seen}"
     assert repository.directory_revision(B) == 0  # another tenant's revision is its own
+
+
+def test_lookup_subscriber_reads_one_subscriber_of_the_tenant(repository: Repository) -> None:
+    """What a call of a CRM or direct-dial scenario reads instead of resolving every subscriber."""
+    anna = Subscriber(extension="101", name="Anna")
+    repository.create_subscriber(A, anna)
+    assert repository.lookup_subscriber(A, "101") == anna
+    assert repository.lookup_subscriber(A, "102") is None
+    assert repository.lookup_subscriber(B, "101") is None  # another tenant's is none of this one's

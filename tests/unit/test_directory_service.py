@@ -127,7 +127,9 @@ def test_crm_snapshot_alone_does_not_pin_subscribers(
     created = directory.create_subscriber(SubscriberCreate(extension="101", name="Anna"))
     crm = {"type": "external_routing", "url": "https://crm.example.com/route", "wait_seconds": 20}
     publish(repository, scenario_body(crm=crm))
-    assert repository.scenarios_using(TENANT, "extension", "101") == ["main"]  # the snapshot holds everyone
+    # the version keeps only what its elements name (a CRM may pick anyone: looked up at call time, not frozen)
+    assert repository.scenarios_using(TENANT, "extension", "101") == []
+    assert repository.get_scenario_version(TENANT, "main", 1).directory.subscribers == []
 
     directory.delete_subscriber("101", created.version)
 

@@ -1,7 +1,7 @@
 """The tenant's directory: subscribers, schedules and caller lists, and the rules that read them."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -174,6 +174,16 @@ class Directory:
     caller_lists: Mapping[str, CallerList] = field(default_factory=dict)
     tenant_crm_url: str | None = None  # the tenant's CRM: what external routing without its own url asks
     queues: Mapping[str, Queue] = field(default_factory=dict)
+    # Subscribers a scenario may ring without naming them (a CRM answer, a direct dial) are not copied into
+    # `subscribers` on the call path: they are looked up one at a time when a call needs one (None: not in it).
+    find_subscriber: Callable[[str], "Subscriber | None"] | None = field(default=None, compare=False)
+
+    def subscriber(self, extension: str) -> Subscriber | None:
+        """The subscriber with `extension`: a named one, else (a scenario that may ring anyone) looked up."""
+        found = self.subscribers.get(extension)
+        if found is None and self.find_subscriber is not None:
+            return self.find_subscriber(extension)
+        return found
 
     @classmethod
     def of(

@@ -224,8 +224,9 @@ class ScenarioService:
                     f"scenario {scenario_id!r} has {len(report.errors)} error(s); fix them before publishing",
                     details=problem_details(report.errors, draft.item.scenario),
                 )
+            stored = snapshot.named_by(references_of(draft.item.scenario))  # not every subscriber a CRM may pick
             return self.repository.publish_scenario(
-                self.tenant_id, scenario_id, expected_version, snapshot, at or datetime.now(UTC), by, revision
+                self.tenant_id, scenario_id, expected_version, stored, at or datetime.now(UTC), by, revision
             )
 
         return self._at_a_stable_directory(attempt, f"scenario {scenario_id!r} was published")
@@ -598,7 +599,9 @@ class VersionOut(VersionSummary):
     scenario: Scenario
     directory: DirectorySnapshot = Field(
         description="The directory objects the version named, as validated at publish: for information only. Calls "
-        "and simulations resolve subscribers, schedules and caller lists from the current directory."
+        "and simulations resolve subscribers, schedules and caller lists from the current directory. A scenario that "
+        "may ring any extension (external routing, a direct-dial menu) is validated against every subscriber, but "
+        "only the subscribers its elements name are listed here."
     )
     preview: PreviewOut | None = Field(
         default=None,

@@ -9,7 +9,7 @@ from vpbx.domain.base import LazyModel
 from vpbx.domain.calls import Action, CallResult, CallState, CallStatus, EndedBy, OutcomeKind, TraceStep, call_result
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
 from vpbx.domain.queues import Queue
-from vpbx.domain.scenario import Scenario
+from vpbx.domain.scenario import References, Scenario
 from vpbx.domain.tenancy import Role
 
 DEFAULT_CALL_HISTORY_DAYS = 90
@@ -87,6 +87,13 @@ class DirectorySnapshot(Record):
     def to_directory(self, tenant_crm_url: str | None = None) -> Directory:
         return Directory.of(self.subscribers, self.schedules, self.caller_lists, tenant_crm_url, self.queues)
 
+    def named_by(self, refs: References) -> "DirectorySnapshot":
+        """Only the objects `refs` names: what a version stores. A scenario that may ring any extension (a CRM
+        lookup, a direct dial) was validated against every subscriber, but keeps only those its elements name."""
+        if not refs.any_extension:
+            return self
+        return self.model_copy(update={"subscribers": [s for s in self.subscribers if s.extension in refs.extensions]})
+
 
 class ScenarioVersion(Record):
     """An immutable published version of a scenario."""
@@ -94,7 +101,7 @@ class ScenarioVersion(Record):
     scenario_id: str
     number: int
     scenario: Scenario
-    directory: DirectorySnapshot = Field(default_factory=DirectorySnapshot)
+    directory: DirectorySnapshot = Field(default_factory=DirectorySnapshot)  # what it names (named_by), for information
     published_at: datetime
     published_by: str | None = None  # key id
 

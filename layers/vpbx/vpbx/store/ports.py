@@ -108,6 +108,11 @@ class DirectoryReader(Protocol):
         refs.any_extension), and the subscribers that are members of those queues; missing ones are left out.
         O(1) requests in the number of names (store/dynamodb/directory.py says how many)."""
 
+    @abstractmethod
+    def lookup_subscriber(self, tenant_id: str, extension: str) -> Subscriber | None:
+        """One subscriber by extension, None when there is none: one GetItem. What a call of a scenario that may
+        ring any extension (a CRM answer, a direct dial) reads instead of resolving every subscriber."""
+
 
 class DirectoryStore(DirectoryReader, Protocol):
     """Deleting a subscriber, schedule, caller list or queue that the published version of a scenario names is

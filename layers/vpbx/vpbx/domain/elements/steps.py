@@ -200,7 +200,7 @@ class CompileContext:
         return (element_id, exit_name) in self.next_of
 
     def target_of(self, extension: str) -> RingTarget | None:
-        subscriber = self.directory.subscribers.get(extension)
+        subscriber = self.directory.subscriber(extension)
         return subscriber_target(subscriber, self.sip_domain) if subscriber else None
 
     def unreachable(self, extension: str) -> tuple[str, str] | None:

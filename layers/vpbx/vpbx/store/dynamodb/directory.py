@@ -12,8 +12,9 @@ The tenant's directory revision is one small item (keys.DIRECTORY_REVISION_SK).
 from __future__ import annotations  # `Versioned[X]` in signatures would build generic models at import
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from vpbx.domain.directory import Subscriber
 from vpbx.domain.scenario import References
 from vpbx.store import keys
 from vpbx.store.common import (
@@ -49,6 +50,10 @@ class DynamoDirectoryStore(VersionedTable, DirectoryFamilies, DirectoryStore):
         if members:
             found[SUBSCRIBERS] += self._objects_of(tenant_id, {SUBSCRIBERS: members})[SUBSCRIBERS]
         return snapshot_of(found[SUBSCRIBERS], found[SCHEDULES], found[CALLER_LISTS], found[QUEUES])
+
+    def lookup_subscriber(self, tenant_id: str, extension: str) -> Subscriber | None:
+        item = self._get_item(keys.tenant_pk(tenant_id), SUBSCRIBERS.prefix + extension)
+        return cast(Subscriber, self._decode_versioned(item, Subscriber).item) if item is not None else None
 
     def _objects_of(self, tenant_id: str, wanted: Wanted) -> dict[Family, list[Any]]:
         """The existing objects `wanted` names, by family: the ones named by id in one BatchGetItem together."""

@@ -4,6 +4,7 @@ from __future__ import annotations  # `Versioned[X]` in signatures would build g
 
 from typing import Any
 
+from vpbx.domain.directory import Subscriber
 from vpbx.domain.scenario import References
 from vpbx.store import keys
 from vpbx.store.common import (
@@ -38,6 +39,11 @@ class MemoryDirectoryStore(MemoryTable, DirectoryFamilies, DirectoryStore):
                 self._objects_in(tenant_id, CALLER_LISTS, refs.caller_lists),
                 queues,
             )
+
+    def lookup_subscriber(self, tenant_id: str, extension: str) -> Subscriber | None:
+        with self._lock:
+            stored = self._get(keys.tenant_pk(tenant_id), SUBSCRIBERS.prefix + extension)
+        return stored.item if stored is not None else None
 
     def _objects_in(self, tenant_id: str, family: Family, idents: frozenset[str] | None) -> list[Any]:
         rows = self._rows(keys.tenant_pk(tenant_id), family.prefix)

@@ -357,11 +357,13 @@ def run_listing(template: Path, latency_ms: float, stored: int = 500, pages: int
 
 # -------------------------------------------------------------------------------------------------- the report
 def key_class(key: str) -> str:
-    """A key with its call id masked, so the per-call partitions group into one class."""
+    """A key with its call id and its shard masked, so per-call partitions and the shards of one partition group."""
     kind, _, partition = key.partition(" ")
     parts = partition.split("#")
     if "CALL" in parts and parts.index("CALL") + 1 < len(parts):
         parts[parts.index("CALL") + 1] = "<call>"
+    if len(parts) > 2 and len(parts[-1]) == 2 and parts[-1].isdigit():
+        parts[-1] = "<nn>"
     return f"{kind} {'#'.join(parts)}"
 
 

@@ -156,3 +156,13 @@ def test_statistics_counters_written_before_sharding_still_count(dynamo_reposito
 def dynamo_repository(dynamo_table: tuple[str, str], clock: Any) -> DynamoRepository:
     endpoint, table_name = dynamo_table
     return DynamoRepository(table_name, endpoint_url=endpoint, clock=clock)
+
+
+def test_stream_events_name_the_tenant_of_a_call_in_its_own_partition() -> None:
+    from vpbx.store.dynamodb.stream_events import events_of
+
+    keys_of = {"PK": {"S": f"TENANT#{A}#CALL#c-1"}, "SK": {"S": "CALL#c-1"}}
+    summary = '{"call_id": "c-1", "status": "in_progress", "started_at": "2026-12-03T12:00:00+00:00"}'
+    record = {"eventName": "INSERT", "dynamodb": {"Keys": keys_of, "NewImage": {**keys_of, "summary": {"S": summary}}}}
+    (started_event,) = events_of(record)
+    assert (started_event.type, started_event.tenant_id) == ("call.started", A)

@@ -149,11 +149,8 @@ def directory_changed(what: str) -> DirectoryChanged:
     return DirectoryChanged(f"the directory changed while {what} was being checked; retry")
 
 
-_PATH_KEYS = {
-    "schedule": "schedule_id",
-    "caller_list": "list_id",
-    "queue": "queue_id",
-}  # the path parameter naming each kind's key
+# the path parameter naming each kind's key
+_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id", "queue": "queue_id"}
 
 
 def in_use(what: str, ref_kind: str, scenario_ids: list[str]) -> InUse:

@@ -11,10 +11,11 @@ are counted by a botocore hook on the repository's client:
 - validate: `POST /v1/scenarios/{id}/validate`;
 - publish: `POST /v1/scenarios/{id}/publish` (validate, snapshot, write the version).
 Goal: each stays within a fixed number of requests however many extensions the draft names (MAX_REQUESTS: the
-directory is read with one BatchGetItem per family up to 100 names, else one Query of the family's key range, whose
-1 MB pages grow with the tenant's directory, not with the draft). Times are reported without a goal, in total and
-outside the DynamoDB requests: moto answers a Query by scanning the whole partition for every 1 MB page (~6 s a page
-with 10,000 subscribers), where DynamoDB takes milliseconds, so on moto the requests, not the handler, dominate.
+directory is read with one BatchGetItem for up to 100 names of all families together, else one Query of a family's
+key range, whose 1 MB pages grow with the tenant's directory, not with the draft). Times are reported without a goal,
+in total and outside the DynamoDB requests: moto answers a Query by scanning the whole partition for every 1 MB page
+(~6 s a page with 10,000 subscribers), where DynamoDB takes milliseconds, so on moto the requests, not the handler,
+dominate.
 `--quick` uses a draft of 10 groups (500 extensions): the same code path, in seconds.
 """
 

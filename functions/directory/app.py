@@ -1,4 +1,4 @@
-"""Tenant directory routes: /v1/subscribers, /v1/numbers, /v1/schedules, /v1/caller-lists."""
+"""Tenant directory routes: /v1/subscribers, /v1/numbers, /v1/schedules, /v1/caller-lists, /v1/queues."""
 
 from vpbx.api.entry import lambda_entry
 from vpbx.api.routes import directory

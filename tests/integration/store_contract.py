@@ -10,6 +10,7 @@ from typing import Any
 
 from vpbx.domain.calls import CallInfo, CallState, TraceStep
 from vpbx.domain.directory import CallerList, CallerPattern, Schedule, Subscriber
+from vpbx.domain.queues import Queue, QueueMember
 from vpbx.domain.scenario import Scenario
 from vpbx.store.models import (
     ApiKey,
@@ -127,6 +128,13 @@ FAMILIES = [
         "caller_lists",
         lambda i: CallerList(id=f"list-{i:02d}", name="VIP", patterns=[CallerPattern(kind="prefix", value="+7916")]),
         lambda c: c.id,
+        renamed,
+    ),
+    Family(
+        "queue",
+        "queues",
+        lambda i: Queue(id=f"queue-{i:02d}", name="Support", members=[QueueMember(extension="101")]),
+        lambda q: q.id,
         renamed,
     ),
     Family(

@@ -181,7 +181,9 @@ def test_the_spec_declares_if_match_on_every_write_that_needs_it() -> None:
         for method, operation in operations.items()
         if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in operation.get("parameters", []))
     }
-    assert len(needing) == 16  # PUT and DELETE of 6 versioned collections (webhooks too), publish, rollback, rotate,
+    assert (
+        len(needing) == 18
+    )  # PUT and DELETE of 7 versioned collections (webhooks, queues), publish, rollback, rotate,
     # tenant settings
     assert ("post", "/v1/webhooks/{webhook_id}/rotate-secret") in needing
     assert ("put", "/v1/tenants/{tenant_id}") in needing

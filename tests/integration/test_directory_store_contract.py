@@ -162,7 +162,7 @@ def test_cursor_of_another_tenant_is_invalid_input(repository: Repository) -> No
 # ------------------------------------------------------------------------------------------------------ scenarios
 
 
-@pytest.mark.parametrize("kind", ["subscribers", "schedules", "caller_lists"])
+@pytest.mark.parametrize("kind", ["subscribers", "schedules", "caller_lists", "queues"])
 def test_every_directory_write_advances_the_revision(repository: Repository, kind: str) -> None:
     """Calls cache the live directory by the tenant's revision: a create, an edit and a delete must each move it, or
     an edit would never reach a warm function's calls."""

@@ -165,7 +165,7 @@ def test_every_operation_documents_its_success_and_rate_limits(committed: dict[s
 def test_versioned_resources_document_their_etag(committed: dict[str, Any]) -> None:
     for method, path, operation in operations(committed):
         success = next(response for status, response in operation["responses"].items() if status.startswith("2"))
-        versioned = path.split("/")[2] in {"subscribers", "numbers", "schedules", "caller-lists", "scenarios"}
+        versioned = path.split("/")[2] in {"subscribers", "numbers", "schedules", "caller-lists", "queues", "scenarios"}
         item_read = (method in {"GET", "PUT"} and path.count("/") == 3) or operation["operationId"].startswith("create")
         if versioned and item_read and operation["operationId"] != "listScenarioVersions":
             assert "ETag" in success.get("headers", {}), f"{method} {path}"
@@ -202,6 +202,7 @@ IDEMPOTENT_OPERATIONS = {
     "createNumber",
     "createSchedule",
     "createCallerList",
+    "createQueue",
     "createScenario",
     "publishScenario",
     "createTenant",

@@ -169,6 +169,7 @@ class World:
     numbers: list[str] = field(default_factory=list)
     schedules: list[str] = field(default_factory=list)
     caller_lists: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     webhooks: list[str] = field(default_factory=list)
@@ -181,6 +182,7 @@ class World:
             *self.numbers,
             *self.schedules,
             *self.caller_lists,
+            *self.queues,
             *self.scenarios,
             *self.calls,
             *self.webhooks,
@@ -231,6 +233,13 @@ def build_world(api: Api, index: int, tenant_id: str | None = None) -> World:
             api.request("POST", "/v1/caller-lists", admin_key, {"id": f"{tenant_id}-vip{n}", "name": "VIP"})
         )
         world.caller_lists.append(caller_list.json()["id"])
+        members = [{"extension": extension} for extension in world.extensions]
+        line = ok(
+            api.request(
+                "POST", "/v1/queues", admin_key, {"id": f"{tenant_id}-line{n}", "name": "Line", "members": members}
+            )
+        )
+        world.queues.append(line.json()["id"])
     for n in range(OBJECTS_PER_KIND):
         scenario_id = f"{tenant_id}-main{n}"
         body = {"id": scenario_id, **seed_scenario(world.extensions[0], world.extensions[1])}

@@ -48,6 +48,10 @@ def _caller_list(world: World, n: int) -> dict[str, Any]:
     return {"name": "Hijacked"}
 
 
+def _queue(world: World, n: int) -> dict[str, Any]:
+    return {"name": "Hijacked", "members": [{"extension": world.extensions[0]}]}
+
+
 def _scenario(world: World, n: int) -> dict[str, Any]:
     return seed_scenario(world.extensions[0], world.extensions[1])
 
@@ -109,6 +113,11 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/caller-lists/{list_id}"): RouteClass("object", "viewer"),
     ("PUT", "/v1/caller-lists/{list_id}"): RouteClass("object", "editor", _caller_list, if_match=True),
     ("DELETE", "/v1/caller-lists/{list_id}"): RouteClass("object", "editor", if_match=True),
+    ("GET", "/v1/queues"): RouteClass("list", "viewer"),
+    ("POST", "/v1/queues"): RouteClass("create", "editor"),
+    ("GET", "/v1/queues/{queue_id}"): RouteClass("object", "viewer"),
+    ("PUT", "/v1/queues/{queue_id}"): RouteClass("object", "editor", _queue, if_match=True),
+    ("DELETE", "/v1/queues/{queue_id}"): RouteClass("object", "editor", if_match=True),
     # scenarios
     ("GET", "/v1/scenarios"): RouteClass("list", "viewer"),
     ("POST", "/v1/scenarios"): RouteClass("create", "editor"),
@@ -149,6 +158,7 @@ PATH_PARAMETERS: dict[str, Callable[[World, int], str]] = {
     "number": lambda world, n: path_number(world.numbers[n]),
     "schedule_id": lambda world, n: world.schedules[n],
     "list_id": lambda world, n: world.caller_lists[n],
+    "queue_id": lambda world, n: world.queues[n],
     "scenario_id": lambda world, n: world.scenarios[n],
     "call_id": lambda world, n: world.calls[n],
     "version": lambda world, n: "1",

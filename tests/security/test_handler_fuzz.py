@@ -69,6 +69,7 @@ def concrete(resource: str, world: World) -> str:
         "number": quote(world.numbers[-1], safe=""),
         "schedule_id": world.schedules[-1],
         "list_id": world.caller_lists[-1],
+        "queue_id": world.queues[-1],
         "scenario_id": world.scenarios[-1],
         "call_id": world.calls[-1],
         "version": "1",

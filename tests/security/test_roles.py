@@ -59,6 +59,7 @@ def fresh_body(method: str, resource: str, world: World) -> Any:
         ("POST", "/v1/numbers"): {"number": f"+7495{int(unique, 16) % 10**7:07d}"},
         ("POST", "/v1/schedules"): {"id": f"s-{unique}", "name": "S", "timezone": "UTC"},
         ("POST", "/v1/caller-lists"): {"id": f"l-{unique}", "name": "L"},
+        ("POST", "/v1/queues"): {"id": f"q-{unique}", "name": "Q", "members": [{"extension": world.extensions[0]}]},
         ("POST", "/v1/scenarios"): {"id": f"sc-{unique}", **seed_scenario(world.extensions[0], world.extensions[1])},
         ("POST", "/v1/calls"): {"call_id": f"role-{unique}", "from": "+79161234567", "to": world.numbers[0]},
         ("POST", "/v1/calls/{call_id}/events"): {"seq": 99, "outcome": "no_answer"},  # stale: 409, no advance
@@ -69,6 +70,7 @@ def fresh_body(method: str, resource: str, world: World) -> Any:
         ("PUT", "/v1/numbers/{number}"): {"label": "relabelled"},
         ("PUT", "/v1/schedules/{schedule_id}"): {"name": "S", "timezone": "UTC"},
         ("PUT", "/v1/caller-lists/{list_id}"): {"name": "L"},
+        ("PUT", "/v1/queues/{queue_id}"): {"name": "Q"},
         ("PUT", "/v1/scenarios/{scenario_id}"): seed_scenario(world.extensions[0], world.extensions[1]),
         ("POST", "/v1/webhooks"): {"url": f"https://{unique}.invalid/hook", "events": ["call.started"]},
         ("PUT", "/v1/webhooks/{webhook_id}"): {"url": "https://renamed.invalid/hook", "events": ["call.started"]},

@@ -48,7 +48,8 @@ ACCEPTED_RULES = {
     "index): a relation between query parameters",
     "invalid_scenario": "simulate/diagram/publish need a scenario without validation errors (graph rules)",
     "value_error": "cross-field rules of one object: a subscriber's target by kind, a caller pattern's value by its "
-    "kind, a schedule's time intervals, an element's prompt (text or audio_url) / number-or-sip_uri",
+    "kind, a schedule's time intervals, an element's prompt (text or audio_url) / number-or-sip_uri, a queue's "
+    "members (each extension once)",
     "timezone": "a time zone must be a known IANA name",
     "in_use": "deleting a directory object or scenario still referenced (state)",
     "already_exists": "creating an id, extension or number that exists (state)",

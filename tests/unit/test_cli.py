@@ -392,7 +392,8 @@ def test_workspace_keeps_valid_directory_entries_and_locates_the_rest() -> None:
 
     assert list(workspace.directory.subscribers) == ["101"]
     assert [str(p) for p in workspace.problems] == [
-        "caller_list: unknown key; expected one of: scenario, description, subscribers, schedules, caller_lists",
+        "caller_list: unknown key; expected one of: scenario, description, subscribers, schedules, caller_lists, "
+        "queues",
         "subscribers[1]: a mobile subscriber needs a target (E.164 number or SIP URI)",
         "subscribers[2].extension: duplicate extension '101' (first at subscribers[0])",
         "schedules: expected a list, got an object",

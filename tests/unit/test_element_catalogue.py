@@ -20,6 +20,7 @@ SAMPLES: dict[str, dict[str, object]] = {
     "caller_list": {"list_id": "vip"},
     "greeting": {"prompt": {"text": "Hello"}},
     "ivr_menu": {"prompt": {"text": "Press 1"}},
+    "queue": {"queue_id": "support"},
     "external_routing": {"url": "https://crm.example/route", "wait_seconds": 20},
     "voicemail": {"mailbox": "101"},
     "fax": {"extension": "101"},
@@ -40,7 +41,7 @@ def test_every_element_type_defines_every_behaviour() -> None:
 
 def test_the_type_list_is_derived_from_the_union() -> None:
     assert tuple(ELEMENT_CLASSES) == ELEMENT_TYPES
-    assert set(ELEMENT_TYPES) == set(SAMPLES)  # the contract's twelve types (DESIGN.md §2)
+    assert set(ELEMENT_TYPES) == set(SAMPLES)  # the contract's thirteen types (DESIGN.md §2)
     assert Scenario.model_fields["elements"].annotation == list[Element]
 
 
@@ -83,7 +84,7 @@ def test_every_behaviour_runs_on_a_sample_of_each_type(element_type: str) -> Non
     assert element.describe()
     assert len(element.shape) == 2
     assert all(element.worst_case_seconds(name, directory) >= 0 for name in element.exits() or ("",))
-    assert element.awaits in (None, "ring", "play", "collect")
+    assert element.awaits in (None, "ring", "play", "collect", "enqueue")
     assert isinstance(element.references(), References)
     assert set(BEHAVIOURS) <= set(dir(element))
 

@@ -5,6 +5,7 @@ action (the call then goes on with one that does).
 """
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from vpbx.domain.calls import OUTCOME_KINDS, CallInfo, CallState, Outcome
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, HolidayCalendar, Schedule, Subscriber
 from vpbx.domain.errors import Conflict, InvalidInput
 from vpbx.domain.executor import MAX_STEPS, Executor, compile_scenario
+from vpbx.domain.queues import Queue, QueueMember, QueueVerdict
 from vpbx.domain.scenario import DIGIT_EXITS, Scenario
 
 EXTENSIONS = ["101", "102", "103", "104", "201", "999"]  # 104 disabled, 999 unknown
@@ -28,12 +30,14 @@ DIRECTORY = Directory.of(
     [Schedule(id="office", name="O", timezone="Europe/Moscow", weekly={"mon": ["09:00-18:00"]},
               holidays=HolidayCalendar(country="RU"))],
     [CallerList(id="vip", name="V", patterns=[CallerPattern(kind="prefix", value="+7916")])],
+    queues=[Queue(id="q", name="Q", members=[QueueMember(extension=e) for e in ("101", "104", "201", "999")])],
 )  # fmt: skip
 PROMPT = {"text": "Hi"}
 FITTING = {
     "ring": ["answered", "no_answer", "busy", "unavailable", "failed"],
     "play": ["played", "failed"],
     "collect": ["digits", "timeout", "failed"],
+    "enqueue": ["waiting", "failed"],
 }
 ENDINGS = {"connected", "voicemail", "fax", "hangup", "loop_guard", "caller_hangup"}
 
@@ -66,6 +70,7 @@ ELEMENT_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         optional={"invalid_prompt": st.just({"text": "Again"})},
     ),
     "external_routing": st.fixed_dictionaries({"url": st.just("https://crm.example/r"), "wait_seconds": wait}),
+    "queue": st.fixed_dictionaries({"queue_id": st.sampled_from(["q", "q", "missing"])}),
     "voicemail": st.just({"mailbox": "101"}),
     "fax": st.just({"extension": "101"}),
     "hangup": st.just({}),
@@ -75,11 +80,12 @@ ELEMENT_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
 # Telephony elements are drawn more often than terminal ones so that graphs have long, cyclic routes.
 KINDS = st.sampled_from(
     ["incoming_call", "internal_subscriber", "internal_subscriber", "external_number", "group", "group", "schedule",
-     "caller_list", "greeting", "greeting", "ivr_menu", "ivr_menu", "external_routing", "voicemail", "fax", "hangup"]
+     "caller_list", "greeting", "greeting", "ivr_menu", "ivr_menu", "external_routing", "queue", "voicemail", "fax",
+     "hangup"]
 )  # fmt: skip
 EXITS = st.sampled_from(
     [None, None, "next", "no_answer", "busy", "unavailable", "open", "closed", "match", "no_match", "timeout",
-     "invalid", "not_found", *DIGIT_EXITS, "bogus"]
+     "invalid", "not_found", "no_agents", "full", *DIGIT_EXITS, "bogus"]
 )  # fmt: skip
 
 
@@ -121,6 +127,29 @@ class RandomCrm:
         return None if roll < 0.4 else self.rng.choice([*EXTENSIONS, "", "abc"])
 
 
+class RandomDesk:
+    """A queue desk answering anything at random, including offers of agents that are not members."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def _verdict(self, *_: object) -> QueueVerdict:
+        kind = self.rng.choice(["wait", "wait", "offer", "offer", "full", "no_agents"])
+        if kind == "offer":
+            return QueueVerdict(kind="offer", extensions=tuple(self.rng.sample(EXTENSIONS, self.rng.randint(1, 3))))
+        return QueueVerdict(kind=kind, position=self.rng.choice([None, 1, 7]))  # type: ignore[arg-type]
+
+    join = poll = _verdict
+
+    def declined(self, queue: Queue, call_id: str, extensions: Sequence[str], now: datetime) -> QueueVerdict:
+        return self._verdict()
+
+    def answered(self, *_: object) -> None:
+        pass
+
+    leave = call_ended = answered
+
+
 def random_outcome(rng: random.Random) -> Outcome:
     kind = rng.choice(OUTCOME_KINDS)
     if kind == "digits":
@@ -146,7 +175,7 @@ def test_every_call_ends_within_the_step_cap(built: Scenario, seed: int, minutes
     rng = random.Random(seed)
     now = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=minutes)
     engine = Executor(compile_scenario(built, DIRECTORY, sip_domain="t.example"), clock=lambda: now,
-                      crm_lookup=RandomCrm(rng))  # fmt: skip
+                      crm_lookup=RandomCrm(rng), queue_desk=RandomDesk(rng))  # fmt: skip
     caller = rng.choice([None, "+79161234567", "+74951234567", "garbage"])
     state, decision = engine.start(CallInfo(call_id=f"c{seed}", caller=caller, dialed="+7495", started_at=now))
     decisions = 1

@@ -67,7 +67,8 @@ def test_default_outcomes_walk_the_route_to_voicemail_and_dump_the_documented_sh
     dumped = result.model_dump(mode="json")
     assert set(dumped) == {"steps", "result"}
     assert all(
-        set(step) == {"seq", "element_id", "element_type", "action", "outcome", "exit"} for step in dumped["steps"]
+        set(step) == {"seq", "element_id", "element_type", "action", "outcome", "exit", "at_seconds"}
+        for step in dumped["steps"]
     )
     assert [(s["seq"], s["element_id"], s["outcome"], s["exit"]) for s in dumped["steps"]] == [
         (1, "start", None, "next"),

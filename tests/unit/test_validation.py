@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from vpbx.domain.directory import CallerList, CallerPattern, Directory, Schedule, Subscriber
+from vpbx.domain.queues import Queue
 from vpbx.domain.scenario import MAX_CONNECTIONS, MAX_ELEMENTS, Scenario
 from vpbx.domain.validation import CODES, WARNING_CODES, Problem, ValidationReport, graph_checks, validate
 
@@ -106,6 +107,20 @@ def menu_arrows() -> list[Raw]:
 
 
 ONE_DIGIT_EXTENSION = Directory.of([Subscriber(extension="5", name="Reception"), Subscriber(extension="101", name="A")])
+
+
+def queued() -> Raw:
+    """start → a queue element for queue `support`, every exit to `bye`."""
+    line = {"id": "line", "type": "queue", "queue_id": "support"}
+    exits = [arrow("line", "bye", name) for name in ("timeout", "no_agents", "full")]
+    return scenario(line, hangup(), arrows=[arrow("start", "line"), *exits])
+
+
+def with_queue(**fields: Any) -> Directory:
+    """DIRECTORY plus queue `support` (members 101 and 102 unless given)."""
+    queue = Queue.model_validate({"id": "support", "name": "Support", "members": [{"extension": "101"},
+                                  {"extension": "102"}], **fields})  # fmt: skip
+    return Directory.of(list(DIRECTORY.subscribers.values()), queues=[queue])
 
 
 def circular() -> Raw:
@@ -387,6 +402,20 @@ CASES: list[Case] = [
         lambda: scenario({"id": "team", "type": "group", "members": ["101", "104"], "limit_wait": False}),
         DIRECTORY,
         {"element_id": "team", "field": "members.1"},
+    ),
+    ("unknown_queue", queued, DIRECTORY, {"element_id": "line", "field": "queue_id"}),
+    ("empty_queue", queued, with_queue(members=[]), {"element_id": "line", "field": "queue_id"}),
+    (
+        "queue_member_not_ringable",
+        queued,
+        with_queue(members=[{"extension": "101"}, {"extension": "999"}]),
+        {"element_id": "line", "field": "queue_id"},
+    ),
+    (
+        "queue_timing",
+        queued,
+        with_queue(member_ring_seconds=60, max_wait_seconds=30),
+        {"element_id": "line", "field": "queue_id"},
     ),
 ]
 

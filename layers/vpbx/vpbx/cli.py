@@ -185,6 +185,12 @@ def _add_call_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--at", metavar="ISO-8601", help="when the call arrives (default now; no offset means UTC)")
     parser.add_argument("--caller", metavar="E164", help="the caller's number (default: withheld)")
+    parser.add_argument(
+        "--queues",
+        metavar="JSON|@FILE",
+        help='queue agents on the simulated clock, e.g. {"support": {"agents": {"101": [[0, 60]]}}} (seconds since '
+        "the call started when each agent is free; `answers`: {ext: false} for one who does not pick up)",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- commands
@@ -233,10 +239,10 @@ def _diagram_command(args: argparse.Namespace) -> int:
         scenario = _valid_scenario(args.file, workspace)
         path = _simulate(scenario, workspace.directory, args).path()
     else:
-        if args.outcomes or args.at or args.caller:
-            raise BadInput("--outcomes, --at and --caller only apply with --path-from-simulation")
+        if args.outcomes or args.at or args.caller or args.queues:
+            raise BadInput("--outcomes, --at, --caller and --queues only apply with --path-from-simulation")
         scenario = _parsed_scenario(args.file, workspace)
-    sys.stdout.write(to_mermaid(scenario, highlight_path=path))
+    sys.stdout.write(to_mermaid(scenario, highlight_path=path, directory=workspace.directory))
     return EXIT_OK
 
 
@@ -455,25 +461,26 @@ def _simulate(scenario: "Scenario", directory: "Directory", args: argparse.Names
         outcomes=_outcomes(args.outcomes),
         caller=_caller(args.caller),
         at=_moment(args.at),
+        queues=_outcomes(args.queues, "--queues", "queue scripts"),
     )
 
 
-def _outcomes(text: str | None) -> Any:
+def _outcomes(text: str | None, option: str = "--outcomes", what: str = "outcomes") -> Any:
     """The parsed JSON as is: the simulator checks the script's shape and names the element at fault."""
     if text is None:
         return None
-    source = "--outcomes"
+    source = option
     if text.startswith("@"):
         source = text[1:]
         try:
             with open(source, encoding="utf-8") as stream:
                 text = stream.read()
         except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"--outcomes: cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise BadInput(f"{option}: cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         parsed = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise BadInput(f"{source}: outcomes are not valid JSON: {exc}") from None
+        raise BadInput(f"{source}: {what} are not valid JSON: {exc}") from None
     return parsed
 
 
@@ -554,6 +561,8 @@ def _counts(problems: list[dict[str, Any]]) -> dict[str, int]:
 
 def _step_line(step: dict[str, Any]) -> str:
     parts = [f"{step.get('seq', '?'):>3}  {step.get('element_id')} ({step.get('element_type')})"]
+    if step.get("at_seconds"):
+        parts.append(f"at {step['at_seconds']} s")
     action = step.get("action")
     if action:
         parts.append(_action_text(action))
@@ -581,6 +590,10 @@ def _action_text(action: object) -> str:
         return f"hangup ({action.get('reason')})"
     if kind == "collect":
         return f"collect {action.get('max_digits', 1)} digit(s) within {action.get('timeout_seconds')} s"
+    if kind == "enqueue":
+        announce = action.get("announce") or {}
+        said = f" (announce {announce['text']!r})" if announce.get("text") else ""
+        return f"enqueue {action.get('queue_id')} at position {action.get('position')}{said}"
     return str(kind)
 
 

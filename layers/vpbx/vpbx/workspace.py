@@ -1,7 +1,8 @@
 """A workspace file: one JSON object holding a scenario and the directory it refers to, for the CLI and examples.
 
 ```json
-{"description": "...", "subscribers": [...], "schedules": [...], "caller_lists": [...], "scenario": {...}}
+{"description": "...", "subscribers": [...], "schedules": [...], "caller_lists": [...], "queues": [...],
+ "scenario": {...}}
 ```
 Only `scenario` is required; it is kept raw so that validation can report its problems with their locations.
 `remote` is written by `vpbx pull` and `vpbx push`: the scenario id on the server and the version of every object
@@ -20,10 +21,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from vpbx.domain.directory import CallerList, Directory, Schedule, Subscriber
+from vpbx.domain.queues import Queue
 
 MAX_WORKSPACE_BYTES = 16 * 1024 * 1024
 STDIN_NAME = "-"
-OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists")
+OPTIONAL_KEYS = ("description", "subscribers", "schedules", "caller_lists", "queues")
 SYNC_KEYS = ("remote",)  # written by `vpbx pull` / `vpbx push`, not by hand
 
 T = TypeVar("T", bound=BaseModel)
@@ -78,13 +80,14 @@ def workspace_from_data(data: object, source: str = "<workspace>") -> Workspace:
     subscribers = _parse_entries(data, "subscribers", Subscriber, lambda s: s.extension, "extension", problems)
     schedules = _parse_entries(data, "schedules", Schedule, lambda s: s.id, "id", problems)
     caller_lists = _parse_entries(data, "caller_lists", CallerList, lambda c: c.id, "id", problems)
+    queues = _parse_entries(data, "queues", Queue, lambda q: q.id, "id", problems)
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         problems.append(WorkspaceProblem("description", f"expected a string, got {_json_type(description)}"))
         description = None
     return Workspace(
         scenario_raw=data["scenario"],
-        directory=Directory.of(subscribers, schedules, caller_lists),
+        directory=Directory.of(subscribers, schedules, caller_lists, queues=queues),
         problems=tuple(problems),
         description=description,
     )

@@ -25,6 +25,7 @@ _DIRECTORY_COLLECTIONS = {
     "/v1/numbers": "/v1/numbers/{number}",
     "/v1/schedules": "/v1/schedules/{schedule_id}",
     "/v1/caller-lists": "/v1/caller-lists/{list_id}",
+    "/v1/queues": "/v1/queues/{queue_id}",
     "/v1/scenarios": "/v1/scenarios/{scenario_id}",
 }
 

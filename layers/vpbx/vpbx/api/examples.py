@@ -79,6 +79,23 @@ CALLER_LIST: dict[str, Any] = {
     "updated_at": "2026-11-23T09:08:00Z",
 }
 
+QUEUE: dict[str, Any] = {
+    "id": "support",
+    "name": "Support line",
+    "members": [{"extension": "101", "priority": 0}, {"extension": "102", "priority": 1}],
+    "strategy": "least_recent",
+    "member_ring_seconds": 20,
+    "max_wait_seconds": 300,
+    "wrapup_seconds": 10,
+    "max_waiting": 20,
+    "poll_seconds": 10,
+    "hold_prompt": {"text": "All our agents are busy; please hold.", "voice": None, "audio_url": None},
+    "announcements": {"enabled": True, "every_seconds": 60, "include_estimated_wait": True},
+    "version": 1,
+    "created_at": "2026-11-23T09:09:00Z",
+    "updated_at": "2026-11-23T09:09:00Z",
+}
+
 SCENARIO: dict[str, Any] = {
     "name": "Main line",
     "description": None,
@@ -660,6 +677,24 @@ CALLER_LIST_CREATE = {
 CALLER_LIST_REPLACE = {
     "vip": example("Match by country", {"name": "VIP clients", "patterns": [{"kind": "country", "value": "RU"}]})
 }
+QUEUE_BODY: dict[str, Any] = {
+    "name": QUEUE["name"],
+    "members": QUEUE["members"],
+    "strategy": QUEUE["strategy"],
+    "hold_prompt": {"text": QUEUE["hold_prompt"]["text"]},
+    "announcements": {"enabled": True},
+}
+QUEUE_CREATE = {
+    "support": example(
+        "101 first, then 102; the longest idle agent gets the next caller", {"id": "support", **QUEUE_BODY}
+    )
+}
+QUEUE_REPLACE = {
+    "ring_all": example(
+        "Ring every free agent at once; at most 10 callers in line",
+        {**QUEUE_BODY, "strategy": "ring_all", "max_waiting": 10},
+    )
+}
 SCENARIO_CREATE = {"seed": example("Ring 101 for 20 s, then 102 (step 3)", SEED_SCENARIO)}
 SCENARIO_REPLACE = {"office_hours": example("Check office hours first, voicemail after hours (step 5)", MAIN_LINE)}
 PREVIEW: dict[str, Any] = {
@@ -918,6 +953,8 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "replaceSchedule": SCHEDULE_REPLACE,
     "createCallerList": CALLER_LIST_CREATE,
     "replaceCallerList": CALLER_LIST_REPLACE,
+    "createQueue": QUEUE_CREATE,
+    "replaceQueue": QUEUE_REPLACE,
     "createScenario": SCENARIO_CREATE,
     "replaceScenario": SCENARIO_REPLACE,
     "rollbackScenario": ROLLBACK,
@@ -962,6 +999,10 @@ RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "createCallerList": CALLER_LIST,
     "getCallerList": CALLER_LIST,
     "replaceCallerList": {**CALLER_LIST, "version": 2},
+    "listQueues": {"items": [QUEUE], "next_cursor": None},
+    "createQueue": QUEUE,
+    "getQueue": QUEUE,
+    "replaceQueue": {**QUEUE, "strategy": "ring_all", "max_waiting": 10, "version": 2},
     "listScenarios": SCENARIO_PAGE,
     "createScenario": SCENARIO,
     "getScenario": SCENARIO,

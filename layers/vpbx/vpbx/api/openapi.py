@@ -27,6 +27,7 @@ TAGS = [
     {"name": "Numbers", "description": "Phone numbers (DIDs) of the tenant and the scenario that answers each."},
     {"name": "Schedules", "description": "Reusable opening hours with holidays, checked by `schedule` elements."},
     {"name": "Caller lists", "description": "Reusable caller patterns, checked by `caller_list` elements."},
+    {"name": "Queues", "description": "Call queues: agents, strategy and waiting limits, used by `queue` elements."},
     {
         "name": "Scenarios",
         "description": "Call scenarios: drafts, validation, publishing, versions, rollback, simulation, diagrams.",

@@ -10,6 +10,8 @@ Worst-case figures are upper bounds from the scenario's own numbers, assuming no
 - a greeting costs NOMINAL_GREETING_SECONDS, since its audio length is unknown here;
 - external routing costs its CRM timeout, plus the ring of the returned extension (not on `not_found`); the
   extension is unknown until the call, so the slowest dial delay in the directory is assumed;
+- a queue's `timeout` costs its max_wait_seconds plus one last offer (member_ring_seconds and the slowest member's
+  dial delay); its `no_agents` and `full` are decided on entry, at once;
 - schedule, caller-list and entry checks are instantaneous.
 
 A route end that can be reached through a cycle (necessarily through waiting elements in a valid scenario) has no
@@ -38,6 +40,8 @@ ASSUMPTIONS = (
     "External routing takes its full CRM timeout, then rings the returned extension with the directory's slowest "
     "dial delay.",
     f"A limited ring without wait_seconds lasts the executor's default {DEFAULT_WAIT_SECONDS} s.",
+    "A queue's caller waits its max_wait_seconds, plus a last offer ringing member_ring_seconds and the slowest "
+    "member's dial delay, before the timeout exit; no_agents and full are taken at once.",
 )
 
 

@@ -133,6 +133,7 @@ ACCEPTED_OUTCOMES: Mapping[str, frozenset[str]] = {
 class Outcome(StrictModel):
     kind: OutcomeKind
     digits: str | None = Field(default=None, pattern=r"^[0-9*#]{1,32}$")
+    extension: str | None = Field(default=None, pattern=r"^[0-9]{1,6}$")  # with `answered`: who picked up
 
 
 # ------------------------------------------------------------------------------------------------------ state

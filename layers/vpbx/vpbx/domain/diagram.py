@@ -7,6 +7,7 @@ Every piece of user text is escaped, so any scenario that parses renders, whatev
 from dataclasses import dataclass
 from itertools import pairwise
 
+from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import ElementBase
 from vpbx.domain.graph import ScenarioGraph
 from vpbx.domain.scenario import Scenario
@@ -35,8 +36,9 @@ _ESCAPES = {
 }
 
 
-def to_mermaid(scenario: Scenario, highlight_path: list[str] | None = None) -> str:
-    """A Mermaid `flowchart TD` of the scenario; `highlight_path` (element ids in visiting order) is drawn bold."""
+def to_mermaid(scenario: Scenario, highlight_path: list[str] | None = None, directory: Directory | None = None) -> str:
+    """A Mermaid `flowchart TD` of the scenario; `highlight_path` (element ids in visiting order) is drawn bold;
+    `directory`, when given, adds what elements name there to their labels (a queue's name, strategy, max wait)."""
     graph = ScenarioGraph.of(scenario)
     elements = graph.elements
     edges = _connection_edges(scenario, graph) + _unconnected_exit_edges(graph)
@@ -44,7 +46,7 @@ def to_mermaid(scenario: Scenario, highlight_path: list[str] | None = None) -> s
     missing = sorted(endpoints - set(elements) - {END_NODE})
 
     lines = ["flowchart TD"]
-    lines += [f"    {node_id(e.id)}{_shaped(e, _label(e))}" for e in elements.values()]
+    lines += [f"    {node_id(e.id)}{_shaped(e, _label(e, directory))}" for e in elements.values()]
     lines += [f'    {node_id(m)}["{_escape("missing: " + m)}"]' for m in missing]
     if any(edge.target == END_NODE for edge in edges):
         lines.append(f'    {END_NODE}(("end"))')
@@ -121,10 +123,10 @@ def _shaped(element: ElementBase, label: str) -> str:
     return f'{opening}"{label}"{closing}'
 
 
-def _label(element: ElementBase) -> str:
+def _label(element: ElementBase, directory: Directory | None = None) -> str:
     """Two lines: the element's own label (or id), then its type and key fields."""
     title = element.label or element.id
-    return f"{_escape(title)}<br/>{_escape(element.describe())}"
+    return f"{_escape(title)}<br/>{_escape(element.describe_in(directory))}"
 
 
 def _escape(text: str) -> str:

@@ -266,6 +266,7 @@ class Executor:
         node, memory = self._pending(state, outcome)
         walk = _Walk(state, self._context(state.call, state.crm_lookups))
         if outcome.kind == "caller_hangup":
+            node.abandon(walk.context, memory)
             walk.record(node, outcome="caller_hangup")
             return walk.finish(node.element_id, _CALLER_HANGUP)
         step = node.resolve(walk.context, memory, outcome)

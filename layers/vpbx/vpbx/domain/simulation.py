@@ -1,8 +1,13 @@
 """Dry runs of a scenario: the live executor driven by scripted telephony outcomes and a simulated clock.
 
 The clock starts at `at` and moves on by what each action would really take: the ring timeout after an unanswered
-ring and the collect timeout after a menu timeout (greetings and answered calls take no time). So a long route can
-cross a schedule's boundary the way a real call would, and the same inputs always give the same result.
+ring, the collect timeout after a menu timeout, poll_seconds for each `waiting` report of a queued caller (greetings
+and answered calls take no time). So a long route can cross a schedule's boundary the way a real call would, and the
+same inputs always give the same result.
+
+Queues run on an in-memory desk (domain/simulated_queues.py): a script says when each agent is free on that clock
+and whether it answers an offer; a queued caller reports `waiting` (or what `outcomes` scripts for the queue element:
+`caller_hangup` after some reports), and the queue's rings are answered as the script says.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from vpbx.domain.base import StrictModel
 from vpbx.domain.calls import (
@@ -20,6 +25,7 @@ from vpbx.domain.calls import (
     CallState,
     CollectAction,
     Decision,
+    EnqueueAction,
     HangupAction,
     Outcome,
     RingAction,
@@ -28,10 +34,11 @@ from vpbx.domain.calls import (
 from vpbx.domain.directory import Directory
 from vpbx.domain.elements.base import ElementBase
 from vpbx.domain.errors import Conflict, InvalidInput
-from vpbx.domain.scenario import Scenario
+from vpbx.domain.scenario import Scenario, references_of
 
 if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
+    from vpbx.domain.simulated_queues import QueueScript, ScriptedDesk
 
 OutcomeScript = Mapping[str, Sequence[str | Mapping[str, str]]]
 """Element id -> the outcomes it reports, one per action it asks for, in order ("digits:101", {"digits": "101"},
@@ -45,6 +52,7 @@ _DEFAULT_OUTCOMES = {
     "ring": Outcome(kind="no_answer"),
     "play": Outcome(kind="played"),
     "collect": Outcome(kind="timeout"),
+    "enqueue": Outcome(kind="waiting"),  # a queued caller holds on; its offers are answered per the queue script
 }
 
 SimulationStatus = Literal["connected", "voicemail", "fax", "hangup", "loop_guard", "caller_hangup"]
@@ -57,6 +65,7 @@ class SimulationStep(StrictModel):
     action: dict[str, Any] | None
     outcome: str | None
     exit: str | None
+    at_seconds: int = Field(default=0, description="Simulated seconds since the call started, when the step began")
 
 
 class SimulationOutcome(StrictModel):
@@ -88,23 +97,29 @@ def simulate(
     crm_lookup: CrmLookup | None = None,
     sip_domain: str | None = None,
     call_id: str = "simulation",
+    queues: Mapping[str, QueueScript | Mapping[str, Any]] | None = None,
 ) -> SimulationResult:
-    """Run one call through `scenario` with scripted outcomes; InvalidInput (naming the element) for a bad script."""
+    """Run one call through `scenario` with scripted outcomes; InvalidInput (naming the element) for a bad script.
+    `queues`: per queue id, when its agents are free and whether they answer (domain/simulated_queues.py)."""
     # Imported on the first run: the scenarios function loads this module for the result models of its API schema
     # at every cold start, and runs a simulation far less often.
     from vpbx.domain.executor import MAX_STEPS, Executor, compile_scenario
+    from vpbx.domain.simulated_queues import ScriptedDesk
 
     compiled = compile_scenario(scenario, directory, sip_domain=sip_domain)
     script = _Script(_parse_script(outcomes or {}, {e.id: e for e in scenario.elements}))
+    desk = ScriptedDesk(_parse_queue_scripts(queues or {}, scenario), at)
     clock = _Clock(at)
-    executor = Executor(compiled, clock=clock.now, crm_lookup=crm_lookup)
+    executor = Executor(compiled, clock=clock.now, crm_lookup=crm_lookup, queue_desk=desk)
     state, decision = executor.start(_call_info(call_id, caller, at))
-    steps = [_simulation_step(s) for s in decision.steps]
+    steps = [_simulation_step(s, at) for s in decision.steps]
     for _ in range(MAX_STEPS + 1):  # the executor's loop guard ends every call well within this
         if state.status != "in_progress" or state.element_id is None:
             break
         element_id = state.element_id
-        outcome = script.next_for(element_id, str(state.element_state.get("awaiting")))
+        outcome = _queue_offer_outcome(state, desk) or script.next_for(
+            element_id, str(state.element_state.get("awaiting"))
+        )
         clock.spend(decision, outcome)
         try:
             state, decision = executor.advance(state, outcome)
@@ -112,8 +127,41 @@ def simulate(
             raise InvalidInput(f"outcomes for element {element_id!r}: {exc.message}") from None
         resolution, *rest = decision.steps
         steps[-1] = steps[-1].model_copy(update={"outcome": resolution.outcome, "exit": resolution.exit})
-        steps.extend(_simulation_step(s) for s in rest)
+        steps.extend(_simulation_step(s, at) for s in rest)
     return SimulationResult(steps=steps, result=_result(state, decision))
+
+
+def _queue_offer_outcome(state: CallState, desk: ScriptedDesk) -> Outcome | None:
+    """A queue's ring of the agents it offered the caller to is answered as the queue script says."""
+    memory = state.element_state
+    if memory.get("awaiting") != "ring" or not isinstance(memory.get("queue_id"), str):
+        return None
+    return desk.offer_outcome(memory["queue_id"], [str(extension) for extension in memory.get("offered", ())])
+
+
+def _parse_queue_scripts(queues: object, scenario: Scenario) -> dict[str, QueueScript]:
+    """Queue id -> its agents' script; a queue the scenario does not name, or a malformed script, is InvalidInput."""
+    from vpbx.domain.simulated_queues import QueueScript
+
+    if not isinstance(queues, Mapping):
+        raise InvalidInput("queues must map queue ids to agent scripts")
+    named = references_of(scenario).queues
+    scripts: dict[str, QueueScript] = {}
+    for queue_id, script in queues.items():
+        loc: list[str | int] = ["body", "queues", str(queue_id)]
+        if queue_id not in named:
+            message = f"queues name queue {queue_id!r}, which no queue element of the scenario uses"
+            raise InvalidInput(message, [{"loc": loc, "msg": "unknown queue", "type": "unknown_queue"}])
+        try:
+            scripts[queue_id] = QueueScript.model_validate(script)
+        except ValidationError as exc:
+            details = [
+                {"loc": [*loc, *exc_error["loc"]], "msg": exc_error["msg"], "type": exc_error["type"]}
+                for exc_error in exc.errors()
+            ]
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'script'}: {e['msg']}" for e in exc.errors())
+            raise InvalidInput(f"queues for queue {queue_id!r}: {problems}", details) from None
+    return scripts
 
 
 def _call_info(call_id: str, caller: str | None, at: datetime) -> CallInfo:
@@ -124,8 +172,8 @@ def _call_info(call_id: str, caller: str | None, at: datetime) -> CallInfo:
         raise InvalidInput(f"simulation call: {problems}") from None
 
 
-def _simulation_step(step: TraceStep) -> SimulationStep:
-    """The trace step minus its timestamp and detail."""
+def _simulation_step(step: TraceStep, started_at: datetime) -> SimulationStep:
+    """The trace step minus its detail, its timestamp as simulated seconds since the call started."""
     return SimulationStep(
         seq=step.seq,
         element_id=step.element_id,
@@ -133,6 +181,7 @@ def _simulation_step(step: TraceStep) -> SimulationStep:
         action=step.action.model_dump(mode="json") if step.action is not None else None,
         outcome=step.outcome,
         exit=step.exit,
+        at_seconds=round((step.at - started_at).total_seconds()),
     )
 
 
@@ -156,6 +205,8 @@ class _Clock:
             seconds = action.timeout_seconds or 0
         elif isinstance(action, CollectAction) and outcome.kind == "timeout":
             seconds = action.timeout_seconds
+        elif isinstance(action, EnqueueAction) and outcome.kind == "waiting":
+            seconds = action.poll_seconds
         self._now += timedelta(seconds=seconds)
 
 
@@ -221,6 +272,8 @@ def _parse_entry(element_id: str, element: ElementBase, index: int, entry: objec
     element_type = getattr(element, "type", type(element).__name__)
     if not awaited:
         raise _script_error(element_id, index, f"element type {element_type} asks telephony for nothing")
+    if element.awaits == "enqueue":
+        awaited = ("enqueue",)  # a queue's rings are its agents': the queue script answers them
     fitting = frozenset().union(*(ACCEPTED_OUTCOMES[action] for action in awaited))
     if outcome.kind != "caller_hangup" and outcome.kind not in fitting:
         expected = ", ".join(sorted(fitting | {"caller_hangup"}))

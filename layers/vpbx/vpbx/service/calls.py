@@ -424,7 +424,9 @@ class CallsService:
             raise _conflict(record, f"call {call_id} has no scenario version to advance")
         compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
         executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
-        new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
+        new_state, decision = executor.advance(
+            state, Outcome(kind=event.outcome, digits=event.digits, extension=event.extension)
+        )
         answer = _stored(decision)
         updated = record.model_copy(
             update={

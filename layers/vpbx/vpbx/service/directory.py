@@ -1,4 +1,4 @@
-"""The tenant's directory: subscribers, phone numbers, schedules and caller lists.
+"""The tenant's directory: subscribers, phone numbers, schedules, caller lists and queues.
 
 Request bodies are separate input models (unknown fields rejected, so `id`, `tenant_id`, `version`, `created_at` or
 `role` in a body is a 422, never a silent write); the service turns them into domain objects, enforces the rules that
@@ -31,8 +31,19 @@ from vpbx.domain.directory import (
     SubscriberKind,
     Weekday,
 )
+from vpbx.domain.elements.base import Prompt
 from vpbx.domain.errors import InvalidInput
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.domain.queues import (
+    MAX_POLL_SECONDS,
+    MAX_QUEUE_MEMBERS,
+    MAX_QUEUE_WAITING,
+    MIN_POLL_SECONDS,
+    PositionAnnouncements,
+    Queue,
+    QueueMember,
+    QueueStrategy,
+)
 from vpbx.service.versioned import VersionMeta, new_id
 from vpbx.store.models import Page, PhoneNumber, Versioned
 from vpbx.store.ports import DirectoryStore, NumberStore
@@ -139,6 +150,48 @@ class CallerListReplace(DomainBody):
 
 class CallerListCreate(CallerListReplace):
     """Body of `POST /v1/caller-lists`; the server generates `id` when it is absent."""
+
+    id: ResourceId | None = None
+
+
+class QueueReplace(DomainBody):
+    """Body of `PUT /v1/queues/{queue_id}`: the whole queue except its id (taken from the path)."""
+
+    key_field = "id"
+    domain_model = Queue  # each extension a member once
+
+    name: Name
+    members: list[QueueMember] = Field(
+        default_factory=list,
+        max_length=MAX_QUEUE_MEMBERS,
+        description="The agents: subscribers' extensions, each once; a lower `priority` is offered calls first. "
+        "An extension that is no subscriber (or a disabled one) is skipped at call time.",
+    )
+    strategy: QueueStrategy = Field(
+        default="ring_all",
+        description="Which free agent is offered the next caller: `ring_all` (every free agent of the best "
+        "priority at once), `round_robin`, `least_recent` (longest idle), `fewest_calls`, `random`",
+    )
+    member_ring_seconds: int = Field(default=20, ge=5, le=120, description="How long one offer rings an agent")
+    max_wait_seconds: int = Field(default=300, ge=10, le=3600, description="Then the caller takes the timeout exit")
+    wrapup_seconds: int = Field(default=10, ge=0, le=600, description="An agent's rest after each queue call")
+    max_waiting: int = Field(
+        default=20, ge=1, le=MAX_QUEUE_WAITING, description="Callers in line at most; one more takes the full exit"
+    )
+    poll_seconds: int = Field(
+        default=10,
+        ge=MIN_POLL_SECONDS,
+        le=MAX_POLL_SECONDS,
+        description="How often telephony reports a waiting caller (`waiting` outcome)",
+    )
+    hold_prompt: Prompt | None = Field(default=None, description="What the caller hears while waiting")
+    announcements: PositionAnnouncements = Field(
+        default_factory=PositionAnnouncements, description="Tell a waiting caller its place in line"
+    )
+
+
+class QueueCreate(QueueReplace):
+    """Body of `POST /v1/queues`; the server generates `id` when it is absent."""
 
     id: ResourceId | None = None
 
@@ -284,6 +337,12 @@ class DirectoryService:
             CallerList,
             new_key=lambda body: body.id or new_id("lst"),
         )
+        self.queues = VersionedCrud[Queue, QueueCreate, QueueReplace](
+            tenant_id,
+            FamilyStore(r.list_queues, r.create_queue, r.get_queue, r.update_queue, r.delete_queue),
+            Queue,
+            new_key=lambda body: body.id or new_id("que"),
+        )
 
     # The named operations other modules and tests call; each family's rules live in its VersionedCrud above.
     def list_subscribers(self, limit: int, cursor: str | None) -> Page[Versioned[Subscriber]]:
@@ -350,6 +409,21 @@ class DirectoryService:
     def delete_caller_list(self, list_id: str, expected_version: int) -> None:
         self.caller_lists.delete(list_id, expected_version)
 
+    def list_queues(self, limit: int, cursor: str | None) -> Page[Versioned[Queue]]:
+        return self.queues.list(limit, cursor)
+
+    def create_queue(self, body: QueueCreate) -> Versioned[Queue]:
+        return self.queues.create(body)
+
+    def get_queue(self, queue_id: str) -> Versioned[Queue]:
+        return self.queues.get(queue_id)
+
+    def replace_queue(self, queue_id: str, body: QueueReplace, version: int) -> Versioned[Queue]:
+        return self.queues.replace(queue_id, body, version)
+
+    def delete_queue(self, queue_id: str, expected_version: int) -> None:
+        self.queues.delete(queue_id, expected_version)
+
 
 # ------------------------------------------------------------------------------------------------ output models
 
@@ -379,6 +453,10 @@ class CallerListOut(VersionMeta, CallerList):
     """A caller list as returned by the API."""
 
 
+class QueueOut(VersionMeta, Queue):
+    """A queue as returned by the API."""
+
+
 def _meta(record: Versioned[Any]) -> dict[str, Any]:
     return {"version": record.version, "created_at": record.created_at, "updated_at": record.updated_at}
 
@@ -399,3 +477,7 @@ def schedule_out(record: Versioned[Schedule]) -> ScheduleOut:
 
 def caller_list_out(record: Versioned[CallerList]) -> CallerListOut:
     return CallerListOut(**record.item.model_dump(), **_meta(record))
+
+
+def queue_out(record: Versioned[Queue]) -> QueueOut:
+    return QueueOut(**record.item.model_dump(), **_meta(record))

@@ -35,6 +35,7 @@ from vpbx.domain.scenario import (
     Scenario,
     references_of,
 )
+from vpbx.domain.simulated_queues import QueueScript
 from vpbx.domain.simulation import SimulationOutcome, SimulationResult, simulate
 from vpbx.domain.validation import Problem, ValidationReport, validate
 from vpbx.service.versioned import VersionMeta, new_id
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from vpbx.domain.executor import CrmLookup
 
 MAX_SCRIPTED_OUTCOMES = 1_000
+MAX_SIMULATED_QUEUES = 20
 NATIONAL_NUMBER = re.compile(r"^[0-9][0-9 ()\-.]{4,31}$")  # digits and separators, no '+'
 DIAL_DELAY_CODES = frozenset({"wait_below_dial_delay"})
 PREVIEW_BUDGET_SECONDS = 5.0  # of the scenarios function's 15 s; a scenario of ~1,000 elements can use it all
@@ -106,6 +108,15 @@ class SimulateRequest(StrictModel):
         max_length=MAX_ELEMENTS,
         description="external_routing element id -> the extension the CRM answers (null: not found). "
         "Simulations never call the real CRM.",
+        json_schema_extra={"additionalProperties": False},
+    )
+    queues: dict[ResourceId, QueueScript] = Field(
+        default_factory=dict,
+        max_length=MAX_SIMULATED_QUEUES,
+        description="Queue id -> its agents on the simulated clock: when each is free (`agents`: spans of seconds "
+        'since the call started, e.g. {"101": [[0, 60]], "102": [[30, 300]]}), whether an offered agent '
+        "answers (`answers`, default true) and how many callers wait ahead (`ahead`). Each `waiting` report moves "
+        "the clock on by the queue's poll_seconds. A queue without a script has no free agent: its caller times out.",
         json_schema_extra={"additionalProperties": False},
     )
 
@@ -271,6 +282,7 @@ class ScenarioService:
             at=at,
             crm_lookup=scripted_crm(scenario, request.crm, directory.tenant_crm_url),
             sip_domain=tenant.sip_domain if tenant else None,
+            queues=request.queues,
         )
         return Simulation(scenario_id=scenario_id, version=version, at=at, caller=caller, result=result)
 
@@ -281,7 +293,9 @@ class ScenarioService:
         if highlight is not None:
             run = highlight.model_copy(update={"version": version})
             path = self.simulate(scenario_id, run).result.path()
-        return Diagram(scenario_id=scenario_id, version=version, mermaid=to_mermaid(scenario, path), highlight=path)
+        directory = self.live_directory(scenario) if references_of(scenario).queues else None  # queue labels
+        mermaid = to_mermaid(scenario, path, directory)
+        return Diagram(scenario_id=scenario_id, version=version, mermaid=mermaid, highlight=path)
 
     def _validate(self, scenario: Scenario, directory: Directory) -> ValidationReport:
         report = validate(scenario, directory)
@@ -417,8 +431,14 @@ def missing_references(named: References, found: DirectorySnapshot) -> list[tupl
         "extension": {s.extension for s in found.subscribers},
         "schedule": {s.id for s in found.schedules},
         "caller_list": {c.id for c in found.caller_lists},
+        "queue": {q.id for q in found.queues},
     }
-    wanted = {"extension": named.extensions, "schedule": named.schedules, "caller_list": named.caller_lists}
+    wanted = {
+        "extension": named.extensions,
+        "schedule": named.schedules,
+        "caller_list": named.caller_lists,
+        "queue": named.queues,
+    }
     return [(kind, ident) for kind, idents in wanted.items() for ident in sorted(idents - present[kind])]
 
 

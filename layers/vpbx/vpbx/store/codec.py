@@ -4,10 +4,10 @@ from vpbx.domain.errors import InvalidInput
 from vpbx.domain.scenario import references_of
 from vpbx.store.models import CallRecord, ScenarioVersion
 
-REF_KINDS: tuple[str, ...] = ("extension", "schedule", "caller_list")
+REF_KINDS: tuple[str, ...] = ("extension", "schedule", "caller_list", "queue")
 # A token names a kind in one letter: a draft keeps one token per object its version names, in its item (400 KB), and
 # the largest draft names ~22,000 extensions (8 bytes each as "e#100000").
-_KIND_CODES = {"extension": "e", "schedule": "s", "caller_list": "l"}
+_KIND_CODES = {"extension": "e", "schedule": "s", "caller_list": "l", "queue": "q"}
 
 MAX_TRACE_STEPS = 300
 TRACE_HEAD_STEPS = 50
@@ -28,6 +28,7 @@ def named_refs(version: ScenarioVersion) -> frozenset[str]:
     tokens = {ref_token("extension", extension) for extension in named.extensions}
     tokens.update(ref_token("schedule", schedule_id) for schedule_id in named.schedules)
     tokens.update(ref_token("caller_list", list_id) for list_id in named.caller_lists)
+    tokens.update(ref_token("queue", queue_id) for queue_id in named.queues)
     return frozenset(tokens)
 
 
@@ -43,6 +44,7 @@ def published_refs(version: ScenarioVersion) -> frozenset[str]:
     tokens.update(ref_token("extension", s.extension) for s in snapshot.subscribers)
     tokens.update(ref_token("schedule", s.id) for s in snapshot.schedules)
     tokens.update(ref_token("caller_list", c.id) for c in snapshot.caller_lists)
+    tokens.update(ref_token("queue", q.id) for q in snapshot.queues)
     return frozenset(tokens)
 
 

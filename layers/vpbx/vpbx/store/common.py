@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from vpbx.domain.directory import CallerList, Schedule, Subscriber
 from vpbx.domain.errors import InUse, InvalidInput, NotFound, VersionMismatch
+from vpbx.domain.queues import Queue
 from vpbx.store import keys
 from vpbx.store.codec import ref_token
 from vpbx.store.models import (
@@ -53,19 +54,32 @@ class Family:
 SUBSCRIBERS = Family(keys.SUBSCRIBER_PREFIX, Subscriber, "subscriber", "extension", "extension")
 SCHEDULES = Family(keys.SCHEDULE_PREFIX, Schedule, "schedule", ref_kind="schedule")
 CALLER_LISTS = Family(keys.CALLER_LIST_PREFIX, CallerList, "caller list", ref_kind="caller_list")
+QUEUES = Family(keys.QUEUE_PREFIX, Queue, "queue", ref_kind="queue")
 NUMBERS = Family(keys.NUMBER_PREFIX, PhoneNumber, "number", "number")
 SCENARIOS = Family(keys.SCENARIO_PREFIX, ScenarioDraft, "scenario")
 
 
 def snapshot_of(
-    subscribers: list[Subscriber], schedules: list[Schedule], caller_lists: list[CallerList]
+    subscribers: list[Subscriber],
+    schedules: list[Schedule],
+    caller_lists: list[CallerList],
+    queues: list[Queue] | None = None,
 ) -> DirectorySnapshot:
     """A resolved directory in a stable order (by id), whatever order the storage returned it in."""
     return DirectorySnapshot(
         subscribers=sorted(subscribers, key=lambda s: s.extension),
         schedules=sorted(schedules, key=lambda s: s.id),
         caller_lists=sorted(caller_lists, key=lambda c: c.id),
+        queues=sorted(queues or [], key=lambda q: q.id),
     )
+
+
+def members_to_resolve(queues: list[Queue], requested: frozenset[str] | None) -> frozenset[str]:
+    """The members' extensions of resolved queues that the subscribers read did not ask for already (None: it read
+    every subscriber). A member that is not a subscriber simply stays unresolved: the queue skips it at call time."""
+    if requested is None:
+        return frozenset()
+    return frozenset(extension for queue in queues for extension in queue.extensions) - requested
 
 
 # ---------------------------------------------------------------------------------------------- versions
@@ -135,7 +149,11 @@ def directory_changed(what: str) -> DirectoryChanged:
     return DirectoryChanged(f"the directory changed while {what} was being checked; retry")
 
 
-_PATH_KEYS = {"schedule": "schedule_id", "caller_list": "list_id"}  # the path parameter naming each kind's key
+_PATH_KEYS = {
+    "schedule": "schedule_id",
+    "caller_list": "list_id",
+    "queue": "queue_id",
+}  # the path parameter naming each kind's key
 
 
 def in_use(what: str, ref_kind: str, scenario_ids: list[str]) -> InUse:
@@ -289,3 +307,18 @@ class DirectoryFamilies(VersionedPrimitives, ReferenceGuard, abc.ABC):
 
     def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None:
         self._delete_referenced(tenant_id, CALLER_LISTS, list_id, expected_version)
+
+    def create_queue(self, tenant_id: str, queue: Queue) -> Versioned[Queue]:
+        return self._create_in(tenant_id, QUEUES, queue.id, queue)
+
+    def get_queue(self, tenant_id: str, queue_id: str) -> Versioned[Queue]:
+        return self._read_in(tenant_id, QUEUES, queue_id)
+
+    def list_queues(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Queue]]:
+        return self._list_in(tenant_id, QUEUES, limit, cursor)
+
+    def update_queue(self, tenant_id: str, queue: Queue, expected_version: int) -> Versioned[Queue]:
+        return self._update_in(tenant_id, QUEUES, queue.id, queue, expected_version)
+
+    def delete_queue(self, tenant_id: str, queue_id: str, expected_version: int) -> None:
+        self._delete_referenced(tenant_id, QUEUES, queue_id, expected_version)

@@ -8,6 +8,7 @@
 | subscriber         | TENANT#<t>       | SUB#<extension>           |                                          |
 | schedule           | TENANT#<t>       | SCHED#<id>                |                                          |
 | caller list        | TENANT#<t>       | LIST#<id>                 |                                          |
+| queue              | TENANT#<t>       | QUEUE#<id>                |                                          |
 | phone number       | TENANT#<t>       | NUM#<e164>                |                                          |
 | number guard/route | NUMBER#<e164>    | NUMBER                    |                                          |
 | scenario draft     | TENANT#<t>       | SCENARIO#<id>             |                                          |
@@ -48,6 +49,7 @@ GSI1 = "GSI1"
 SUBSCRIBER_PREFIX = "SUB#"
 SCHEDULE_PREFIX = "SCHED#"
 CALLER_LIST_PREFIX = "LIST#"
+QUEUE_PREFIX = "QUEUE#"
 NUMBER_PREFIX = "NUM#"
 API_KEY_PREFIX = "KEY#"
 SCENARIO_PREFIX = "SCENARIO#"

@@ -1,7 +1,8 @@
 """Storage ports, one per aggregate: what the services need from storage. Tenant id is always the first argument.
 
 - TenantStore: tenants and their API keys (the operator, tenant admins, the authorizer);
-- DirectoryStore: subscribers, schedules, caller lists, and resolving the ones a scenario names in O(1) requests;
+- DirectoryStore: subscribers, schedules, caller lists, queues, and resolving the ones a scenario names in O(1)
+  requests;
 - NumberStore: phone numbers (unique platform-wide) and the call-time route of a number;
 - ScenarioStore: drafts, immutable published versions, the published pointer;
 - CallStore: live call records and their listing;
@@ -17,8 +18,8 @@ AlreadyExists on a uniqueness clash; reads of another tenant's object raise NotF
 References are atomic: every write that adds or removes a reference between aggregates (publish, rollback, deleting a
 directory object or a scenario, pointing a number at a scenario) checks what it refers to and commits on one per-tenant
 directory revision, which it advances; so a check and a competing write can never both succeed (DirectoryChanged).
-Creating or changing a subscriber, schedule or caller list advances the same revision (unconditionally, in the same
-transaction): calls resolve the directory live and cache it by that revision, so an edit reaches the next call.
+Creating or changing a subscriber, schedule, caller list or queue advances the same revision (unconditionally, in the
+same transaction): calls resolve the directory live and cache it by that revision, so an edit reaches the next call.
 """
 
 # Annotations stay strings: evaluating `Versioned[Subscriber]` and friends would build ~20 generic pydantic models
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from vpbx.domain.acd import AgentClaim, AgentHold, QueueState
     from vpbx.domain.directory import CallerList, Schedule, Subscriber
+    from vpbx.domain.queues import Queue
     from vpbx.domain.scenario import References, Scenario
     from vpbx.domain.webhooks import Delivery, SigningSecrets, Webhook, WebhookEvent
     from vpbx.store.models import (
@@ -102,14 +104,15 @@ class DirectoryReader(Protocol):
 
     @abstractmethod
     def resolve_directory(self, tenant_id: str, refs: References) -> DirectorySnapshot:
-        """The existing subscribers, schedules and caller lists `refs` names (every subscriber when
-        refs.any_extension); missing ones are left out. O(1) requests in the number of names: one BatchGetItem
-        per family up to 100 names, else one Query of the family's key range."""
+        """The existing subscribers, schedules, caller lists and queues `refs` names (every subscriber when
+        refs.any_extension), and the subscribers that are members of those queues; missing ones are left out.
+        O(1) requests in the number of names (store/dynamodb/directory.py says how many)."""
 
 
 class DirectoryStore(DirectoryReader, Protocol):
-    """Deleting a subscriber, schedule or caller list that the published version of a scenario names is refused
-    (InUse), atomically; one only an older version names may go (rolling back to that version then refuses)."""
+    """Deleting a subscriber, schedule, caller list or queue that the published version of a scenario names is
+    refused (InUse), atomically; one only an older version names may go (rolling back to that version then refuses).
+    A queue's members are not names: a subscriber that is a member may be deleted (the queue skips it)."""
 
     @abstractmethod
     def create_subscriber(self, tenant_id: str, subscriber: Subscriber) -> Versioned[Subscriber]: ...
@@ -159,6 +162,21 @@ class DirectoryStore(DirectoryReader, Protocol):
 
     @abstractmethod
     def delete_caller_list(self, tenant_id: str, list_id: str, expected_version: int) -> None: ...
+
+    @abstractmethod
+    def create_queue(self, tenant_id: str, queue: Queue) -> Versioned[Queue]: ...
+
+    @abstractmethod
+    def get_queue(self, tenant_id: str, queue_id: str) -> Versioned[Queue]: ...
+
+    @abstractmethod
+    def list_queues(self, tenant_id: str, limit: int, cursor: str | None) -> Page[Versioned[Queue]]: ...
+
+    @abstractmethod
+    def update_queue(self, tenant_id: str, queue: Queue, expected_version: int) -> Versioned[Queue]: ...
+
+    @abstractmethod
+    def delete_queue(self, tenant_id: str, queue_id: str, expected_version: int) -> None: ...
 
 
 # ---------------------------------------------------------------------------------------------- phone numbers
@@ -272,7 +290,8 @@ class ScenarioStore(PublishedVersions, Protocol):
 
     @abstractmethod
     def scenarios_using(self, tenant_id: str, kind: str, ref: str) -> list[str]:
-        """Ids of scenarios whose published version refers to `ref` (kind: extension | schedule | caller_list)."""
+        """Ids of scenarios whose published version refers to `ref` (kind: extension | schedule | caller_list |
+        queue)."""
 
 
 # ---------------------------------------------------------------------------------------------- calls

@@ -1,4 +1,4 @@
-"""HTTP routes of the tenant's directory: subscribers, phone numbers, schedules, caller lists (DESIGN.md §4).
+"""HTTP routes of the tenant's directory: subscribers, phone numbers, schedules, caller lists, queues (DESIGN.md §4).
 
 Every handler: who is calling (authorizer context) → one DirectoryService call → the resource with its ETag. Writes
 of an existing object need `If-Match`; creates answer 201 with a Location; deletes answer 204. Each route is its own
@@ -37,6 +37,9 @@ from vpbx.service.directory import (
     NumberCreate,
     NumberOut,
     NumberReplace,
+    QueueCreate,
+    QueueOut,
+    QueueReplace,
     ScheduleCreate,
     ScheduleOut,
     ScheduleReplace,
@@ -46,6 +49,7 @@ from vpbx.service.directory import (
     SubscriberReplace,
     caller_list_out,
     number_out,
+    queue_out,
     schedule_out,
     subscriber_out,
 )
@@ -58,6 +62,7 @@ NumberPath = Annotated[str, Path(max_length=40, description="E.164 number; URL-e
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 SUBSCRIBERS, NUMBERS, SCHEDULES, CALLER_LISTS = "/v1/subscribers", "/v1/numbers", "/v1/schedules", "/v1/caller-lists"
+QUEUES = "/v1/queues"
 NUMBER_CREATE_ERRORS = {**CREATE_ERRORS, 404: error_doc("The scenario_id names no scenario of yours")}
 
 
@@ -400,4 +405,84 @@ def replace_caller_list(
 )
 def delete_caller_list(list_id: IdPath, if_match: IfMatch) -> Response[None]:
     _service().delete_caller_list(list_id, version_from_if_match(if_match))
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+# ------------------------------------------------------------------------------------------------ queues
+
+
+@router.get(
+    QUEUES,
+    operation_id="listQueues",
+    summary="List queues",
+    description="The tenant's call queues in id order, a page at a time.",
+    tags=["Queues"],
+    responses=documented(200, PageOf[QueueOut], "A page of queues", READ_ERRORS, etag=False),
+)
+def list_queues(limit: Limit = DEFAULT_PAGE_LIMIT, cursor: Cursor = None) -> PageOf[QueueOut]:
+    return page_of(_service().list_queues(limit, cursor), queue_out)
+
+
+@router.post(
+    QUEUES,
+    operation_id="createQueue",
+    summary="Create a queue (id optional: generated when absent)",
+    description="Creates a call queue: its agents (`members`: subscribers' extensions, each once, up to 50, with an "
+    "optional `priority`, lower first), how the next caller's agent is chosen (`strategy`), how long an offer rings "
+    "an agent, how long a caller may wait and how many may wait, the agents' wrap-up time, and what a waiting caller "
+    "hears. Scenarios send callers into it with a `queue` element (exits `timeout`, `no_agents`, `full`). A member "
+    "that is no subscriber is accepted and skipped at call time. Answers 201 with the queue, its ETag and Location.",
+    middlewares=[idempotent],
+    tags=["Queues"],
+    responses=created(QueueOut, CREATE_ERRORS),
+)
+def create_queue(body: Annotated[QueueCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[QueueOut]:
+    record = _service().create_queue(body)
+    location = item_location(QUEUES, record.item.id)
+    return versioned_response(queue_out(record), record.version, HTTPStatus.CREATED, location)
+
+
+@router.get(
+    f"{QUEUES}/<queue_id>",
+    operation_id="getQueue",
+    summary="Get a queue",
+    description="One queue by id, with its ETag: send it back in `If-Match` to replace or delete it.",
+    tags=["Queues"],
+    responses=documented(200, QueueOut, "The queue", READ_ERRORS),
+)
+def get_queue(queue_id: IdPath) -> Response[QueueOut]:
+    record = _service().get_queue(queue_id)
+    return versioned_response(queue_out(record), record.version)
+
+
+@router.put(
+    f"{QUEUES}/<queue_id>",
+    operation_id="replaceQueue",
+    summary="Replace a queue (If-Match required)",
+    description="Replaces the whole queue (fields left out take their defaults). Needs `If-Match`: 412 when someone "
+    "changed it since, 428 without it. Applies to the next call without republishing the scenarios that use it; "
+    "callers already waiting keep their place.",
+    tags=["Queues"],
+    responses=documented(200, QueueOut, "Replaced", WRITE_ERRORS),
+)
+def replace_queue(
+    queue_id: IdPath,
+    body: Annotated[QueueReplace, Body()],
+    if_match: IfMatch,
+) -> Response[QueueOut]:
+    record = _service().replace_queue(queue_id, body, version_from_if_match(if_match))
+    return versioned_response(queue_out(record), record.version)
+
+
+@router.delete(
+    f"{QUEUES}/<queue_id>",
+    operation_id="deleteQueue",
+    summary="Delete a queue (If-Match required; 409 while a published scenario sends callers to it)",
+    description="Deletes a queue. Needs `If-Match`; refused with 409 `in_use` while a published scenario's `queue` "
+    "element names it (the details name the scenarios). Deleting a subscriber that is a member is allowed.",
+    tags=["Queues"],
+    responses=deleted_docs(DELETE_ERRORS),
+)
+def delete_queue(queue_id: IdPath, if_match: IfMatch) -> Response[None]:
+    _service().delete_queue(queue_id, version_from_if_match(if_match))
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)

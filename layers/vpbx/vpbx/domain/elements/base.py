@@ -155,6 +155,10 @@ class ElementBase(StrictModel):
         """The directory objects this element names."""
         raise NotImplementedError(f"{type(self).__name__} defines no references")
 
+    def describe_in(self, directory: "Directory | None") -> str:
+        """`describe()`, with what the directory adds when it is at hand (a queue's name, strategy and max wait)."""
+        return self.describe()
+
 
 def label_of(element: ElementBase) -> str:
     return f"{getattr(element, 'type', 'element')} '{element.id}'"

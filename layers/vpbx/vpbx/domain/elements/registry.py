@@ -12,6 +12,7 @@ from vpbx.domain.elements.base import BEHAVIOURS, ElementBase
 from vpbx.domain.elements.checks import CallerListCheck, IncomingCall, ScheduleCheck
 from vpbx.domain.elements.endpoints import Fax, Hangup, Voicemail
 from vpbx.domain.elements.prompts import Greeting, IvrMenu
+from vpbx.domain.elements.queueing import QueueElement
 from vpbx.domain.elements.ringing import ExternalNumber, Group, InternalSubscriber
 from vpbx.domain.elements.routing import ExternalRouting
 
@@ -31,6 +32,7 @@ __all__ = [
     "IncomingCall",
     "InternalSubscriber",
     "IvrMenu",
+    "QueueElement",
     "ScheduleCheck",
     "Voicemail",
     "missing_behaviours",
@@ -45,6 +47,7 @@ Element = Annotated[
     | CallerListCheck
     | Greeting
     | IvrMenu
+    | QueueElement
     | ExternalRouting
     | Voicemail
     | Fax

@@ -159,6 +159,10 @@ class Node:
     def resolve(self, context: RunContext, memory: Mapping[str, Any], outcome: Outcome) -> Step:
         raise Conflict(f"element {self.element_id!r} is not waiting for an outcome")
 
+    def abandon(self, context: RunContext, memory: Mapping[str, Any]) -> None:
+        """The caller hung up while this element waited for telephony: release what the element holds (a queue
+        leaves its line). Routing ends anyway."""
+
 
 class PassNode(Node):
     """An element that only leads on: the entry."""

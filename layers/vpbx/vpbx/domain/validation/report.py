@@ -76,6 +76,15 @@ CODES: dict[str, str] = {
     "unknown_caller_list": "list_id is not one of the tenant's caller lists.",
     "unknown_operator": "The caller list has an operator pattern the carrier data does not know (never matches).",
     "disabled_subscriber": "A referenced subscriber is disabled and will not ring.",
+    "unknown_queue": "queue_id is not one of the tenant's queues.",
+    "empty_queue": "The queue has no members, so every caller takes the no_agents exit.",
+    "queue_member_not_ringable": (
+        "A queue member is not an enabled subscriber of the directory, so it is never offered a call."
+    ),
+    "queue_timing": (
+        "The queue's timing makes little sense: an agent rings (member_ring_seconds) or telephony reports "
+        "(poll_seconds) longer than a caller may wait at all (max_wait_seconds)."
+    ),
     # safety net
     "internal_error": "Validation itself failed; the scenario could not be fully checked.",
 }
@@ -92,6 +101,8 @@ WARNING_CODES = frozenset(
         "wait_below_dial_delay",
         "disabled_subscriber",
         "unknown_operator",
+        "queue_member_not_ringable",
+        "queue_timing",
     }
 )
 

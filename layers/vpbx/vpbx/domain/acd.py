@@ -9,8 +9,9 @@ be written atomically with the state (service/acd.py does the read → step → 
   (priority only orders the agents). Offers are made on any write (a join, a poll, a decline…) to the callers at the
   head; the caller learns of its offer at its next report, which marks it ringing.
 - A caller whose offer is never collected (no report within poll_seconds + GRACE_SECONDS) or never answered (ringing
-  longer than member_ring_seconds + GRACE_SECONDS), or who outstays max_wait_seconds, has gone without telling:
-  it is dropped from the line and its agents are freed, so a crashed telephony node cannot block a queue.
+  longer than member_ring_seconds + the slowest network's dial delay + GRACE_SECONDS), or who outstays
+  max_wait_seconds, has gone without telling: it is dropped from the line and its agents are freed, so a crashed
+  telephony node cannot block a queue.
 - An agent is held from its offer until the call is completed plus wrapup_seconds; a hold always lapses by itself
   (`until`), so a lost report frees the agent at last (a connected call after BUSY_CAP_SECONDS).
 """
@@ -24,9 +25,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vpbx.domain.phone import DIAL_DELAY_SECONDS
 from vpbx.domain.queues import AgentFacts, Queue, QueueVerdict, order_agents
 
 GRACE_SECONDS = 15  # slack for telephony's report to arrive after a poll interval or a ring time
+RING_SLACK_SECONDS = max(DIAL_DELAY_SECONDS.values())  # the element rings member_ring_seconds + the dial delay
 RETRY_SECONDS = 5  # an agent that let an offer ring out (or was busy) rests this long before the next offer
 BUSY_CAP_SECONDS = 4 * 3600  # a connected call whose `completed` never came frees its agent after this long
 HANDLE_TIME_WEIGHT = 0.2  # the estimate's talk-time average: new = weight * last call + (1 - weight) * old
@@ -276,7 +279,7 @@ def _begin(state: QueueState, queue: Queue, now: float) -> Step:
 
 def gone(caller: WaitingCaller, queue: Queue, now: float) -> bool:
     if caller.ringing_since is not None:
-        return now > caller.ringing_since + queue.member_ring_seconds + GRACE_SECONDS
+        return now > caller.ringing_since + queue.member_ring_seconds + RING_SLACK_SECONDS + GRACE_SECONDS
     if caller.offered_at is not None:
         return now > caller.offered_at + queue.poll_seconds + GRACE_SECONDS
     return now > caller.joined_at + queue.max_wait_seconds + queue.poll_seconds + GRACE_SECONDS
@@ -332,7 +335,7 @@ def _assign(step: Step, queue: Queue, now: float, rng: random.Random | None) -> 
             continue
         order = order_agents(queue, free, last_offered=step.state.last_offered, rng=rng)
         chosen = order if queue.strategy == "ring_all" else order[:1]
-        hold_until = now + queue.poll_seconds + queue.member_ring_seconds + 2 * GRACE_SECONDS
+        hold_until = now + queue.poll_seconds + queue.member_ring_seconds + RING_SLACK_SECONDS + 2 * GRACE_SECONDS
         for extension in chosen:
             member = members[extension]
             member.status, member.call_id, member.since, member.until = "ringing", caller.call_id, now, hold_until

@@ -55,6 +55,8 @@ from vpbx.domain.calls import (
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidField, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.domain.queues import QueueDesk
+from vpbx.service.acd import StoredQueueDesk
 from vpbx.service.call_history import completed_call, with_routing_facts, with_started_facts
 from vpbx.service.call_stats import record_call_end
 from vpbx.service.crm import CrmClient, crm_lookup_for_call
@@ -66,6 +68,7 @@ from vpbx.store.ports import (
     DirectoryReader,
     NumberRouter,
     PublishedVersions,
+    QueueStateStore,
     TenantLookup,
 )
 
@@ -305,9 +308,9 @@ def action_type(decision: StoredDecision) -> str:
 # ------------------------------------------------------------------------------------------------ the service
 
 
-class CallPorts(CallStore, NumberRouter, PublishedVersions, DirectoryReader, TenantLookup, Protocol):
+class CallPorts(CallStore, NumberRouter, PublishedVersions, DirectoryReader, TenantLookup, QueueStateStore, Protocol):
     """All the calls service uses of storage: call records, a number's route, published versions, the live directory
-    they name, the tenant."""
+    they name, the tenant, the queues' live state (the ACD)."""
 
 
 class CallsService:
@@ -323,8 +326,10 @@ class CallsService:
         versions: VersionCache | None = None,
         metrics: CallMetrics | None = None,
         ttl: timedelta = CALL_TTL,
+        queue_desks: Callable[[str], QueueDesk] | None = None,
     ) -> None:
-        """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call."""
+        """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call; `queue_desks` (tests)
+        replaces the ACD on the repository (tenant id -> its desk)."""
         self.repository = repository
         self.clock = clock
         self.crm = crm if crm is not None else CrmClient()
@@ -332,6 +337,13 @@ class CallsService:
         self.versions = versions if versions is not None else version_cache_for(repository)
         self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()
         self.ttl = ttl
+        self.queue_desks = queue_desks
+
+    def queue_desk(self, tenant_id: str) -> QueueDesk:
+        """The tenant's ACD (service/acd.py): what the queue element asks; cheap to build (no request)."""
+        if self.queue_desks is not None:
+            return self.queue_desks(tenant_id)
+        return StoredQueueDesk(self.repository, tenant_id)
 
     # -------------------------------------------------------------------------------------------- start
     def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
@@ -349,7 +361,8 @@ class CallsService:
             compiled = self.versions.compiled(tenant_id, scenario_id, version, revision)
             caller = _caller(request.from_, compiled.default_country)
             info = CallInfo(call_id=request.call_id, caller=caller, dialed=dialed, started_at=now)
-            executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info))
+            desk = self.queue_desk(tenant_id)
+            executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info), queue_desk=desk)
             state, decision = executor.start(info)
         answer = _stored(decision)
         record = CallRecord(
@@ -423,7 +436,8 @@ class CallsService:
         if state.scenario_id is None or state.version is None:
             raise _conflict(record, f"call {call_id} has no scenario version to advance")
         compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
-        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
+        desk = self.queue_desk(tenant_id)
+        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call), queue_desk=desk)
         new_state, decision = executor.advance(
             state, Outcome(kind=event.outcome, digits=event.digits, extension=event.extension)
         )
@@ -451,7 +465,16 @@ class CallsService:
         now = self.clock()
         updated = completed_call(record, event.as_stored(), now, self._history_days(tenant_id))
         updated = updated.model_copy(update={"expires_at": self._expiry(now)})
+        self._end_queue_call(tenant_id, updated, now)
         return self._save(tenant_id, record, updated, event, started)
+
+    def _end_queue_call(self, tenant_id: str, completed: CallRecord, now: datetime) -> None:
+        """A call a queue connected frees its agent into wrap-up. Before the save: if this fails, telephony's retry
+        of `completed` comes here again (call_ended is idempotent), while after a save it would be a replay."""
+        if completed.answered_extension is None or not completed.trace or completed.trace[-1].element_type != "queue":
+            return
+        call_id = completed.state.call.call_id
+        self.queue_desk(tenant_id).call_ended(completed.answered_extension, call_id, now)
 
     def _save(
         self, tenant_id: str, record: CallRecord, updated: CallRecord, event: CallEvent, started: float

@@ -176,7 +176,7 @@ def test_completed_puts_the_agent_in_wrap_up(repository: InMemoryRepository, clo
 
 def test_a_waiting_report_costs_three_requests(repository: InMemoryRepository, clock: Clock) -> None:
     counting = CountingRepository(repository)
-    service = CallsService(counting, clock=clock)  # type: ignore[arg-type]
+    service = CallsService(counting, clock=clock)
     phone = Telephony(service, clock)
     for call_id in ("a", "b", "c"):
         phone.start(call_id)

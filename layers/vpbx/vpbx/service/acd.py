@@ -13,14 +13,20 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import Field
 
 from vpbx.domain import acd
 from vpbx.domain.acd import AgentHold, LiveState, QueueState, Step
+from vpbx.domain.base import LazyModel
+from vpbx.domain.errors import NotFound
 from vpbx.domain.queues import Queue, QueueDesk, QueueVerdict
 from vpbx.store.ports import AgentHeld, QueueStateMoved, QueueStateStore
+
+if TYPE_CHECKING:
+    from vpbx.store.models import Versioned
 
 logger = logging.getLogger(__name__)
 
@@ -31,26 +37,30 @@ class _Operation(Protocol):
     def __call__(self, state: QueueState) -> Step: ...
 
 
-@dataclass(frozen=True)
-class WaitingOut:
+class WaitingOut(LazyModel):
     call_id: str
-    position: int
+    position: int = Field(description="1 is next")
     waited_seconds: int
-    offered_to: tuple[str, ...]
+    offered_to: list[str] = Field(description="The agents ringing (or about to ring) for this caller; empty: waiting")
 
 
-@dataclass(frozen=True)
-class MemberOut:
+class MemberOut(LazyModel):
     extension: str
-    state: LiveState
-    since: datetime
-    calls_taken: int
+    state: LiveState = Field(
+        description="idle, ringing (offered a call), busy (on a queue call, or another queue's), "
+        "wrap-up (resting after a call), paused"
+    )
+    since: datetime = Field(description="When this queue last saw the agent's state change")
+    calls_taken: int = Field(description="Queue calls answered (what fewest_calls counts)")
 
 
-@dataclass(frozen=True)
-class QueueLive:
-    waiting: list[WaitingOut] = field(default_factory=list)
-    members: list[MemberOut] = field(default_factory=list)
+class QueueLiveOut(LazyModel):
+    """A queue now: who waits in which order, and what its agents do."""
+
+    queue_id: str
+    at: datetime
+    waiting: list[WaitingOut]
+    members: list[MemberOut]
 
 
 class StoredQueueDesk(QueueDesk):
@@ -97,7 +107,7 @@ class StoredQueueDesk(QueueDesk):
         at = acd.epoch(now)
         self._run(queue.id, at, lambda state: acd.set_paused(state, queue, extension, paused, at))
 
-    def live(self, queue: Queue, now: datetime) -> QueueLive:
+    def live(self, queue: Queue, now: datetime) -> QueueLiveOut:
         state, _ = self.store.read_queue_state(self.tenant_id, queue.id)
         at = acd.epoch(now)
         present = [caller for caller in state.line if not acd.gone(caller, queue, at)]
@@ -106,7 +116,7 @@ class StoredQueueDesk(QueueDesk):
                 call_id=caller.call_id,
                 position=index + 1,
                 waited_seconds=max(0, int(at - caller.joined_at)),
-                offered_to=tuple(caller.offered_to),
+                offered_to=list(caller.offered_to),
             )
             for index, caller in enumerate(present)
         ]
@@ -121,7 +131,7 @@ class StoredQueueDesk(QueueDesk):
                     calls_taken=member.calls_taken if member else 0,
                 )
             )
-        return QueueLive(waiting=waiting, members=members)
+        return QueueLiveOut(queue_id=queue.id, at=now, waiting=waiting, members=members)
 
     # ------------------------------------------------------------------------------------------ the write loop
     def _verdict(self, queue: Queue, call_id: str, at: float, operation: _Operation) -> QueueVerdict:
@@ -163,4 +173,36 @@ class StoredQueueDesk(QueueDesk):
         return QueueVerdict("wait", position=position)
 
 
-QueueDeskFactory = Callable[[str], QueueDesk]
+class QueueLookup(Protocol):
+    """The queue directory object (store/ports.py DirectoryStore.get_queue)."""
+
+    def get_queue(self, tenant_id: str, queue_id: str) -> "Versioned[Queue]": ...
+
+
+class QueueLivePorts(QueueLookup, QueueStateStore, Protocol):
+    """What the live view and pause need: the queue object and its live state."""
+
+
+class QueueLiveService:
+    """`GET /v1/queues/{id}/live` and pause/unpause of a member, for one tenant (the authorizer's)."""
+
+    def __init__(self, repository: QueueLivePorts, tenant_id: str, clock: Callable[[], datetime]) -> None:
+        self.repository = repository
+        self.tenant_id = tenant_id
+        self.clock = clock
+        self.desk = StoredQueueDesk(repository, tenant_id)
+
+    def live(self, queue_id: str) -> QueueLiveOut:
+        return self.desk.live(self._queue(queue_id), self.clock())
+
+    def set_paused(self, queue_id: str, extension: str, paused: bool) -> MemberOut:
+        """Idempotent; NotFound for an unknown queue or an extension that is not one of its members."""
+        queue = self._queue(queue_id)
+        if extension not in queue.extensions:
+            raise NotFound(f"{extension} is not a member of queue {queue_id}")
+        now = self.clock()
+        self.desk.set_paused(queue, extension, paused, now)
+        return next(member for member in self.desk.live(queue, now).members if member.extension == extension)
+
+    def _queue(self, queue_id: str) -> Queue:
+        return self.repository.get_queue(self.tenant_id, queue_id).item

@@ -3,7 +3,8 @@
 Usage: .venv/bin/python bench/queue_bench.py [--quick] [--json]
 
 Through the real calls handler on moto, with a published scenario whose `queue` element names a one-agent queue:
-the agent takes the first call, then N callers join (N = 1, 20, 200; --quick: 1, 20) and wait. Measured:
+the agent takes the first call, then N callers join (N = 1, 20, 200; --quick: 1, 20) and wait: the first and the
+last through the handler, those between through the ACD directly (the line is what matters). Measured:
 - `requests per waiting report`: the last caller's `waiting` report, which changes nothing in the queue (one read of
   the queue state, no write) — the call's own read and write included. Goal ≤ 3, whatever the line's length;
 - `requests per offer`: the agent's call is completed with wrapup_seconds 0, then the head of the line reports and
@@ -89,6 +90,7 @@ class Bench:
         from vpbx.domain.directory import Subscriber
         from vpbx.domain.queues import Queue, QueueMember
         from vpbx.domain.scenario import Scenario, references_of
+        from vpbx.service.acd import StoredQueueDesk
         from vpbx.store.models import PhoneNumber, Tenant
 
         self.repository = handler_repository(endpoint)
@@ -104,6 +106,8 @@ class Bench:
             max_wait_seconds=3600,
         )
         self.repository.create_queue(TENANT, queue)
+        self.queue = queue
+        self.desk = StoredQueueDesk(self.repository, TENANT)
         scenario = Scenario.model_validate(
             {
                 "name": "Queue bench",
@@ -150,11 +154,17 @@ class Bench:
         first, decision = self.start()
         assert decision["action"]["type"] == "ring", decision
         answered, *_ = self.report(first, decision["seq"], "answered", extension="201")
-        callers = dict(self.start() for _ in range(waiting))  # call id -> its latest decision
+        callers = dict([self.start()])  # call id -> its latest decision: the head of the line, then the last
+        fillers = [f"filler-{waiting}-{n}" for n in range(max(0, waiting - 2))]
+        for filler in fillers:  # callers between them join through the ACD itself: the line is what is measured
+            self.desk.join(self.queue, filler, datetime.now(UTC))
+        if waiting > 1:
+            callers.update([self.start()])
         assert all(d["action"]["type"] == "enqueue" for d in callers.values())
         last_id, head_id = list(callers)[-1], next(iter(callers))
         callers[last_id], requests, reads, writes = self.report(last_id, callers[last_id]["seq"], "waiting")
         assert callers[last_id]["action"]["type"] == "enqueue", callers[last_id]
+        assert callers[last_id]["action"]["position"] == waiting, callers[last_id]
         size = self.state_size()
         self.report(first, answered["seq"], "completed", duration_seconds=60, ended_by="caller")
         callers[head_id], offer_requests, offer_reads, offer_writes = self.report(
@@ -163,6 +173,8 @@ class Bench:
         assert callers[head_id]["action"]["type"] == "ring", callers[head_id]
         for call_id, decision in callers.items():  # empty the line for the next length
             self.report(call_id, decision["seq"], "caller_hangup")
+        for filler in fillers:
+            self.desk.leave(self.queue, filler, datetime.now(UTC))
         label = f"({waiting} in line)"
         return [
             count_row(f"requests per waiting report {label}", requests, "requests", GOAL_REQUESTS_PER_REPORT),

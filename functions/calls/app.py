@@ -1,10 +1,11 @@
-"""Call routes: telephony's POST /v1/calls and /v1/calls/{call_id}/events; GET /v1/calls[/{call_id}] for tenants."""
+"""Call routes: telephony's POST /v1/calls and /v1/calls/{call_id}/events; GET /v1/calls[/{call_id}] for tenants; the
+ACD's GET /v1/queues/{queue_id}/live and POST /v1/queues/{queue_id}/members/{extension}/pause|unpause."""
 
 from collections.abc import Mapping
 from typing import Any
 
 from vpbx.api.entry import lambda_entry
-from vpbx.api.routes import calls
+from vpbx.api.routes import calls, queue_live
 
 
 def call_log_keys(event: Mapping[str, Any], body: Any) -> dict[str, Any]:
@@ -15,4 +16,4 @@ def call_log_keys(event: Mapping[str, Any], body: Any) -> dict[str, Any]:
     return {"call_id": call_id[:128] if isinstance(call_id, str) else None}
 
 
-app, handler = lambda_entry("calls", calls.router, log_keys=call_log_keys)
+app, handler = lambda_entry("calls", calls.router, queue_live.router, log_keys=call_log_keys)

@@ -118,6 +118,9 @@ ROUTE_CLASSES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/v1/queues/{queue_id}"): RouteClass("object", "viewer"),
     ("PUT", "/v1/queues/{queue_id}"): RouteClass("object", "editor", _queue, if_match=True),
     ("DELETE", "/v1/queues/{queue_id}"): RouteClass("object", "editor", if_match=True),
+    ("GET", "/v1/queues/{queue_id}/live"): RouteClass("object", "viewer"),
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/pause"): RouteClass("object", "telephony"),
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/unpause"): RouteClass("object", "telephony"),
     # scenarios
     ("GET", "/v1/scenarios"): RouteClass("list", "viewer"),
     ("POST", "/v1/scenarios"): RouteClass("create", "editor"),

@@ -1,6 +1,7 @@
 """Role matrix over every template route × every role, against a policy written here from DESIGN.md (not read from
-the access table it checks): viewers never write, telephony reaches only the call endpoints, editors cannot manage
-keys, operator-only routes refuse tenant keys, the operator does not touch tenant data, revoked keys are refused.
+the access table it checks): viewers never write, telephony reaches only the call endpoints (and agents' pause),
+editors cannot manage keys, operator-only routes refuse tenant keys, the operator does not touch tenant data, revoked
+keys are refused.
 
 Probes aim at the caller's own tenant with valid bodies and no If-Match, so an allowed write stops at 428 (or
 creates a fresh object) and a refusal can only come from the role.
@@ -18,6 +19,10 @@ from tests.security.inventory import ROUTE_CLASSES, concrete_path, route_key, te
 
 ALL_ROLES = ("operator", "admin", "editor", "viewer", "telephony")
 TELEPHONY_ROUTES = {("POST", "/v1/calls"), ("POST", "/v1/calls/{call_id}/events")}
+AGENT_ROUTES = {  # issue 14: agents pause themselves with a feature code on their phone, staff pause them too
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/pause"),
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/unpause"),
+}
 READ_ONLY_POSTS = ("/validate", "/simulate", "/preview")
 
 
@@ -27,6 +32,8 @@ def policy_allows(role: str, method: str, resource: str) -> bool:
         return True
     if (method, resource) in TELEPHONY_ROUTES:
         return role == "telephony"
+    if (method, resource) in AGENT_ROUTES:
+        return role in {"telephony", "admin", "editor"}
     if role == "telephony":
         return False
     if resource == "/v1/tenants":

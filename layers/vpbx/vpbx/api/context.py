@@ -74,6 +74,10 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/calls"): READERS,
     ("GET", "/v1/calls/{call_id}"): READERS,
     ("GET", "/v1/scenarios/{scenario_id}/stats"): READERS,
+    # the ACD: a queue's live view; agents pause themselves with a feature code (telephony) or are paused by staff
+    ("GET", "/v1/queues/{queue_id}/live"): READERS,
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/pause"): WRITERS | TELEPHONY,
+    ("POST", "/v1/queues/{queue_id}/members/{extension}/unpause"): WRITERS | TELEPHONY,
     # webhooks: they carry a signing secret and send call data out, so tenant admins only
     **dict.fromkeys(_crud("/v1/webhooks", "/v1/webhooks/{webhook_id}"), ADMINS),
     ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): ADMINS,

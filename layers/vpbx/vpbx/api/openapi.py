@@ -16,7 +16,7 @@ from vpbx import __version__
 from vpbx.api.context import ROUTE_ROLES, route_key
 from vpbx.api.models import ErrorBody
 
-ROUTE_FAMILIES = ("admin", "directory", "scenarios", "calls", "webhooks", "docs")
+ROUTE_FAMILIES = ("admin", "directory", "scenarios", "calls", "queue_live", "webhooks", "docs")
 TITLE = "vpbx — virtual PBX API"
 VERSION = __version__  # the package's version: one number for the code and its contract
 LICENSE = {"name": "Proprietary", "identifier": "LicenseRef-vpbx-proprietary"}

@@ -60,6 +60,8 @@ from vpbx.domain.calls import (
 from vpbx.domain.errors import AlreadyExists, Conflict, InvalidField, InvalidInput, NotFound
 from vpbx.domain.executor import REASON_LOOP_GUARD, CrmLookup, Executor
 from vpbx.domain.phone import InvalidPhoneNumber, normalize_e164
+from vpbx.domain.queues import QueueDesk
+from vpbx.service.acd import StoredQueueDesk
 from vpbx.service.call_history import completed_call, with_routing_facts, with_started_facts
 from vpbx.service.call_snapshots import CallSnapshot, open_snapshot, seal_snapshot
 from vpbx.service.call_stats import record_call_end, step_tally
@@ -84,6 +86,7 @@ from vpbx.store.ports import (
     DirectoryReader,
     NumberRouter,
     PublishedVersions,
+    QueueStateStore,
     TenantLookup,
 )
 
@@ -344,9 +347,9 @@ def action_type(decision: StoredDecision) -> str:
 # ------------------------------------------------------------------------------------------------ the service
 
 
-class CallPorts(CallStore, NumberRouter, PublishedVersions, DirectoryReader, TenantLookup, Protocol):
+class CallPorts(CallStore, NumberRouter, PublishedVersions, DirectoryReader, TenantLookup, QueueStateStore, Protocol):
     """All the calls service uses of storage: call records, a number's route, published versions, the live directory
-    they name, the tenant."""
+    they name, the tenant, the queues' live state (the ACD)."""
 
 
 class CallsService:
@@ -363,9 +366,11 @@ class CallsService:
         metrics: CallMetrics | None = None,
         ttl: timedelta = CALL_TTL,
         tokens: StateTokens | None = None,
+        queue_desks: Callable[[str], QueueDesk] | None = None,
     ) -> None:
         """`crm_lookup` (tests, simulations) replaces the HTTP client `crm` for every call; without `tokens` decisions
-        carry no state token (and an event that brings one is refused)."""
+        carry no state token (and an event that brings one is refused); `queue_desks` (tests) replaces the ACD on the
+        repository (tenant id -> its desk)."""
         self.repository = repository
         self.clock = clock
         self.crm = crm if crm is not None else CrmClient()
@@ -374,6 +379,13 @@ class CallsService:
         self.metrics: CallMetrics = metrics if metrics is not None else NoMetrics()
         self.ttl = ttl
         self.tokens = tokens
+        self.queue_desks = queue_desks
+
+    def queue_desk(self, tenant_id: str) -> QueueDesk:
+        """The tenant's ACD (service/acd.py): what the queue element asks; cheap to build (no request)."""
+        if self.queue_desks is not None:
+            return self.queue_desks(tenant_id)
+        return StoredQueueDesk(self.repository, tenant_id)
 
     # -------------------------------------------------------------------------------------------- start
     def start(self, tenant_id: str, request: CallStart) -> StoredDecision:
@@ -393,7 +405,8 @@ class CallsService:
             compiled = self.versions.compiled(tenant_id, scenario_id, version, revision)
             caller = _caller(request.from_, compiled.default_country)
             info = CallInfo(call_id=request.call_id, caller=caller, dialed=dialed, started_at=now)
-            executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info))
+            desk = self.queue_desk(tenant_id)
+            executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(info), queue_desk=desk)
             state, decision = executor.start(info)
         answer = _stored(decision)
         record = CallRecord(
@@ -479,7 +492,8 @@ class CallsService:
         if state.scenario_id is None or state.version is None:
             raise _conflict(record, f"call {call_id} has no scenario version to advance")
         compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
-        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
+        desk = self.queue_desk(tenant_id)
+        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call), queue_desk=desk)
         new_state, decision = executor.advance(
             state, Outcome(kind=event.outcome, digits=event.digits, extension=event.extension)
         )
@@ -507,7 +521,16 @@ class CallsService:
         now = self.clock()
         updated = completed_call(record, event.as_stored(), now, self._history_days(tenant_id))
         updated = updated.model_copy(update={"expires_at": self._expiry(now)})
+        self._end_queue_call(tenant_id, updated, now)
         return self._save(tenant_id, record, updated, event, started)
+
+    def _end_queue_call(self, tenant_id: str, completed: CallRecord, now: datetime) -> None:
+        """A call a queue connected frees its agent into wrap-up. Before the save: if this fails, telephony's retry
+        of `completed` comes here again (call_ended is idempotent), while after a save it would be a replay."""
+        if completed.answered_extension is None or not completed.trace or completed.trace[-1].element_type != "queue":
+            return
+        call_id = completed.state.call.call_id
+        self.queue_desk(tenant_id).call_ended(completed.answered_extension, call_id, now)
 
     def _save(
         self, tenant_id: str, record: CallRecord, updated: CallRecord, event: CallEvent, started: float
@@ -576,6 +599,7 @@ class CallsService:
                     previous, f"call {call_id} is {previous.state.status}; `completed` needs a connected call"
                 )
             completed = completed_call(previous, event.as_stored(), now, self._history_days(tenant_id))
+            self._end_queue_call(tenant_id, completed, now)
             new_steps = completed.trace[-1:]
             updated = completed.model_copy(update={"trace": new_steps, "expires_at": self._expiry(now)})
         else:
@@ -601,8 +625,10 @@ class CallsService:
         if state.scenario_id is None or state.version is None:
             raise _conflict(previous, f"call {call_id} has no scenario version to advance")
         compiled = self.versions.compiled(tenant_id, state.scenario_id, state.version, state.directory_revision)
-        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call))
-        new_state, decision = executor.advance(state, Outcome(kind=event.outcome, digits=event.digits))
+        desk = self.queue_desk(tenant_id)
+        executor = Executor(compiled, clock=self.clock, crm_lookup=self._crm_for(state.call), queue_desk=desk)
+        outcome = Outcome(kind=event.outcome, digits=event.digits, extension=event.extension)
+        new_state, decision = executor.advance(state, outcome)
         updated = previous.model_copy(
             update={
                 "state": new_state,

@@ -21,6 +21,8 @@ tenant is never capped by one partition's throughput (docs/PERFORMANCE.md, "Capa
 | call               | TENANT#<t>#CALL#<call id> | CALL#<call id>   | TENANT#<t>#CALLS#<nn> / <started_at>#<call id> |
 | call history       | TENANT#<t>#CALL#<call id> | HISTORY          | GSI1 as the call, + the filter indexes   |
 | call statistics    | TENANT#<t>#STATS#<scenario>#<nn> | <yyyy-mm-dd>  |                                          |
+| queue live state   | TENANT#<t>#QSTATE#<queue id> | QSTATE               |                                          |
+| agent hold         | TENANT#<t>#AGENT#<extension> | AGENT                |                                          |
 
 A call's live item and its history item share the call's own partition (the tenant is part of it: another tenant's
 call id names another partition, hence 404). Calls are listed from GSI1 and filtered through one index per filter
@@ -37,6 +39,10 @@ way. Items written before sharding keep their unsharded keys (`TENANT#<t>#CALLSâ
 
 The scenario counter keeps a deleted scenario's latest_version, so a scenario re-created under the same id numbers
 its versions after it: a (tenant, scenario, version) triple names one content forever (callers cache by it).
+
+The ACD (store/dynamodb/acd.py, docs/CALLS.md Queues): each queue's live state (line, members, version) is one item in
+its own partition, so one busy queue does not slow another; each agent's hold (which queue and call hold it, until
+when) is one item shared by the tenant's queues, claimed in the same transaction as the queue's state.
 
 The directory revision is advanced by every write that adds or removes a reference between aggregates (ports.py),
 and by every edit of a subscriber, schedule, caller list or the tenant's settings. Reference checks condition on the
@@ -197,6 +203,18 @@ def sortable_time(at: datetime) -> str:
 
 def calls_gsi_sk(started_at: datetime, call_id: str) -> str:
     return f"{sortable_time(started_at)}#{call_id}"
+
+
+QUEUE_STATE_SK = "QSTATE"
+AGENT_HOLD_SK = "AGENT"
+
+
+def queue_state_pk(tenant_id: str, queue_id: str) -> str:
+    return f"TENANT#{tenant_id}#QSTATE#{queue_id}"
+
+
+def agent_hold_pk(tenant_id: str, extension: str) -> str:
+    return f"TENANT#{tenant_id}#AGENT#{extension}"
 
 
 # Webhooks (store/dynamodb/webhooks.py): WEBHOOK#<id> (versioned, its signing secrets in their own attribute), the

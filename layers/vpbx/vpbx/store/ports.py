@@ -5,7 +5,8 @@
   requests;
 - NumberStore: phone numbers (unique platform-wide) and the call-time route of a number;
 - ScenarioStore: drafts, immutable published versions, the published pointer;
-- CallStore: live call records and their listing.
+- CallStore: live call records and their listing;
+- QueueStateStore: the ACD's live state of each queue and the agents' cross-queue holds.
 
 Each has a DynamoDB and an in-memory implementation (store/dynamodb/, store/memory/) over shared plumbing;
 `Repository` is the composite both packages offer for wiring (api/deps.py). Services declare the narrow port they use.
@@ -34,6 +35,7 @@ from vpbx.domain.errors import AlreadyExists, Conflict
 if TYPE_CHECKING:
     from datetime import date, datetime
 
+    from vpbx.domain.acd import AgentClaim, AgentHold, QueueState
     from vpbx.domain.directory import CallerList, Schedule, Subscriber
     from vpbx.domain.queues import Queue
     from vpbx.domain.scenario import References, Scenario
@@ -399,6 +401,51 @@ class CallStore(Protocol):
         """The scenario's statistics counters of the days first..last (inclusive), summed over shards, by day."""
 
 
+# ---------------------------------------------------------------------------------------------- queues (the ACD)
+class QueueStateMoved(Conflict):
+    """The queue's state changed since it was read (its version moved): read it again and redo the step."""
+
+
+class AgentHeld(Conflict):
+    """An agent claim lost: another queue holds the agent (`hold`, None when it could not be read)."""
+
+    def __init__(self, extension: str, hold: AgentHold | None) -> None:
+        super().__init__(f"agent {extension} is held by another queue")
+        self.extension = extension
+        self.hold = hold
+
+
+class QueueStateStore(Protocol):
+    """The ACD's live state (domain/acd.py): one item per queue (its line and members, optimistic by version) and
+    one hold per agent shared by every queue of the tenant, so an agent is offered to one call at a time."""
+
+    @abstractmethod
+    def read_queue_state(self, tenant_id: str, queue_id: str) -> tuple[QueueState, int]:
+        """The queue's state and version (an empty state and 0 when none was written); one consistent read."""
+
+    @abstractmethod
+    def write_queue_state(
+        self,
+        tenant_id: str,
+        queue_id: str,
+        state: QueueState,
+        expected_version: int,
+        claims: list[AgentClaim],
+        now: float,
+    ) -> int:
+        """Write the state if it is still at `expected_version` together with the agents' holds, all or nothing;
+        the new version. A claim (at most one per agent) needs the agent free (no hold, a lapsed one, `free`) or
+        held by this queue. QueueStateMoved when the version moved, AgentHeld when a claim lost."""
+
+    @abstractmethod
+    def read_agent_hold(self, tenant_id: str, extension: str) -> AgentHold | None:
+        """The agent's hold as stored (None: never held)."""
+
+    @abstractmethod
+    def write_agent_hold(self, tenant_id: str, queue_id: str, claim: AgentClaim, now: float) -> bool:
+        """One claim alone (the queue's state unchanged); False when it lost (held by another queue)."""
+
+
 # ---------------------------------------------------------------------------------------------- webhooks
 class WebhookStore(Protocol):
     """Webhooks (versioned, at most MAX_WEBHOOKS_PER_TENANT per tenant: LimitExceeded, atomically) with their
@@ -448,5 +495,7 @@ class WebhookStore(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- wiring
-class Repository(TenantStore, DirectoryStore, NumberStore, ScenarioStore, CallStore, WebhookStore, Protocol):
+class Repository(
+    TenantStore, DirectoryStore, NumberStore, ScenarioStore, CallStore, WebhookStore, QueueStateStore, Protocol
+):
     """Every port at once, over one table: what api/deps.py builds and hands to each service as its narrow port."""

@@ -1,6 +1,7 @@
 """The ports on DynamoDB, one module per aggregate over one table's plumbing (table.py); `DynamoRepository` offers
 every port at once for wiring (api/deps.py)."""
 
+from vpbx.store.dynamodb.acd import DynamoQueueStateStore
 from vpbx.store.dynamodb.calls import DynamoCallStore
 from vpbx.store.dynamodb.directory import DynamoDirectoryStore
 from vpbx.store.dynamodb.numbers import DynamoNumberStore
@@ -16,6 +17,7 @@ __all__ = [
     "DynamoCallStore",
     "DynamoDirectoryStore",
     "DynamoNumberStore",
+    "DynamoQueueStateStore",
     "DynamoRepository",
     "DynamoScenarioStore",
     "DynamoTable",
@@ -31,6 +33,7 @@ class DynamoRepository(
     DynamoScenarioStore,
     DynamoCallStore,
     DynamoWebhookStore,
+    DynamoQueueStateStore,
     Repository,
 ):
     """Every port on one table and one client."""

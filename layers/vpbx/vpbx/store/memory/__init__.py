@@ -2,6 +2,7 @@
 DynamoDB ones (uniqueness, versions, paging, conflicts, references), thread-safe; `InMemoryRepository` offers every port
 at once for wiring and tests."""
 
+from vpbx.store.memory.acd import MemoryQueueStateStore
 from vpbx.store.memory.calls import MemoryCallStore
 from vpbx.store.memory.directory import MemoryDirectoryStore
 from vpbx.store.memory.numbers import MemoryNumberStore
@@ -16,6 +17,7 @@ __all__ = [
     "MemoryCallStore",
     "MemoryDirectoryStore",
     "MemoryNumberStore",
+    "MemoryQueueStateStore",
     "MemoryScenarioStore",
     "MemoryTable",
     "MemoryTenantStore",
@@ -30,6 +32,7 @@ class InMemoryRepository(
     MemoryScenarioStore,
     MemoryCallStore,
     MemoryWebhookStore,
+    MemoryQueueStateStore,
     Repository,
 ):
     """Every port over one item map and one lock."""

@@ -16,6 +16,7 @@ from vpbx.domain.queues import Queue, QueueMember
 from vpbx.domain.scenario import Scenario, references_of
 from vpbx.service.acd import StoredQueueDesk
 from vpbx.service.calls import CallDecisionOut, CallEvent, CallsService, CallStart, decision_out
+from vpbx.service.state_tokens import StateTokenKeys, StateTokens
 from vpbx.store.memory import InMemoryRepository
 from vpbx.store.models import PhoneNumber, Tenant
 
@@ -26,6 +27,7 @@ NUMBER = "+74951234567"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 AGENTS = ("201", "202")
 WRAPUP = 5
+TOKENS = StateTokens.of(StateTokenKeys.from_secret(StateTokenKeys.generate()))
 
 
 def queue_scenario() -> dict[str, Any]:
@@ -61,6 +63,8 @@ class Telephony:
     service: CallsService
     clock: Clock
     pickup: float = 4
+    echo_tokens: bool = False  # report each event with the state token of the decision it answers (as the switch)
+    tokens: dict[str, str | None] = field(default_factory=dict)
     talk: float = 30
     decisions: dict[str, CallDecisionOut] = field(default_factory=dict)
     since: dict[str, datetime] = field(default_factory=dict)
@@ -72,12 +76,19 @@ class Telephony:
 
     def start(self, call_id: str) -> None:
         request = CallStart.model_validate({"call_id": call_id, "from": "+79161234567", "to": NUMBER})
-        self.take(call_id, decision_out(call_id, self.service.start(TENANT, request)))
+        answer = self.service.start_call(TENANT, request)
+        self.tokens[call_id] = answer.state_token
+        self.take(call_id, decision_out(call_id, answer.decision))
 
     def report(self, call_id: str, outcome: str, **body: Any) -> None:
         seq = self.decisions[call_id].seq
+        if self.echo_tokens:
+            assert self.tokens[call_id] is not None, "a routed or connected call's decision carries a token"
+            body["state_token"] = self.tokens[call_id]
         event = CallEvent.model_validate({"seq": seq, "outcome": outcome, **body})
-        self.take(call_id, decision_out(call_id, self.service.handle_event(TENANT, call_id, event)))
+        answer = self.service.report_event(TENANT, call_id, event)
+        self.tokens[call_id] = answer.state_token
+        self.take(call_id, decision_out(call_id, answer.decision))
 
     def take(self, call_id: str, decision: CallDecisionOut) -> None:
         self.decisions[call_id], self.since[call_id] = decision, self.clock.now
@@ -137,8 +148,12 @@ def repository(clock: Clock) -> InMemoryRepository:
     return repository
 
 
-def test_five_callers_two_agents_end_to_end_through_the_service(repository: InMemoryRepository, clock: Clock) -> None:
-    phone = Telephony(CallsService(repository, clock=clock), clock)
+@pytest.mark.parametrize("echo_tokens", [False, True], ids=["read-first", "state-tokens"])
+def test_five_callers_two_agents_end_to_end_through_the_service(
+    repository: InMemoryRepository, clock: Clock, echo_tokens: bool
+) -> None:
+    service = CallsService(repository, clock=clock, tokens=TOKENS if echo_tokens else None)
+    phone = Telephony(service, clock, echo_tokens=echo_tokens)
     calls = [f"caller-{n}" for n in range(5)]
     for call_id in calls:
         phone.start(call_id)
@@ -156,8 +171,10 @@ def test_five_callers_two_agents_end_to_end_through_the_service(repository: InMe
     assert {member.state for member in live.members} == {"idle"}
 
 
-def test_completed_puts_the_agent_in_wrap_up(repository: InMemoryRepository, clock: Clock) -> None:
-    phone = Telephony(CallsService(repository, clock=clock), clock, pickup=1, talk=3)
+@pytest.mark.parametrize("echo_tokens", [False, True], ids=["read-first", "state-tokens"])
+def test_completed_puts_the_agent_in_wrap_up(repository: InMemoryRepository, clock: Clock, echo_tokens: bool) -> None:
+    service = CallsService(repository, clock=clock, tokens=TOKENS if echo_tokens else None)
+    phone = Telephony(service, clock, pickup=1, talk=3, echo_tokens=echo_tokens)
     phone.start("only")
     desk = StoredQueueDesk(repository, TENANT)
     queue = repository.get_queue(TENANT, "support").item

@@ -233,7 +233,13 @@ def test_access_table_uses_known_roles_only() -> None:
     known = {"operator", "admin", "editor", "viewer", "telephony"}
     assert all(roles <= known for roles in ROUTE_ROLES.values())
     telephony_routes = {route for route, roles in ROUTE_ROLES.items() if "telephony" in roles}
-    assert telephony_routes == {("POST", "/v1/calls"), ("POST", "/v1/calls/{call_id}/events")}
+    assert telephony_routes == {
+        ("POST", "/v1/calls"),
+        ("POST", "/v1/calls/{call_id}/events"),
+        # issue 14: an agent pauses itself in a queue with a feature code on its phone
+        ("POST", "/v1/queues/{queue_id}/members/{extension}/pause"),
+        ("POST", "/v1/queues/{queue_id}/members/{extension}/unpause"),
+    }
     assert {route for route, roles in ROUTE_ROLES.items() if "operator" in roles} == {
         ("POST", "/v1/tenants"),
         ("GET", "/v1/tenants/{tenant_id}"),

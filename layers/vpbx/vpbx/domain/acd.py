@@ -49,7 +49,8 @@ _LIVE_STATES: dict[MemberStatus, LiveState] = {
 class _Compact(BaseModel):
     """Stored as JSON in one item: short field names keep a full line (MAX_QUEUE_WAITING) small."""
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="ignore")
+    # built on first use, like LazyModel: the calls function imports this, and most calls never meet a queue
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="ignore", defer_build=True)
 
 
 class WaitingCaller(_Compact):

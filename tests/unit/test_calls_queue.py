@@ -203,3 +203,17 @@ def test_a_waiting_report_costs_three_requests(repository: InMemoryRepository, c
     assert phone.decisions["c"].action is not None
     assert phone.decisions["c"].action.type == "enqueue"
     assert counting.calls == ["get_call", "read_queue_state", "save_call"]
+
+
+def test_a_tokened_waiting_report_costs_two_requests(repository: InMemoryRepository, clock: Clock) -> None:
+    """With the decision's state token the call is not read: the queue state's read and the call's one write."""
+    counting = CountingRepository(repository)
+    phone = Telephony(CallsService(counting, clock=clock, tokens=TOKENS), clock, echo_tokens=True)
+    for call_id in ("a", "b", "c"):
+        phone.start(call_id)
+    clock.now += timedelta(seconds=10)
+    counting.calls.clear()
+    phone.report("c", "waiting")
+    assert phone.decisions["c"].action is not None
+    assert phone.decisions["c"].action.type == "enqueue"
+    assert counting.calls == ["read_queue_state", "advance_call"]

@@ -20,6 +20,7 @@ Ratios are against the call-path goals of issue 19 (2 requests per start, 1 per 
 what is left to do. `--quick` shrinks the tenants (10 and 50 subscribers, 3 scenarios) and the call counts.
 """
 
+import json
 import math
 import os
 import re
@@ -218,8 +219,13 @@ class World:
         self.client = self.repository.client
         self.table = self.repository.table_name
         self.side = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", config=patient)
+        from vpbx.api.deps import set_state_tokens
+        from vpbx.service.state_tokens import StateTokenKeys, StateTokens
+
+        set_state_tokens(StateTokens.of(StateTokenKeys.from_secret(StateTokenKeys.generate())))  # events echo them
         self.handler = load_function("CallsFunction").handler
         self.counter = RequestCounter(self.client, "tenant-size")
+        self.tokens: dict[str, str | None] = {}  # call id -> the state token of its latest decision
         self.meter = CapacityMeter(self.client, self.side, self.table)
         self._install_crm()
         self.numbers = 0
@@ -289,15 +295,16 @@ class World:
         self.repository.create_number(tenant.tenant_id, PhoneNumber(number=number, scenario_id=scenario_id))
         tenant.numbers.append(number)
 
-    def measured(self, event: dict[str, Any]) -> tuple[int, float, float]:
-        """(requests, RRU, WRU) of one invocation."""
+    def measured(self, event: dict[str, Any], call_id: str) -> tuple[int, float, float]:
+        """(requests, RRU, WRU) of one invocation; keeps the call's state token for its next event."""
         self.counter.reset()
         self.meter.reset()
         self.meter.active = True
         try:
-            invoke(self.handler, event)
+            response = invoke(self.handler, event)
         finally:
             self.meter.active = False
+        self.tokens[call_id] = json.loads(response["body"]).get("state_token")
         return self.counter.requests, self.meter.rru, self.meter.wru
 
     def start(self, tenant: Tenant, number: str) -> tuple[str, tuple[int, float, float]]:
@@ -305,13 +312,13 @@ class World:
         call_id = f"c{self.calls}"
         body = {"call_id": call_id, "from": "+79161234567", "to": number}
         auth = authorizer_context(tenant.tenant_id, key_id="bench-key", role="telephony")
-        return call_id, self.measured(api_event("POST", "/v1/calls", body=body, authorizer=auth))
+        return call_id, self.measured(api_event("POST", "/v1/calls", body=body, authorizer=auth), call_id)
 
     def event(self, tenant: Tenant, call_id: str) -> tuple[int, float, float]:
         path, resource = f"/v1/calls/{call_id}/events", "/v1/calls/{call_id}/events"
         auth = authorizer_context(tenant.tenant_id, key_id="bench-key", role="telephony")
-        body = {"seq": 1, "outcome": "no_answer"}
-        return self.measured(api_event("POST", path, resource=resource, body=body, authorizer=auth))
+        body = {"seq": 1, "outcome": "no_answer", "state_token": self.tokens.pop(call_id)}  # as the reference switch
+        return self.measured(api_event("POST", path, resource=resource, body=body, authorizer=auth), call_id)
 
 
 @dataclass

@@ -3,7 +3,9 @@ and every write that changes what a start needs (publish, rollback, number write
 reaches the next start. Through the calls handler on a DynamoDB table (moto), with the request-recording harness of
 test_calls_api."""
 
+import logging
 from collections.abc import Iterator
+from copy import copy as shallow_copy
 from typing import Any
 
 import boto3
@@ -280,6 +282,9 @@ def test_the_limit_over_http_is_a_409(repository: DynamoRepository, monkeypatch:
     monkeypatch.setattr(keys, "MAX_NUMBERS_PER_SCENARIO", 1)  # the fixture's number is the one
     body = {"number": "+74952000001", "scenario_id": "main"}
     event = api_event("POST", "/v1/numbers", body=body, authorizer=authorizer_context(TENANT, role="admin"))
+    package_logger = logging.getLogger("vpbx")  # a function's import points vpbx.* logs at its own logger: undo it
+    for attribute in ("handlers", "level", "propagate"):
+        monkeypatch.setattr(package_logger, attribute, shallow_copy(getattr(package_logger, attribute)))
     response = load_function("directory").handler(event, FakeLambdaContext())  # numbers live in the directory API
     assert response["statusCode"] == 409
     error = response_json(response)["error"]

@@ -147,7 +147,9 @@ class Bench:
         return str(json.loads(self.last["body"])["state_token"])
 
     def call_item(self, call_id: str) -> dict[str, Any]:
-        key = {"PK": {"S": f"TENANT#{TENANT}"}, "SK": {"S": f"CALL#{call_id}"}}
+        from vpbx.store import keys
+
+        key = {"PK": {"S": keys.call_pk(TENANT, call_id)}, "SK": {"S": keys.call_sk(call_id)}}  # its own partition
         item: dict[str, Any] = self.client.get_item(TableName=self.repository.table_name, Key=key)["Item"]
         return item
 

@@ -124,4 +124,6 @@ def test_crm_lookups_never_reach_internal_addresses(
         f"{listener.connections} connections reached the loopback listener, {elapsed:.1f} s"
     )
     assert listener.connections == 0
-    assert elapsed < 10  # refused before connecting, not after a timeout
+    # Refused before connecting, not after a timeout: every trace says "CRM lookup refused" (asserted per URL above),
+    # where a lookup that had tried would say "CRM lookup failed: TimeoutError". The elapsed time is reported, not
+    # asserted (it failed a CI run at 12.8 s against 10 on a busy machine).

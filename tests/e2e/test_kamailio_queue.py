@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.sip.sipp import Sipp, sipp_binary
+from tests.e2e.sip.sipp import Sipp, run, sipp_binary
 from tests.e2e.sip.switch import LOOPBACK, Kamailio, ensure_kamailio
 from tests.e2e.sip.ua import Caller, Phone
 
@@ -187,20 +187,6 @@ def switch(ready: None, api: FakeApi, work_dir: Path) -> Iterator[Kamailio]:
     finally:
         kamailio.stop()
         print(f"kamailio log: {kamailio.log_path}")
-
-
-def run(*parties: Sipp, timeout: float = 40) -> None:
-    """Start the phones first, then the caller (last); every party must finish its scenario."""
-    for party in parties:
-        party.start()
-        time.sleep(0.05)
-    try:
-        for party in reversed(parties):
-            code = party.wait(timeout)
-            assert code == 0, f"SIPp {party.name} exited {code}\n{party.failure_details()}"
-    finally:
-        for party in parties:
-            party.stop()
 
 
 def caller_call_id(caller: Sipp) -> str:

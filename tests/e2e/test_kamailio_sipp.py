@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.sip.sipp import Sipp, sipp_binary
+from tests.e2e.sip.sipp import Sipp, run, sipp_binary
 from tests.e2e.sip.switch import LOOPBACK, SIP_DOMAIN, Kamailio, VpbxServer
 from tests.e2e.sip.ua import Caller, Phone
 from tests.e2e.test_kamailio import (  # noqa: F401  (fixtures)
@@ -133,20 +133,6 @@ def fast_api(slow_api: SlowApi) -> Iterator[SlowApi]:
     slow_api.events_delay = 0.0
     yield slow_api
     slow_api.events_delay = 0.0
-
-
-def run(*parties: Sipp, timeout: float = 30) -> None:
-    """Start the phones first, then the caller (last); every party must finish its scenario."""
-    for party in parties:
-        party.start()
-        time.sleep(0.05)
-    try:
-        for party in reversed(parties):
-            code = party.wait(timeout)
-            assert code == 0, f"SIPp {party.name} exited {code}\n{party.failure_details()}"
-    finally:
-        for party in parties:
-            party.stop()
 
 
 def caller_call_id(caller: Sipp) -> str:

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,3 +140,17 @@ class Sipp:
 
     def failure_details(self) -> str:
         return f"{self.name}: {self.labels()}\n{self.log.read_text(errors='replace')[-2000:]}"
+
+
+def run(*parties: Sipp, timeout: float = 40) -> None:
+    """Start the phones first, then the caller (last); every party must finish its scenario."""
+    for party in parties:
+        party.start()
+        time.sleep(0.05)
+    try:
+        for party in reversed(parties):
+            code = party.wait(timeout)
+            assert code == 0, f"SIPp {party.name} exited {code}\n{party.failure_details()}"
+    finally:
+        for party in parties:
+            party.stop()
